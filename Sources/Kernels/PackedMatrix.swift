@@ -7,10 +7,10 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 
 /// Weights of a Linear layer y = x·Wᵀ, packed once at load into the panel layout the GEMM reads.
 ///
-/// Layout: output features are cut into panels of `PackedMatrix.panelWidth` (32) columns; panel p holds
-/// Wᵀ[0..<inFeatures, 32p..<32p+32] row after row, zero-padded past `outFeatures`. In fp32 a panel row is 32 floats
-/// (two SIMD16 loads); in bf16 it is 16 words, word i holding column i in its low half and column i + 16 in its
-/// high half, so widening is one shift or one mask per 16 weights.
+/// Layout: output features are cut into panels of `PackedMatrix.panelWidth` (32) columns, zero-padded past
+/// `outFeatures`. Panel p holds Wᵀ[0..<inFeatures, 32p..<32p+16] row after row (16 values, one SIMD16 per row),
+/// then Wᵀ[0..<inFeatures, 32p+16..<32p+32] the same way: each half is one contiguous stream, so a pass over it
+/// reads whole cache lines in order. bf16 values are the high 16 bits of the rounded fp32.
 public final class PackedMatrix: @unchecked Sendable {
     // @unchecked: `storage` is written only in init and read-only afterwards; it is freed in deinit.
 
@@ -25,7 +25,7 @@ public final class PackedMatrix: @unchecked Sendable {
     public let panelCount: Int
     /// Storage type of the packed weights.
     public let precision: WeightPrecision
-    /// `[panelCount × inFeatures × 32]` weights (fp32, or bf16 in pairs), 64-byte aligned.
+    /// `[panelCount × 2 × inFeatures × 16]` weights (fp32 or bf16), 64-byte aligned.
     let storage: UnsafeMutableRawPointer
 
     /// Bytes the packed weights occupy.
@@ -47,23 +47,16 @@ public final class PackedMatrix: @unchecked Sendable {
         let source = weights.baseAddress!
         switch precision {
         case .float32:
-            let panels = storage.assumingMemoryBound(to: Float.self)
+            let values = storage.assumingMemoryBound(to: Float.self)
             for n in 0..<outFeatures {
-                let panel = panels + (n / Self.panelWidth) * inFeatures * Self.panelWidth
-                let column = n % Self.panelWidth
-                for k in 0..<inFeatures { panel[k * Self.panelWidth + column] = source[n * inFeatures + k] }
+                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures)
+                for k in 0..<inFeatures { column[k * 16] = source[n * inFeatures + k] }
             }
         case .bfloat16:
-            let words = storage.assumingMemoryBound(to: UInt16.self)
-            let halfWidth = Self.panelWidth / 2
+            let values = storage.assumingMemoryBound(to: UInt16.self)
             for n in 0..<outFeatures {
-                let panel = words + (n / Self.panelWidth) * inFeatures * Self.panelWidth
-                let column = n % Self.panelWidth
-                // Word `column % 16` of a row; its low half (first UInt16, little-endian) for columns below 16.
-                let slot = (column % halfWidth) * 2 + (column < halfWidth ? 0 : 1)
-                for k in 0..<inFeatures {
-                    panel[k * Self.panelWidth + slot] = Self.bfloat16Bits(source[n * inFeatures + k])
-                }
+                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures)
+                for k in 0..<inFeatures { column[k * 16] = Self.bfloat16Bits(source[n * inFeatures + k]) }
             }
         }
     }
@@ -88,6 +81,12 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     deinit { storage.deallocate() }
+
+    /// Element index of (k = 0, output column n) in the packed storage; row k of the same half is 16 further per k.
+    static func packedOffset(column n: Int, inFeatures: Int) -> Int {
+        let half = n / 16  // panel n / 32, half (n / 16) % 2: halves are stored one after the other
+        return half * inFeatures * 16 + n % 16
+    }
 
     /// fp32 → bf16 bits, rounding to nearest, ties to even.
     static func bfloat16Bits(_ value: Float) -> UInt16 {

@@ -2,22 +2,22 @@
 //
 // This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
 
-/// Up to this many rows, a matmul task walks its weights panel by panel (see `matmulBlock`).
+/// Up to this many rows, a matmul task walks its weights in storage order (see `matmulBlock`).
 package let panelMajorRows = 16
 
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
-/// K taken in blocks of `kBlock`. `panels` holds `[K × 32]` fp32 panels or `[K × 16]` bf16-pair panels.
+/// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves, fp32 or bf16.
 @inline(never)
 package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
                          panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
                          firstPanel: Int, lastPanel: Int, outFeatures: Int,
                          y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
     if bfloat16 {
-        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self), rowLength: 16,
+        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Bits.self),
                     inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
                     outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
     } else {
-        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self), rowLength: 32,
+        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
                     inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
                     outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
     }
@@ -25,24 +25,29 @@ package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
 
 @inline(__always)
 private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, rows: Int, panels: UnsafePointer<B>,
-                                          rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
+                                          inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
                                           outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+    let halfLength = inFeatures * 16  // elements from a panel's low half to its high half
     if rows <= panelMajorRows {
-        // Few rows: x is a few KB and stays in L1 anyway, so the order is chosen for the weights. Panel after panel,
-        // K block after K block, walks this task's panels in storage order: one sequential stream, each block
-        // prefetched while the one before it is multiplied.
+        // Few rows: x is a few KB and stays in L1 anyway, so the order is chosen for the weights. Panel, half, then
+        // K block walks this task's weights in storage order: one sequential stream, each block prefetched while
+        // the one before it is multiplied.
+        let end = UnsafeRawPointer(panels + lastPanel * 2 * halfLength)
         for panel in firstPanel..<lastPanel {
-            let column = panel * 32
-            var k0 = 0
-            while k0 < inFeatures {
-                let kCount = min(kBlock, inFeatures - k0)
-                let block = panels + (panel * inFeatures + k0) * rowLength
-                let last = panel + 1 == lastPanel && k0 + kCount == inFeatures
-                tileBlock(rows: rows, kCount: kCount, a: x + k0, lda: ldx,
-                          b: block, ldb: rowLength, prefetch: last ? nil : block + kCount * rowLength,
-                          c: y + column, ldc: ldy, columns: min(32, outFeatures - column),
-                          accumulate: accumulate || k0 > 0)
-                k0 += kCount
+            for half in 0..<2 {
+                let column = panel * 32 + half * 16
+                if column >= outFeatures { break }
+                var k0 = 0
+                while k0 < inFeatures {
+                    let kCount = min(kBlock, inFeatures - k0)
+                    let block = panels + (2 * panel + half) * halfLength + k0 * 16
+                    let next = UnsafeRawPointer(block + kCount * 16)
+                    tileHalf(rows: rows, kCount: kCount, a: x + k0, lda: ldx, b: block, ldb: 16,
+                             next: next < end ? next : nil, nextBytes: min(end - next, kCount * 16 * MemoryLayout<B>.size),
+                             c: y + column, ldc: ldy, columns: min(16, outFeatures - column),
+                             accumulate: accumulate || k0 > 0)
+                    k0 += kCount
+                }
             }
         }
         return
@@ -53,7 +58,7 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
         for panel in firstPanel..<lastPanel {
             let column = panel * 32
             tileBlock(rows: rows, kCount: kCount, a: x + k0, lda: ldx,
-                      b: panels + (panel * inFeatures + k0) * rowLength, ldb: rowLength,
+                      b: panels + 2 * panel * halfLength + k0 * 16, high: halfLength, ldb: 16,
                       c: y + column, ldc: ldy, columns: min(32, outFeatures - column),
                       accumulate: accumulate || k0 > 0)
         }
@@ -78,7 +83,7 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
     let span = (lastPanel - firstPanel) * 32
     for panel in firstPanel..<lastPanel {
         tileBlock(rows: rows, kCount: headDim, a: queries, lda: ldq,
-                  b: keyPanels + panel * headDim * 32, ldb: 32,
+                  b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
                   c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
     }
 
@@ -102,7 +107,7 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         var column = 0
         while column < headDim {
             tileBlock(rows: rows, kCount: chunkKeys, a: scores + (chunkStart - spanStart), lda: span,
-                      b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, ldb: 32,
+                      b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
                       c: output + column, ldc: ldo, columns: min(32, headDim - column),
                       accumulate: chunkStart > keyStart)
             column += 32

@@ -1,8 +1,10 @@
-// Register-tiled GEMM micro-kernels: C[rows × columns] (= or +=) A[rows × kCount] · B[kCount × width].
-// A rows are `lda` apart (one scalar per row per k, broadcast); B rows are `ldb` elements apart (a packed panel
-// has ldb = 32, a value matrix its row stride), fp32 or bf16 (widened on load). Each kernel has one
-// `@inline(__always)` body whose `rows` argument is a literal at every call site in the `switch` wrappers, so
-// the unused accumulator rows compile away.
+// Register-tiled GEMM micro-kernels: C[rows × columns] (= or +=) A[rows × kCount] · B[kCount × columns].
+// A rows are `lda` apart (one scalar per row per k, broadcast). B is read in 16-column halves: row k of a half is
+// 16 elements at `b + k·ldb`, fp32 or bf16 (widened on load), and for up to 32 columns the high half starts `high`
+// elements after the low one. Packed weights keep each half contiguous (ldb = 16, high = K·16), so a pass over a
+// half streams whole cache lines in order; attention's K/V panels interleave the halves (ldb = 32, high = 16).
+// Each kernel has one `@inline(__always)` body whose `rows` argument is a literal at every call site in the
+// `switch` wrappers, so the unused accumulator rows compile away.
 //
 // This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
 
@@ -10,31 +12,44 @@ import CPrefetch
 
 typealias Vector = SIMD16<Float>
 
-/// Rows of the next B block that one pass over the current block asks the cache for: rows `next`,
-/// `next + every`, `next + 2·every`, … one per `every` k steps, so the passes of a block share the prefetching
-/// evenly and the memory stream never idles between them. A nil `next` prefetches nothing.
-struct PrefetchCursor<B> {
-    private var row: UnsafePointer<B>?
+/// Requests the cache lines of the block of B the caller multiplies next, spread over the k steps of the passes
+/// over the current block: pass p of n asks for lines p, p + n, p + 2n, … so the memory stream never idles between
+/// passes and no line is requested twice.
+struct PrefetchCursor {
+    private var line: UnsafeRawPointer?
+    private let end: UnsafeRawPointer?
+    private let lineStride: Int
     private let every: Int
-    private let ldb: Int
     private var countdown = 0
 
+    /// No prefetching.
     @inline(__always)
-    init(next: UnsafePointer<B>?, every: Int, ldb: Int) {
-        row = next
+    static var none: PrefetchCursor { PrefetchCursor(line: nil, end: nil, lineStride: 0, every: 1) }
+
+    private init(line: UnsafeRawPointer?, end: UnsafeRawPointer?, lineStride: Int, every: Int) {
+        self.line = line
+        self.end = end
+        self.lineStride = lineStride
         self.every = every
-        self.ldb = ldb
+    }
+
+    /// Pass `pass` of `passes` over a block of `kCount` B rows of `rowBytes` each, prefetching `bytes` from `next`.
+    @inline(__always)
+    init(next: UnsafeRawPointer, bytes: Int, pass: Int, passes: Int, kCount: Int) {
+        let lines = (bytes + 63) / 64
+        let mine = max(1, (lines - pass + passes - 1) / passes)
+        self.init(line: pass < lines ? next + pass * 64 : nil, end: next + bytes, lineStride: passes * 64,
+                  every: max(1, kCount / mine))
     }
 
     /// Called once per k step.
     @inline(__always)
     mutating func step() {
-        guard let current = row else { return }
+        guard let current = line else { return }
         if countdown == 0 {
-            prefetchForRead(UnsafeRawPointer(current))
-            // An fp32 panel row is two cache lines, a bf16 one is one.
-            if ldb * MemoryLayout<B>.stride > 64 { prefetchForRead(UnsafeRawPointer(current) + 64) }
-            row = current + every * ldb
+            prefetchForRead(current)
+            let following = current + lineStride
+            line = following < end! ? following : nil
             countdown = every
         }
         countdown -= 1
@@ -51,32 +66,25 @@ func store(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector.self)
 }
 
-/// What a B row is made of. A row of a 32-column panel is either 32 floats or 16 `BFloat16Pair` words; `low`
-/// gives columns 0..<16 and `high` columns 16..<32 of the row at `pointer`.
+/// What a B row is made of: 16 floats, or 16 bf16 values.
 protocol PanelElement {
-    static func low(at pointer: UnsafePointer<Self>) -> Vector
-    static func high(at pointer: UnsafePointer<Self>) -> Vector
+    /// The 16 columns of the B row at `pointer`, in fp32.
+    static func row(at pointer: UnsafePointer<Self>) -> Vector
 }
 
 extension Float: PanelElement {
     @inline(__always)
-    static func low(at pointer: UnsafePointer<Float>) -> Vector { load(pointer) }
-    @inline(__always)
-    static func high(at pointer: UnsafePointer<Float>) -> Vector { load(pointer + 16) }
+    static func row(at pointer: UnsafePointer<Float>) -> Vector { load(pointer) }
 }
 
-/// Two bf16 weights in one word: column c in the low half, column c + 16 in the high half. Widening is then one
-/// shift (low) or one mask (high) per 16 values: a bf16 value is the top half of the fp32 with the same bits.
-typealias BFloat16Pair = UInt32
+/// A bf16 weight: the high 16 bits of the fp32 with the same value, so widening is a zero-extension and a shift.
+typealias BFloat16Bits = UInt16
 
-extension BFloat16Pair: PanelElement {
+extension BFloat16Bits: PanelElement {
     @inline(__always)
-    static func low(at pointer: UnsafePointer<UInt32>) -> Vector {
-        unsafeBitCast(UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt32>.self) &<< 16, to: Vector.self)
-    }
-    @inline(__always)
-    static func high(at pointer: UnsafePointer<UInt32>) -> Vector {
-        unsafeBitCast(UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt32>.self) & 0xFFFF_0000, to: Vector.self)
+    static func row(at pointer: UnsafePointer<UInt16>) -> Vector {
+        let bits = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt16>.self))
+        return unsafeBitCast(bits &<< 16, to: Vector.self)
     }
 }
 
@@ -94,16 +102,14 @@ func storeLanes(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>, columns
 
 @inline(__always)
 private func tileBody6x32<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor<B>,
+                                           b: UnsafePointer<B>, high: Int, ldb: Int,
                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
     var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
     var ap = a
     var bp = b
-    var prefetch = prefetch
     for _ in 0..<kCount {
-        prefetch.step()
-        let b0 = B.low(at: bp), b1 = B.high(at: bp)
+        let b0 = B.row(at: bp), b1 = B.row(at: bp + high)
         var s = Vector(repeating: ap[0])
         c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
         if rows > 1 { s = Vector(repeating: ap[lda]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
@@ -142,31 +148,31 @@ private func tileBody6x32<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePoin
 /// 1…6 rows × up to 32 columns.
 @inline(never)
 private func tile6x32<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                       b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor<B>,
+                                       b: UnsafePointer<B>, high: Int, ldb: Int,
                                        c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     switch rows {
-    case 6: tileBody6x32(rows: 6, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody6x32(rows: 5, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody6x32(rows: 4, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody6x32(rows: 3, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody6x32(rows: 2, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody6x32(rows: 1, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody6x32(rows: 6, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 5: tileBody6x32(rows: 5, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 4: tileBody6x32(rows: 4, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 3: tileBody6x32(rows: 3, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 2: tileBody6x32(rows: 2, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    default: tileBody6x32(rows: 1, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
 // MARK: 6 × 16 (one SIMD16 per row: 6 accumulators = 12 ymm registers; for 16 vector registers, i.e. AVX2)
 
 @inline(__always)
-private func tileBody6x16<B: PanelElement>(rows: Int, high: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor<B>,
+private func tileBody6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
+                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var ap = a
     var bp = b
     var prefetch = prefetch
     for _ in 0..<kCount {
-        prefetch.step()
-        let b0 = high ? B.high(at: bp) : B.low(at: bp)
+        if prefetching { prefetch.step() }
+        let b0 = B.row(at: bp)
         c0 = c0.addingProduct(Vector(repeating: ap[0]), b0)
         if rows > 1 { c1 = c1.addingProduct(Vector(repeating: ap[lda]), b0) }
         if rows > 2 { c2 = c2.addingProduct(Vector(repeating: ap[2 * lda]), b0) }
@@ -184,61 +190,55 @@ private func tileBody6x16<B: PanelElement>(rows: Int, high: Bool, kCount: Int, a
     if rows > 5 { storeLanes(c5, c + 5 * ldc, columns: columns, accumulate: accumulate) }
 }
 
-/// 1…6 rows × up to 16 columns, from the low or high 16 columns of each B row.
+/// 1…6 rows × up to 16 columns of one B half; `prefetch` is stepped only when `prefetching`.
 @inline(never)
-private func tile6x16<B: PanelElement>(rows: Int, high: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                       b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor<B>,
+private func tile6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
+                                       b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
                                        c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
-    if high {
-        tile6x16Half(rows: rows, high: true, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    if prefetching {
+        tile6x16Rows(rows: rows, prefetching: true, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     } else {
-        tile6x16Half(rows: rows, high: false, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+        tile6x16Rows(rows: rows, prefetching: false, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
 @inline(__always)
-private func tile6x16Half<B: PanelElement>(rows: Int, high: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor<B>,
+private func tile6x16Rows<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
+                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     switch rows {
-    case 6: tileBody6x16(rows: 6, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody6x16(rows: 5, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody6x16(rows: 4, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody6x16(rows: 3, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody6x16(rows: 2, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody6x16(rows: 1, high: high, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody6x16(rows: 6, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 5: tileBody6x16(rows: 5, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 4: tileBody6x16(rows: 4, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 3: tileBody6x16(rows: 3, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 2: tileBody6x16(rows: 2, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    default: tileBody6x16(rows: 1, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
-// MARK: 1 × 32, K unrolled by 4 (a matrix-vector product)
+// MARK: 1 × 16 or 1 × 32, K unrolled by 4 (a matrix-vector product)
 
 /// One row of A: with one accumulator per column group the FMA latency, not throughput, would bound the loop, so
-/// four k steps run on four independent accumulators and are summed at the end. With 16 registers the two
-/// 16-column halves go in separate passes (8 accumulator registers each) so nothing spills.
+/// four k steps run on four independent accumulators and are summed at the end. `high` nil: one 16-column half;
+/// otherwise both halves in one pass (8 accumulators, for 32 registers).
 @inline(never)
-private func tileRow<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b: UnsafePointer<B>, ldb: Int,
-                                      prefetch: PrefetchCursor<B>, highPrefetch: PrefetchCursor<B>,
-                                      c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool) {
-    if variantHasWideRegisterFile && columns > 16 {
-        let (low, high) = rowProduct(kCount: kCount, a: a, b: b, ldb: ldb, prefetch: prefetch, halves: 2)
-        storeLanes(low, c, columns: columns, accumulate: accumulate)
-        storeLanes(high, c + 16, columns: columns - 16, accumulate: accumulate)
+private func tileRow<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b: UnsafePointer<B>, high: Int?, ldb: Int,
+                                      prefetch: PrefetchCursor, c: UnsafeMutablePointer<Float>, columns: Int,
+                                      accumulate: Bool) {
+    if let high {
+        let (low, upper) = rowProduct(kCount: kCount, a: a, b: b, high: high, bothHalves: true, ldb: ldb, prefetch: prefetch)
+        storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
+        if columns > 16 { storeLanes(upper, c + 16, columns: columns - 16, accumulate: accumulate) }
     } else {
-        storeLanes(rowProduct(kCount: kCount, a: a, b: b, ldb: ldb, prefetch: prefetch, halves: 0).0, c, columns: columns, accumulate: accumulate)
-        if columns > 16 {
-            storeLanes(rowProduct(kCount: kCount, a: a, b: b, ldb: ldb, prefetch: highPrefetch, halves: 1).0, c + 16, columns: columns - 16,
-                       accumulate: accumulate)
-        }
+        let (low, _) = rowProduct(kCount: kCount, a: a, b: b, high: 0, bothHalves: false, ldb: ldb, prefetch: prefetch)
+        storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
     }
 }
 
-/// Σ_k a[k]·B[k] for one row of A: `halves` 0 = low 16 columns, 1 = high 16 (both returned in .0), 2 = both.
+/// Σ_k a[k]·B[k] for one row of A over the half at `b`, and over the one at `b + high` too if `bothHalves`.
 @inline(__always)
-private func rowProduct<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b: UnsafePointer<B>, ldb: Int,
-                                         prefetch: PrefetchCursor<B>, halves: Int) -> (Vector, Vector) {
-    @inline(__always) func first(_ pointer: UnsafePointer<B>) -> Vector {
-        halves == 1 ? B.high(at: pointer) : B.low(at: pointer)
-    }
+private func rowProduct<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b: UnsafePointer<B>, high: Int,
+                                         bothHalves: Bool, ldb: Int, prefetch: PrefetchCursor) -> (Vector, Vector) {
     var l0 = Vector(), l1 = Vector(), l2 = Vector(), l3 = Vector()
     var h0 = Vector(), h1 = Vector(), h2 = Vector(), h3 = Vector()
     var ap = a
@@ -249,15 +249,15 @@ private func rowProduct<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b
         for _ in 0..<4 { prefetch.step() }
         let s0 = Vector(repeating: ap[0]), s1 = Vector(repeating: ap[1])
         let s2 = Vector(repeating: ap[2]), s3 = Vector(repeating: ap[3])
-        l0 = l0.addingProduct(s0, first(bp))
-        l1 = l1.addingProduct(s1, first(bp + ldb))
-        l2 = l2.addingProduct(s2, first(bp + 2 * ldb))
-        l3 = l3.addingProduct(s3, first(bp + 3 * ldb))
-        if halves == 2 {
-            h0 = h0.addingProduct(s0, B.high(at: bp))
-            h1 = h1.addingProduct(s1, B.high(at: bp + ldb))
-            h2 = h2.addingProduct(s2, B.high(at: bp + 2 * ldb))
-            h3 = h3.addingProduct(s3, B.high(at: bp + 3 * ldb))
+        l0 = l0.addingProduct(s0, B.row(at: bp))
+        l1 = l1.addingProduct(s1, B.row(at: bp + ldb))
+        l2 = l2.addingProduct(s2, B.row(at: bp + 2 * ldb))
+        l3 = l3.addingProduct(s3, B.row(at: bp + 3 * ldb))
+        if bothHalves {
+            h0 = h0.addingProduct(s0, B.row(at: bp + high))
+            h1 = h1.addingProduct(s1, B.row(at: bp + high + ldb))
+            h2 = h2.addingProduct(s2, B.row(at: bp + high + 2 * ldb))
+            h3 = h3.addingProduct(s3, B.row(at: bp + high + 3 * ldb))
         }
         ap += 4
         bp += 4 * ldb
@@ -266,8 +266,8 @@ private func rowProduct<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b
     while k < kCount {
         prefetch.step()
         let s0 = Vector(repeating: ap[0])
-        l0 = l0.addingProduct(s0, first(bp))
-        if halves == 2 { h0 = h0.addingProduct(s0, B.high(at: bp)) }
+        l0 = l0.addingProduct(s0, B.row(at: bp))
+        if bothHalves { h0 = h0.addingProduct(s0, B.row(at: bp + high)) }
         ap += 1
         bp += ldb
         k += 1
@@ -275,40 +275,59 @@ private func rowProduct<B: PanelElement>(kCount: Int, a: UnsafePointer<Float>, b
     return ((l0 + l1) + (l2 + l3), (h0 + h1) + (h2 + h3))
 }
 
-/// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 32 (B rows: 32 columns, `ldb` elements apart),
-/// on the tile that suits this variant's registers.
-///
-/// `prefetch`, if given, is the B block (same row length) the caller reads next. Each pass over this block (a row
-/// tile, or one 16-column half of it) requests its share of that block's rows, so the next block streams in from
-/// memory while this one is multiplied from cache.
+// MARK: Blocks
+
+/// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 32, on the tile that suits this variant's registers.
+/// With 16 registers the two halves go in separate passes, each over all row tiles, so one half (not both) of the
+/// B block has to stay in L1.
 @inline(__always)
 func tileBlock<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                b: UnsafePointer<B>, ldb: Int, prefetch: UnsafePointer<B>? = nil,
+                                b: UnsafePointer<B>, high: Int, ldb: Int,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
-    let halves = !variantHasWideRegisterFile && columns > 16 ? 2 : 1
-    let passes = (rows + 5) / 6 * halves
-    func cursor(_ pass: Int) -> PrefetchCursor<B> {
-        PrefetchCursor(next: prefetch.map { $0 + pass * ldb }, every: passes, ldb: ldb)
+    if variantHasWideRegisterFile {
+        var row = 0
+        while row < rows {
+            let tileRows = min(6, rows - row)
+            if tileRows == 1 {
+                tileRow(kCount: kCount, a: a + row * lda, b: b, high: high, ldb: ldb, prefetch: .none,
+                        c: c + row * ldc, columns: columns, accumulate: accumulate)
+            } else {
+                tile6x32(rows: tileRows, kCount: kCount, a: a + row * lda, lda: lda, b: b, high: high, ldb: ldb,
+                         c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
+            }
+            row += 6
+        }
+        return
     }
+    tileHalf(rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: min(16, columns),
+             accumulate: accumulate)
+    if columns > 16 {
+        tileHalf(rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb, c: c + 16, ldc: ldc,
+                 columns: columns - 16, accumulate: accumulate)
+    }
+}
+
+/// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 16 (one B half).
+///
+/// `next`, if given, is the `nextBytes` of B the caller reads after this block. Each row-tile pass requests its
+/// share of those lines, so the next block streams in from memory while this one is multiplied from cache.
+@inline(__always)
+func tileHalf<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<B>, ldb: Int,
+                               next: UnsafeRawPointer? = nil, nextBytes: Int = 0,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
+    let passes = (rows + 5) / 6
     var row = 0
     while row < rows {
         let tileRows = min(6, rows - row)
-        let ar = a + row * lda
-        let cr = c + row * ldc
-        let pass = row / 6 * halves
+        let prefetch = next.map {
+            PrefetchCursor(next: $0, bytes: nextBytes, pass: row / 6, passes: passes, kCount: kCount)
+        } ?? .none
         if tileRows == 1 {
-            tileRow(kCount: kCount, a: ar, b: b, ldb: ldb, prefetch: cursor(pass), highPrefetch: cursor(pass + 1),
-                    c: cr, columns: columns, accumulate: accumulate)
-        } else if variantHasWideRegisterFile {
-            tile6x32(rows: tileRows, kCount: kCount, a: ar, lda: lda, b: b, ldb: ldb, prefetch: cursor(pass), c: cr, ldc: ldc,
-                     columns: columns, accumulate: accumulate)
+            tileRow(kCount: kCount, a: a + row * lda, b: b, high: nil, ldb: ldb, prefetch: prefetch,
+                    c: c + row * ldc, columns: columns, accumulate: accumulate)
         } else {
-            tile6x16(rows: tileRows, high: false, kCount: kCount, a: ar, lda: lda, b: b, ldb: ldb, prefetch: cursor(pass),
-                     c: cr, ldc: ldc, columns: min(16, columns), accumulate: accumulate)
-            if columns > 16 {
-                tile6x16(rows: tileRows, high: true, kCount: kCount, a: ar, lda: lda, b: b, ldb: ldb,
-                         prefetch: cursor(pass + 1), c: cr + 16, ldc: ldc, columns: columns - 16, accumulate: accumulate)
-            }
+            tile6x16(rows: tileRows, prefetching: next != nil, kCount: kCount, a: a + row * lda, lda: lda, b: b, ldb: ldb,
+                     prefetch: prefetch, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
         }
         row += 6
     }
