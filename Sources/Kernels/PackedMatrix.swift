@@ -10,7 +10,8 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 /// Layout: output features are cut into panels of `PackedMatrix.panelWidth` (32) columns, zero-padded past
 /// `outFeatures`. Panel p holds Wᵀ[0..<inFeatures, 32p..<32p+16] row after row (16 values, one SIMD16 per row),
 /// then Wᵀ[0..<inFeatures, 32p+16..<32p+32] the same way: each half is one contiguous stream, so a pass over it
-/// reads whole cache lines in order. bf16 values are the high 16 bits of the rounded fp32.
+/// reads whole cache lines in order. In bf16 (the high 16 bits of the rounded fp32) a row of a half is 8 words, word j
+/// holding column j in its low half and column j + 8 in its high half, so widening needs no shuffle.
 public final class PackedMatrix: @unchecked Sendable {
     // @unchecked: `storage` is written only in init and read-only afterwards; it is freed in deinit.
 
@@ -55,7 +56,9 @@ public final class PackedMatrix: @unchecked Sendable {
         case .bfloat16:
             let values = storage.assumingMemoryBound(to: UInt16.self)
             for n in 0..<outFeatures {
-                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures)
+                // Same element index as fp32 but the slot within the row interleaves the two groups of 8.
+                let inRow = n % 16
+                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures) - inRow + (inRow % 8) * 2 + inRow / 8
                 for k in 0..<inFeatures { column[k * 16] = Self.bfloat16Bits(source[n * inFeatures + k]) }
             }
         }

@@ -44,12 +44,14 @@ func randomFloats(_ count: Int) -> [Float] {
     }
 }
 
-// Arguments: thread counts (default 1 and 2), optionally `matmul` or `attention` to run only that part.
+// Arguments: thread counts (default 1 and 2), optionally `matmul`, `attention` or `stream` to run only that part.
 let arguments = CommandLine.arguments.dropFirst()
 let givenThreads = arguments.compactMap { Int($0) }
 let threadCounts = givenThreads.isEmpty ? [1, 2] : givenThreads
-let runMatmul = !arguments.contains("attention")
-let runAttention = !arguments.contains("matmul")
+let parts = Set(arguments.filter { Int($0) == nil })
+let runMatmul = parts.isEmpty || parts.contains("matmul")
+let runAttention = parts.isEmpty || parts.contains("attention")
+let runStream = parts.isEmpty || parts.contains("stream")
 let shapes: [(name: String, n: Int, k: Int)] = [
     ("q/o 768×768", 768, 768), ("k/v 256×768", 256, 768), ("qkv 1280×768", 1280, 768),
     ("gate/up 1152×768", 1152, 768), ("gate|up 2304×768", 2304, 768), ("down 768×1152", 768, 1152),
@@ -66,6 +68,41 @@ for threads in threadCounts {
     }
     if runMatmul { benchMatmul(pool) }
     if runAttention { benchAttention(pool) }
+    if runStream { benchStream(pool) }
+}
+
+/// A short query's GEMMs: 10 rows through 24 layers of EmbeddingGemma-sized weights (~400 MB in fp32, far more
+/// than any cache), so this measures how fast the small-M path streams weights from memory.
+func benchStream(_ pool: ComputePool) {
+    let layerShapes = [(1280, 768), (768, 768), (2304, 768), (768, 1152)]
+    let rows = 10
+    print("\nshort-query GEMMs (\(rows) rows, 24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
+    for precision in WeightPrecision.allCases {
+        let layers = (0..<24).map { layer in
+            layerShapes.map { shape in
+                randomFloats(shape.0 * shape.1).withUnsafeBufferPointer {
+                    PackedMatrix(weights: $0, outFeatures: shape.0, inFeatures: shape.1, precision: precision)
+                }
+            }
+        }
+        let x = randomFloats(rows * 2304)
+        var y = [Float](repeating: 0, count: rows * 2304)
+        let bytes = layers.joined().reduce(0) { $0 + $1.byteCount }
+        let seconds = x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                secondsPerCall(minimumSeconds: 0.5) {
+                    for layer in layers {
+                        for w in layer {
+                            matmul(xp.baseAddress!, rows: rows, rowStride: w.inFeatures, w, into: yp.baseAddress!,
+                                   rowStride: w.outFeatures, pool: pool)
+                        }
+                    }
+                }
+            }
+        }
+        print(String(format: "%@: %.1f ms for %.0f MB of weights (%.1f GB/s)", precision.rawValue, seconds * 1e3,
+                     Double(bytes) / 1e6, Double(bytes) / seconds / 1e9))
+    }
 }
 
 func benchMatmul(_ pool: ComputePool) {

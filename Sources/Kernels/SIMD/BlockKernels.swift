@@ -6,28 +6,29 @@
 package let panelMajorRows = 16
 
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
-/// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves, fp32 or bf16.
+/// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves: rows of 16 floats
+/// (`rowLength` 16) or of 8 bf16 pairs (`rowLength` 8).
 @inline(never)
 package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
                          panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
                          firstPanel: Int, lastPanel: Int, outFeatures: Int,
                          y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
     if bfloat16 {
-        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Bits.self),
-                    inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
+        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self),
+                    rowLength: 8, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
                     outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
     } else {
         matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
-                    inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
+                    rowLength: 16, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
                     outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
     }
 }
 
 @inline(__always)
 private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, rows: Int, panels: UnsafePointer<B>,
-                                          inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
+                                          rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
                                           outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-    let halfLength = inFeatures * 16  // elements from a panel's low half to its high half
+    let halfLength = inFeatures * rowLength  // elements from a panel's low half to its high half
     if rows <= panelMajorRows {
         // Few rows: x is a few KB and stays in L1 anyway, so the order is chosen for the weights. Panel, half, then
         // K block walks this task's weights in storage order: one sequential stream, each block prefetched while
@@ -40,10 +41,10 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
                 var k0 = 0
                 while k0 < inFeatures {
                     let kCount = min(kBlock, inFeatures - k0)
-                    let block = panels + (2 * panel + half) * halfLength + k0 * 16
-                    let next = UnsafeRawPointer(block + kCount * 16)
-                    tileHalf(rows: rows, kCount: kCount, a: x + k0, lda: ldx, b: block, ldb: 16,
-                             next: next < end ? next : nil, nextBytes: min(end - next, kCount * 16 * MemoryLayout<B>.size),
+                    let block = panels + (2 * panel + half) * halfLength + k0 * rowLength
+                    let next = UnsafeRawPointer(block + kCount * rowLength)
+                    tileHalf(rows: rows, kCount: kCount, a: x + k0, lda: ldx, b: block, ldb: rowLength,
+                             next: next < end ? next : nil, nextBytes: min(end - next, kCount * rowLength * MemoryLayout<B>.size),
                              c: y + column, ldc: ldy, columns: min(16, outFeatures - column),
                              accumulate: accumulate || k0 > 0)
                     k0 += kCount
@@ -58,7 +59,7 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
         for panel in firstPanel..<lastPanel {
             let column = panel * 32
             tileBlock(rows: rows, kCount: kCount, a: x + k0, lda: ldx,
-                      b: panels + 2 * panel * halfLength + k0 * 16, high: halfLength, ldb: 16,
+                      b: panels + 2 * panel * halfLength + k0 * rowLength, high: halfLength, ldb: rowLength,
                       c: y + column, ldc: ldy, columns: min(32, outFeatures - column),
                       accumulate: accumulate || k0 > 0)
         }

@@ -77,14 +77,17 @@ extension Float: PanelElement {
     static func row(at pointer: UnsafePointer<Float>) -> Vector { load(pointer) }
 }
 
-/// A bf16 weight: the high 16 bits of the fp32 with the same value, so widening is a zero-extension and a shift.
-typealias BFloat16Bits = UInt16
+/// Eight pairs of bf16 weights, one per 32-bit word: columns 0..<8 of a row in the low halves of the words and
+/// columns 8..<16 in the high halves. A bf16 value is the high half of the fp32 with the same bits, so widening a
+/// row is one shift and one mask, with no shuffle.
+typealias BFloat16Pair = UInt32
 
-extension BFloat16Bits: PanelElement {
+extension BFloat16Pair: PanelElement {
     @inline(__always)
-    static func row(at pointer: UnsafePointer<UInt16>) -> Vector {
-        let bits = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt16>.self))
-        return unsafeBitCast(bits &<< 16, to: Vector.self)
+    static func row(at pointer: UnsafePointer<UInt32>) -> Vector {
+        let words = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<UInt32>.self)
+        return Vector(lowHalf: unsafeBitCast(words &<< 16, to: SIMD8<Float>.self),
+                      highHalf: unsafeBitCast(words & 0xFFFF_0000, to: SIMD8<Float>.self))
     }
 }
 
