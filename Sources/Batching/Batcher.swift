@@ -302,14 +302,11 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let window = min(configuration.maxGatherSeconds, configuration.gatherFraction * previousSeconds)
         guard answered > 1, window > 0 else { return }
         let deadline = DispatchTime.now() + window
-        var target: Int?
+        let target = state.withLock { $0.queuedCount } + answered
+        let needed = min(target, configuration.maxBatchRequests ?? target)
         while true {
             let enough = state.withLock { state -> Bool in
-                let goal = target ?? state.queuedCount + answered
-                target = goal
-                if state.stopping || state.queuedCount >= min(goal, configuration.maxBatchRequests ?? goal) {
-                    return true
-                }
+                if state.stopping || state.queuedCount >= needed { return true }
                 let queuedTokens = state.queue[state.queueHead...].reduce(0) { $0 + $1.tokens }
                 return queuedTokens >= configuration.maxBatchTokens
             }

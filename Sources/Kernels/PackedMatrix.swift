@@ -50,15 +50,15 @@ public final class PackedMatrix: @unchecked Sendable {
         case .float32:
             let values = storage.assumingMemoryBound(to: Float.self)
             for n in 0..<outFeatures {
-                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures)
+                let column = values + Self.halfStart(column: n, inFeatures: inFeatures) + n % 16
                 for k in 0..<inFeatures { column[k * 16] = source[n * inFeatures + k] }
             }
         case .bfloat16:
             let values = storage.assumingMemoryBound(to: UInt16.self)
             for n in 0..<outFeatures {
-                // Same element index as fp32 but the slot within the row interleaves the two groups of 8.
+                // Word `inRow % 8` of a row: its low half (first UInt16, little-endian) for the first 8 columns.
                 let inRow = n % 16
-                let column = values + Self.packedOffset(column: n, inFeatures: inFeatures) - inRow + (inRow % 8) * 2 + inRow / 8
+                let column = values + Self.halfStart(column: n, inFeatures: inFeatures) + (inRow % 8) * 2 + inRow / 8
                 for k in 0..<inFeatures { column[k * 16] = Self.bfloat16Bits(source[n * inFeatures + k]) }
             }
         }
@@ -85,11 +85,9 @@ public final class PackedMatrix: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    /// Element index of (k = 0, output column n) in the packed storage; row k of the same half is 16 further per k.
-    static func packedOffset(column n: Int, inFeatures: Int) -> Int {
-        let half = n / 16  // panel n / 32, half (n / 16) % 2: halves are stored one after the other
-        return half * inFeatures * 16 + n % 16
-    }
+    /// Element index where the 16-column half holding output column n starts (halves are stored one after the
+    /// other, 16 elements per row); row k of it starts 16·k further.
+    static func halfStart(column n: Int, inFeatures: Int) -> Int { n / 16 * inFeatures * 16 }
 
     /// fp32 → bf16 bits, rounding to nearest, ties to even.
     static func bfloat16Bits(_ value: Float) -> UInt16 {
