@@ -56,6 +56,21 @@ struct PrefetchCursor {
     }
 }
 
+/// Whether a 6×16 tile steps its prefetch cursor. A type rather than a Bool: each mode is its own specialization, so
+/// the large-M loop has no per-k-step test. (With a Bool the optimizer outlined the tile and kept the test in the
+/// loop.)
+protocol PrefetchMode {
+    static var enabled: Bool { get }
+}
+
+enum StepsPrefetch: PrefetchMode {
+    static var enabled: Bool { true }
+}
+
+enum NoPrefetch: PrefetchMode {
+    static var enabled: Bool { false }
+}
+
 @inline(__always)
 func load(_ pointer: UnsafePointer<Float>) -> Vector {
     UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
@@ -166,7 +181,7 @@ private func tile6x32<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<
 // MARK: 6 × 16 (one SIMD16 per row: 6 accumulators = 12 ymm registers; for 16 vector registers, i.e. AVX2)
 
 @inline(__always)
-private func tileBody6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
+private func tileBody6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int, a: UnsafePointer<Float>, lda: Int,
                                            b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
@@ -174,7 +189,7 @@ private func tileBody6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount:
     var bp = b
     var prefetch = prefetch
     for _ in 0..<kCount {
-        if prefetching { prefetch.step() }
+        if Mode.enabled { prefetch.step() }
         let b0 = B.row(at: bp)
         c0 = c0.addingProduct(Vector(repeating: ap[0]), b0)
         if rows > 1 { c1 = c1.addingProduct(Vector(repeating: ap[lda]), b0) }
@@ -193,29 +208,18 @@ private func tileBody6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount:
     if rows > 5 { storeLanes(c5, c + 5 * ldc, columns: columns, accumulate: accumulate) }
 }
 
-/// 1…6 rows × up to 16 columns of one B half; `prefetch` is stepped only when `prefetching`.
+/// 1…6 rows × up to 16 columns of one B half; `prefetch` is stepped only in the `StepsPrefetch` mode.
 @inline(never)
-private func tile6x16<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                       b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
-                                       c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
-    if prefetching {
-        tile6x16Rows(rows: rows, prefetching: true, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    } else {
-        tile6x16Rows(rows: rows, prefetching: false, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    }
-}
-
-@inline(__always)
-private func tile6x16Rows<B: PanelElement>(rows: Int, prefetching: Bool, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
-                                           c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
+private func tile6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int, a: UnsafePointer<Float>,
+                                                           lda: Int, b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
+                                                           c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
     switch rows {
-    case 6: tileBody6x16(rows: 6, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody6x16(rows: 5, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody6x16(rows: 4, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody6x16(rows: 3, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody6x16(rows: 2, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody6x16(rows: 1, prefetching: prefetching, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody6x16(rows: 6, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 5: tileBody6x16(rows: 5, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 4: tileBody6x16(rows: 4, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 3: tileBody6x16(rows: 3, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 2: tileBody6x16(rows: 2, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    default: tileBody6x16(rows: 1, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, prefetch: prefetch, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
@@ -328,9 +332,12 @@ func tileHalf<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, 
         if tileRows == 1 {
             tileRow(kCount: kCount, a: a + row * lda, b: b, high: nil, ldb: ldb, prefetch: prefetch,
                     c: c + row * ldc, columns: columns, accumulate: accumulate)
-        } else {
-            tile6x16(rows: tileRows, prefetching: next != nil, kCount: kCount, a: a + row * lda, lda: lda, b: b, ldb: ldb,
+        } else if next != nil {
+            tile6x16(rows: tileRows, mode: StepsPrefetch.self, kCount: kCount, a: a + row * lda, lda: lda, b: b, ldb: ldb,
                      prefetch: prefetch, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
+        } else {
+            tile6x16(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a + row * lda, lda: lda, b: b, ldb: ldb,
+                     prefetch: .none, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
         }
         row += 6
     }
