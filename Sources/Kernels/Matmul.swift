@@ -37,8 +37,8 @@ struct MatmulPlan: Sendable {
         // Many rows: K is split only past 1152, so each tile runs its whole dot product and stores C once, while a
         // block of 192 rows of x is reused across the task's panels. Interleaved runs on this 2-core Zen over the
         // model's shapes at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the
-        // earlier 256-wide K blocks (which kept a panel's slice in L1 but reloaded C twice and shrank the row
-        // block for the larger K).
+        // earlier 256-wide K blocks (which kept a panel's slice in L1 but reloaded C two to four times per tile and
+        // shrank the row block for the larger K).
         // Few rows: blocks of 256 set how far ahead the weight stream is prefetched (see `matmulBlock`).
         let kLimit = m <= panelMajorRows ? 256 : 1152
         let kBlocks = (k + kLimit - 1) / kLimit

@@ -181,9 +181,11 @@ private func tile6x32<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<
 // MARK: 6 × 16 (one SIMD16 per row: 6 accumulators = 12 ymm registers; for 16 vector registers, i.e. AVX2)
 
 @inline(__always)
-private func tileBody6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int, a: UnsafePointer<Float>, lda: Int,
-                                           b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
-                                           c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool) {
+private func tileBody6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int,
+                                                               a: UnsafePointer<Float>, lda: Int,
+                                                               b: UnsafePointer<B>, ldb: Int, prefetch: PrefetchCursor,
+                                                               c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+                                                               accumulate: Bool) {
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var ap = a
     var bp = b
