@@ -60,6 +60,8 @@ let shapes: [(name: String, n: Int, k: Int)] = [
 let rowCounts = [1, 16, 128, 512, 2048]
 
 print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512|avx2|portable forces one)")
+// Packed once for every thread count: packing the ~600 MB of both precisions takes seconds.
+let streamWeights = runStream ? WeightPrecision.allCases.map { (precision: $0, layers: streamLayers($0)) } : []
 for threads in threadCounts {
     let pool = ComputePool(threadCount: threads)
     if threads > 1 {
@@ -68,23 +70,28 @@ for threads in threadCounts {
     }
     if runMatmul { benchMatmul(pool) }
     if runAttention { benchAttention(pool) }
-    if runStream { benchStream(pool) }
+    if runStream { benchStream(pool, streamWeights) }
 }
 
-/// A short query's GEMMs: 10 rows through 24 layers of EmbeddingGemma-sized weights (~400 MB in fp32, far more
-/// than any cache), so this measures how fast the small-M path streams weights from memory.
-func benchStream(_ pool: ComputePool) {
+/// 24 layers of EmbeddingGemma-sized random weights (q|k|v, o, gate|up, down): ~400 MB in fp32, far more than any
+/// cache.
+func streamLayers(_ precision: WeightPrecision) -> [[PackedMatrix]] {
     let layerShapes = [(1280, 768), (768, 768), (2304, 768), (768, 1152)]
-    let rows = 10
-    print("\nshort-query GEMMs (\(rows) rows, 24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
-    for precision in WeightPrecision.allCases {
-        let layers = (0..<24).map { layer in
-            layerShapes.map { shape in
-                randomFloats(shape.0 * shape.1).withUnsafeBufferPointer {
-                    PackedMatrix(weights: $0, outFeatures: shape.0, inFeatures: shape.1, precision: precision)
-                }
+    return (0..<24).map { _ in
+        layerShapes.map { shape in
+            randomFloats(shape.0 * shape.1).withUnsafeBufferPointer {
+                PackedMatrix(weights: $0, outFeatures: shape.0, inFeatures: shape.1, precision: precision)
             }
         }
+    }
+}
+
+/// A short query's GEMMs: 10 rows through `streamLayers`, so this measures how fast the small-M path streams
+/// weights from memory.
+func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, layers: [[PackedMatrix]])]) {
+    let rows = 10
+    print("\nshort-query GEMMs (\(rows) rows, 24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
+    for (precision, layers) in weights {
         let x = randomFloats(rows * 2304)
         var y = [Float](repeating: 0, count: rows * 2304)
         let bytes = layers.joined().reduce(0) { $0 + $1.byteCount }

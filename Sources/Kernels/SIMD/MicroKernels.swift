@@ -339,7 +339,7 @@ func tileHalf<B: PanelElement>(rows: Int, kCount: Int, a: UnsafePointer<Float>, 
                      prefetch: prefetch, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
         } else {
             tile6x16(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a + row * lda, lda: lda, b: b, ldb: ldb,
-                     prefetch: .none, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
+                     prefetch: prefetch, c: c + row * ldc, ldc: ldc, columns: columns, accumulate: accumulate)
         }
         row += 6
     }
