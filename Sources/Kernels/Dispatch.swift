@@ -10,7 +10,7 @@ import KernelsAVX512
 
 /// A compiled copy of the SIMD kernels: the same source built for one instruction set.
 public enum KernelVariant: String, CaseIterable, Sendable {
-    /// AVX-512 (F, BW, DQ, VL) with FMA: 6×32 tiles in 32 zmm registers (built for `skylake-avx512`).
+    /// AVX-512 (F, BW, DQ, VL) with FMA: 12×32 tiles in 32 zmm registers (built for `skylake-avx512`).
     case avx512
     /// AVX2 with FMA: 6×16 tiles in 16 ymm registers (built for `haswell`).
     case avx2

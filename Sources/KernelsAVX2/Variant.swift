@@ -1,5 +1,5 @@
 // The kernels of ../Kernels/SIMD compiled for AVX2 + FMA (`-target-cpu haswell`); Kernels dispatches here when the
 // CPU has them.
 
-/// 16 ymm registers: the 6×16 tile (12 accumulator registers) fits, the 6×32 one would spill.
+/// 16 ymm registers: the 6×16 tile (12 accumulator registers) fits, the 12×32 one would spill.
 let variantHasWideRegisterFile = false
