@@ -34,13 +34,12 @@ struct MatmulPlan: Sendable {
     let taskCount: Int
 
     init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int) {
-        // Many rows: K is split only past 1152, so each tile runs its whole dot product and stores C once, while a
-        // block of 192 rows of x is reused across the task's panels. Interleaved runs on this 2-core Zen over the
-        // model's shapes at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the
-        // earlier 256-wide K blocks (which kept a panel's slice in L1 but reloaded C two to four times per tile and
-        // shrank the row block for the larger K).
-        // Few rows: blocks of 256 set how far ahead the weight stream is prefetched (see `matmulBlock`).
-        let kLimit = m <= panelMajorRows ? 256 : 1152
+        // K is split only past 1152, so each tile runs its whole dot product and stores C once, while a block of
+        // 192 rows of x is reused across the task's panels. Interleaved runs on a 2-core Zen over the model's shapes
+        // at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the earlier 256-wide K
+        // blocks (which kept a panel's slice in L1 but reloaded C two to four times per tile and shrank the row block
+        // for the larger K). With few rows, whole K lets a task read its weights as one stream.
+        let kLimit = 1152
         let kBlocks = (k + kLimit - 1) / kLimit
         kBlock = (k + kBlocks - 1) / kBlocks
         rowsPerBlock = min(m, 192)

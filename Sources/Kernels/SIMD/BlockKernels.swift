@@ -2,8 +2,9 @@
 //
 // This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
 
-/// Up to this many rows, a matmul task walks its weights in storage order (see `matmulBlock`).
-package let panelMajorRows = 16
+/// Up to this many rows the weights are used by too few rows to be worth keeping in cache: a matmul task streams them
+/// from memory once, its first row tile prefetching ahead of itself (see `prefetchDistance`).
+let streamingRows = 16
 
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
 /// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves: rows of 16 floats
@@ -29,39 +30,21 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
                                           rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
                                           outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
     let halfLength = inFeatures * rowLength  // elements from a panel's low half to its high half
-    if rows <= panelMajorRows {
-        // Few rows: x is a few KB and stays in L1 anyway, so the order is chosen for the weights. Panel, half, then
-        // K block walks this task's weights in storage order: one sequential stream, each block prefetched while
-        // the one before it is multiplied.
-        let end = UnsafeRawPointer(panels + lastPanel * 2 * halfLength)
-        for panel in firstPanel..<lastPanel {
-            for half in 0..<2 {
-                let column = panel * 32 + half * 16
-                if column >= outFeatures { break }
-                var k0 = 0
-                while k0 < inFeatures {
-                    let kCount = min(kBlock, inFeatures - k0)
-                    let block = panels + (2 * panel + half) * halfLength + k0 * rowLength
-                    let next = UnsafeRawPointer(block + kCount * rowLength)
-                    tileHalf(rows: rows, kCount: kCount, a: x + k0, lda: ldx, b: block, ldb: rowLength,
-                             next: next < end ? next : nil, nextBytes: min(end - next, kCount * rowLength * MemoryLayout<B>.size),
-                             c: y + column, ldc: ldy, columns: min(16, outFeatures - column),
-                             accumulate: accumulate || k0 > 0)
-                    k0 += kCount
-                }
-            }
-        }
-        return
-    }
+    let streaming = rows <= streamingRows
     var k0 = 0
     while k0 < inFeatures {
         let kCount = min(kBlock, inFeatures - k0)
         for panel in firstPanel..<lastPanel {
             let column = panel * 32
-            tileBlock(rows: rows, kCount: kCount, a: x + k0, lda: ldx,
-                      b: panels + 2 * panel * halfLength + k0 * rowLength, high: halfLength, ldb: rowLength,
-                      c: y + column, ldc: ldy, columns: min(32, outFeatures - column),
-                      accumulate: accumulate || k0 > 0)
+            let a = x + k0, b = panels + 2 * panel * halfLength + k0 * rowLength, c = y + column
+            let columns = min(32, outFeatures - column), accumulate = accumulate || k0 > 0
+            if streaming {
+                tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
+                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+            } else {
+                tileBlock(mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
+                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+            }
         }
         k0 += kCount
     }
@@ -83,7 +66,7 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
     let spanStart = firstPanel * 32
     let span = (lastPanel - firstPanel) * 32
     for panel in firstPanel..<lastPanel {
-        tileBlock(rows: rows, kCount: headDim, a: queries, lda: ldq,
+        tileBlock(mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries, lda: ldq,
                   b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
                   c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
     }
@@ -107,7 +90,7 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         let chunkKeys = min(keyChunk, keyEnd - chunkStart)
         var column = 0
         while column < headDim {
-            tileBlock(rows: rows, kCount: chunkKeys, a: scores + (chunkStart - spanStart), lda: span,
+            tileBlock(mode: NoPrefetch.self, rows: rows, kCount: chunkKeys, a: scores + (chunkStart - spanStart), lda: span,
                       b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
                       c: output + column, ldc: ldo, columns: min(32, headDim - column),
                       accumulate: chunkStart > keyStart)
