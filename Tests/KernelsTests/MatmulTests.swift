@@ -35,8 +35,8 @@ struct MatmulTests {
         return relativeError(written, expected)
     }
 
-    /// K = 2309 runs in several K blocks (past 1152) at every row count, streaming (≤ 16) or not. Past 16 rows,
-    /// 17…28 end on a tile of every height the 6- and 12-row tiles have.
+    /// K = 2309 runs in several K blocks (past 1152) at every row count. 17…28 end on a tile of every height the 6-
+    /// and 12-row tiles have, after a first (prefetching) tile.
     @Test("matches a Double reference on odd shapes, every variant, with and without accumulate",
           arguments: [1, 5, 7, 16] + Array(17...28) + [33, 100])
     func oddShapes(m: Int) {

@@ -2,13 +2,13 @@
 //
 // This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
 
-/// Up to this many rows the weights are used by too few rows to be worth keeping in cache: a matmul task streams them
-/// from memory once, its first row tile prefetching ahead of itself (see `prefetchDistance`).
-let streamingRows = 16
-
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
 /// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves: rows of 16 floats
 /// (`rowLength` 16) or of 8 bf16 pairs (`rowLength` 8).
+///
+/// The weights come from memory (all layers together are far larger than any cache): the first row tile over a
+/// panel prefetches ahead of itself, and the later ones find the panel in cache. A short query fits in that first
+/// tile, so it reads each weight once, as one stream.
 @inline(never)
 package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
                          panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
@@ -30,7 +30,6 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
                                           rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
                                           outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
     let halfLength = inFeatures * rowLength  // elements from a panel's low half to its high half
-    let streaming = rows <= streamingRows
     var k0 = 0
     while k0 < inFeatures {
         let kCount = min(kBlock, inFeatures - k0)
@@ -38,13 +37,8 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
             let column = panel * 32
             let a = x + k0, b = panels + 2 * panel * halfLength + k0 * rowLength, c = y + column
             let columns = min(32, outFeatures - column), accumulate = accumulate || k0 > 0
-            if streaming {
-                tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
-                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
-            } else {
-                tileBlock(mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
-                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
-            }
+            tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
+                      ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
         }
         k0 += kCount
     }

@@ -52,7 +52,7 @@ func store(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>) {
 protocol PanelElement {
     /// The 16 columns of the B row at `pointer`, in fp32.
     static func row(at pointer: UnsafePointer<Self>) -> Vector
-    /// Rows per 12×32 tile pass with 32 registers (see `tileBody12x32`).
+    /// Rows per 12×32 tile pass with 32 registers when B is in cache (see `tileBody12x32`).
     static var wideTileRows: Int { get }
 }
 
@@ -77,7 +77,8 @@ extension BFloat16Pair: PanelElement {
     }
 
     /// With 12 rows LLVM hoists all twelve broadcasts above the widening shuffles and spills accumulators: 20%
-    /// slower than 6 rows on the bench corpus. 10 rows was 2–3% faster than 6 or 8.
+    /// slower than 6 rows on the bench corpus. 10 rows was 2–3% faster than 6 or 8. (A tile bound by memory instead
+    /// still takes 12: see `tileBlock`.)
     static var wideTileRows: Int { 10 }
 }
 
@@ -332,7 +333,8 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
     if variantHasWideRegisterFile {
         var row = 0
         while row < rows {
-            let tileRows = min(B.wideTileRows, rows - row)
+            // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
+            let tileRows = min(Mode.enabled && row == 0 ? 12 : B.wideTileRows, rows - row)
             let a = a + row * lda, c = c + row * ldc
             switch (tileRows, row == 0) {
             case (1, true):
