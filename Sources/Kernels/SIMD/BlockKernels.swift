@@ -84,7 +84,8 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         let chunkKeys = min(keyChunk, keyEnd - chunkStart)
         var column = 0
         while column < headDim {
-            tileBlock(mode: NoPrefetch.self, rows: rows, kCount: chunkKeys, a: scores + (chunkStart - spanStart), lda: span,
+            tileBlock(mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
+                      a: scores + (chunkStart - spanStart), lda: span,
                       b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
                       c: output + column, ldc: ldo, columns: min(32, headDim - column),
                       accumulate: chunkStart > keyStart)
