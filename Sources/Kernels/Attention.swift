@@ -55,14 +55,29 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
         let paddedKeys = layout.paddedKeys(sequence)
         let keyPanels = packed + layout.keyOffset(sequence: sequence, group: group)
         let valuePanels = packed + layout.valueOffset(sequence: sequence, group: group)
+        // Row by row, with the padding written apart, so the inner loops carry no division and no test.
         for key in 0..<paddedKeys {
             let keyTarget = keyPanels + (key / panelWidth) * headDim * panelWidth + key % panelWidth
+            let valueTarget = valuePanels + key * panelWidth
+            let panelStride = paddedKeys * panelWidth  // from one V column panel to the next
+            if key >= length {
+                for d in 0..<headDim { keyTarget[d * panelWidth] = 0 }
+                for panel in 0..<layout.paddedHeadDim / panelWidth {
+                    (valueTarget + panel * panelStride).update(repeating: 0, count: panelWidth)
+                }
+                continue
+            }
             let keySource = k + (firstRow + key) * ldk + group * headDim
             let valueSource = v + (firstRow + key) * ldv + group * headDim
-            for d in 0..<headDim { keyTarget[d * panelWidth] = key < length ? keySource[d] : 0 }
-            for d in 0..<layout.paddedHeadDim {
-                valuePanels[(d / panelWidth) * paddedKeys * panelWidth + key * panelWidth + d % panelWidth] =
-                    key < length && d < headDim ? valueSource[d] : 0
+            for d in 0..<headDim { keyTarget[d * panelWidth] = keySource[d] }
+            var d = 0, panel = 0
+            while d < headDim {
+                let width = min(panelWidth, headDim - d)
+                let target = valueTarget + panel * panelStride
+                target.update(from: valueSource + d, count: width)
+                if width < panelWidth { (target + width).update(repeating: 0, count: panelWidth - width) }
+                d += panelWidth
+                panel += 1
             }
         }
     }
