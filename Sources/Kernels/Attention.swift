@@ -55,11 +55,11 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
         let paddedKeys = layout.paddedKeys(sequence)
         let keyPanels = packed + layout.keyOffset(sequence: sequence, group: group)
         let valuePanels = packed + layout.valueOffset(sequence: sequence, group: group)
+        let panelStride = paddedKeys * panelWidth  // from one V column panel to the next
         // Row by row, with the padding written apart, so the inner loops carry no division and no test.
         for key in 0..<paddedKeys {
             let keyTarget = keyPanels + (key / panelWidth) * headDim * panelWidth + key % panelWidth
             let valueTarget = valuePanels + key * panelWidth
-            let panelStride = paddedKeys * panelWidth  // from one V column panel to the next
             if key >= length {
                 for d in 0..<headDim { keyTarget[d * panelWidth] = 0 }
                 for panel in 0..<layout.paddedHeadDim / panelWidth {

@@ -92,6 +92,13 @@ func storeLanes(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>, columns
     }
 }
 
+/// Writes (or adds) one row of a tile up to 32 columns wide: `low` to its first 16 columns, `upper` to the rest.
+@inline(__always)
+func storeRow(_ low: Vector, _ upper: Vector, _ pointer: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool) {
+    storeLanes(low, pointer, columns: min(16, columns), accumulate: accumulate)
+    if columns > 16 { storeLanes(upper, pointer + 16, columns: columns - 16, accumulate: accumulate) }
+}
+
 // MARK: 12 × 32 (two SIMD16 per row: 24 accumulators; for 32 vector registers, i.e. AVX-512)
 
 /// Twelve rows rather than six: each k step's two B vectors then feed 24 FMAs instead of 12, so the loop's loads and
@@ -132,53 +139,18 @@ private func tileBody12x32<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode:
         ap += 1
         bp += ldb
     }
-    let high = columns - 16
-    storeLanes(c00, c, columns: columns, accumulate: accumulate)
-    if high > 0 { storeLanes(c01, c + 16, columns: high, accumulate: accumulate) }
-    if rows > 1 {
-        storeLanes(c10, c + ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c11, c + ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 2 {
-        storeLanes(c20, c + 2 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c21, c + 2 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 3 {
-        storeLanes(c30, c + 3 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c31, c + 3 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 4 {
-        storeLanes(c40, c + 4 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c41, c + 4 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 5 {
-        storeLanes(c50, c + 5 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c51, c + 5 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 6 {
-        storeLanes(c60, c + 6 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c61, c + 6 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 7 {
-        storeLanes(c70, c + 7 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c71, c + 7 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 8 {
-        storeLanes(c80, c + 8 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c81, c + 8 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 9 {
-        storeLanes(c90, c + 9 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(c91, c + 9 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 10 {
-        storeLanes(cA0, c + 10 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(cA1, c + 10 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
-    if rows > 11 {
-        storeLanes(cB0, c + 11 * ldc, columns: columns, accumulate: accumulate)
-        if high > 0 { storeLanes(cB1, c + 11 * ldc + 16, columns: high, accumulate: accumulate) }
-    }
+    storeRow(c00, c01, c, columns: columns, accumulate: accumulate)
+    if rows > 1 { storeRow(c10, c11, c + ldc, columns: columns, accumulate: accumulate) }
+    if rows > 2 { storeRow(c20, c21, c + 2 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 3 { storeRow(c30, c31, c + 3 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 4 { storeRow(c40, c41, c + 4 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 5 { storeRow(c50, c51, c + 5 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 6 { storeRow(c60, c61, c + 6 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 7 { storeRow(c70, c71, c + 7 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 8 { storeRow(c80, c81, c + 8 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 9 { storeRow(c90, c91, c + 9 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 10 { storeRow(cA0, cA1, c + 10 * ldc, columns: columns, accumulate: accumulate) }
+    if rows > 11 { storeRow(cB0, cB1, c + 11 * ldc, columns: columns, accumulate: accumulate) }
 }
 
 /// 1…12 rows × up to 32 columns.
@@ -263,8 +235,7 @@ private func tileRow<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kCoun
                                                           c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool) {
     if let high {
         let (low, upper) = rowProduct(mode: mode, kCount: kCount, a: a, b: b, high: high, bothHalves: true, ldb: ldb)
-        storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
-        if columns > 16 { storeLanes(upper, c + 16, columns: columns - 16, accumulate: accumulate) }
+        storeRow(low, upper, c, columns: columns, accumulate: accumulate)
     } else {
         let (low, _) = rowProduct(mode: mode, kCount: kCount, a: a, b: b, high: 0, bothHalves: false, ldb: ldb)
         storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
