@@ -3,8 +3,8 @@
 // 16 elements at `b + k·ldb`, fp32 or bf16 (widened on load), and for up to 32 columns the high half starts `high`
 // elements after the low one. Packed weights keep each half contiguous (ldb = 16, high = K·16), so a pass over a
 // half streams whole cache lines in order; attention's K/V panels interleave the halves (ldb = 32, high = 16).
-// Each kernel has one `@inline(__always)` body whose `rows` argument is a literal at every call site in the
-// `switch` wrappers, so the unused accumulator rows compile away.
+// Each kernel has one body, generic over its row count (`TileRows`), so every tile height is its own specialization
+// in which the unused accumulator rows compile away.
 //
 // This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
 
@@ -37,6 +37,26 @@ enum PrefetchAhead: PrefetchMode {
 enum NoPrefetch: PrefetchMode {
     static var enabled: Bool { false }
 }
+
+/// A tile's row count as a type. With `rows: Int` and a literal at each call site the optimizer inlined one height
+/// and sent the other eleven to one shared copy that tested the row count at every k step; a type parameter makes
+/// each height its own specialization, with its constant folded in.
+protocol TileRows {
+    static var count: Int { get }
+}
+
+enum Rows1: TileRows { static var count: Int { 1 } }
+enum Rows2: TileRows { static var count: Int { 2 } }
+enum Rows3: TileRows { static var count: Int { 3 } }
+enum Rows4: TileRows { static var count: Int { 4 } }
+enum Rows5: TileRows { static var count: Int { 5 } }
+enum Rows6: TileRows { static var count: Int { 6 } }
+enum Rows7: TileRows { static var count: Int { 7 } }
+enum Rows8: TileRows { static var count: Int { 8 } }
+enum Rows9: TileRows { static var count: Int { 9 } }
+enum Rows10: TileRows { static var count: Int { 10 } }
+enum Rows11: TileRows { static var count: Int { 11 } }
+enum Rows12: TileRows { static var count: Int { 12 } }
 
 @inline(__always)
 func load(_ pointer: UnsafePointer<Float>) -> Vector {
@@ -106,11 +126,12 @@ func storeRow(_ low: Vector, _ upper: Vector, _ pointer: UnsafeMutablePointer<Fl
 /// M ≥ 128: 161 GFLOP/s on one core and 305 on two, against 147 and 281 with 6 rows (FMA-only peak 170 per core);
 /// 8 rows fell in between. bf16 panels use fewer rows (`BFloat16Pair.wideTileRows`).
 @inline(__always)
-private func tileBody12x32<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int,
-                                                                a: UnsafePointer<Float>, lda: Int,
-                                                                b: UnsafePointer<B>, high: Int, ldb: Int,
-                                                                c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                                accumulate: Bool) {
+private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows _: R.Type, mode: Mode.Type,
+                                                                             kCount: Int, a: UnsafePointer<Float>,
+                                                                             lda: Int, b: UnsafePointer<B>, high: Int,
+                                                                             ldb: Int, c: UnsafeMutablePointer<Float>,
+                                                                             ldc: Int, columns: Int, accumulate: Bool) {
+    let rows = R.count
     var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
     var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
     var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector(), c80 = Vector(), c81 = Vector()
@@ -161,29 +182,30 @@ private func tile12x32<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mod
                                                             c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
                                                             accumulate: Bool) {
     switch rows {
-    case 12: tileBody12x32(rows: 12, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 11: tileBody12x32(rows: 11, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 10: tileBody12x32(rows: 10, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 9: tileBody12x32(rows: 9, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 8: tileBody12x32(rows: 8, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 7: tileBody12x32(rows: 7, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 6: tileBody12x32(rows: 6, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody12x32(rows: 5, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody12x32(rows: 4, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody12x32(rows: 3, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody12x32(rows: 2, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody12x32(rows: 1, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 12: tileBody12x32(rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 11: tileBody12x32(rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 10: tileBody12x32(rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 9: tileBody12x32(rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 8: tileBody12x32(rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 7: tileBody12x32(rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody12x32(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 5: tileBody12x32(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 4: tileBody12x32(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 3: tileBody12x32(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 2: tileBody12x32(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    default: tileBody12x32(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
 // MARK: 6 × 16 (one SIMD16 per row: 6 accumulators = 12 ymm registers; for 16 vector registers, i.e. AVX2)
 
 @inline(__always)
-private func tileBody6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int,
-                                                               a: UnsafePointer<Float>, lda: Int,
-                                                               b: UnsafePointer<B>, ldb: Int,
-                                                               c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                               accumulate: Bool) {
+private func tileBody6x16<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows _: R.Type, mode: Mode.Type,
+                                                                            kCount: Int, a: UnsafePointer<Float>,
+                                                                            lda: Int, b: UnsafePointer<B>, ldb: Int,
+                                                                            c: UnsafeMutablePointer<Float>, ldc: Int,
+                                                                            columns: Int, accumulate: Bool) {
+    let rows = R.count
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var ap = a
     var bp = b
@@ -215,12 +237,12 @@ private func tile6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode
                                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
                                                            accumulate: Bool) {
     switch rows {
-    case 6: tileBody6x16(rows: 6, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody6x16(rows: 5, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody6x16(rows: 4, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody6x16(rows: 3, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody6x16(rows: 2, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody6x16(rows: 1, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody6x16(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 5: tileBody6x16(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 4: tileBody6x16(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 3: tileBody6x16(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 2: tileBody6x16(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    default: tileBody6x16(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
     }
 }
 
