@@ -18,8 +18,12 @@ public final class ComputePool: @unchecked Sendable {
     /// Number of threads that run loop bodies, the caller included.
     public let threadCount: Int
 
-    /// Spins a worker makes (each a relaxed atomic load) waiting for the next loop before it sleeps: ~50 µs.
-    private static let idleSpins = 20_000
+    /// How long a thread spins (relaxed atomic loads) before it sleeps: a worker waiting for the next loop, or the
+    /// caller waiting for the last items. Between two loops of one forward pass the caller may run serial steps for a
+    /// few hundred µs (a short query's norms, RoPE and attention are one task each); a worker that slept through them
+    /// woke ~30 µs into the next GEMM, and an 11-token query's o_proj took 126 µs instead of 97 (2-core KVM guest).
+    /// Time-bounded rather than counted, because a spin's cost varies several-fold between machines.
+    private static let spinNanoseconds: UInt64 = 1_000_000
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let submitMutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -121,8 +125,7 @@ public final class ComputePool: @unchecked Sendable {
 
                 runItems(jobPointer, loop: loop, count: count, slot: 0)
 
-                var spins = 0
-                while finished.load() < count && spins < Self.idleSpins { spins += 1 }
+                Self.spin { finished.load() >= count }
                 pthread_mutex_lock(mutex)
                 while finished.load() < count { pthread_cond_wait(workFinished, mutex) }
                 self.body = nil
@@ -152,8 +155,7 @@ public final class ComputePool: @unchecked Sendable {
     private func workerLoop(slot: Int) {
         var seenLoop = 0
         while true {
-            var spins = 0
-            while claim.load() >> 32 == seenLoop && spins < Self.idleSpins { spins += 1 }
+            Self.spin { claim.load() >> 32 != seenLoop }
             pthread_mutex_lock(mutex)
             while !shuttingDown && (claim.load() >> 32 == seenLoop || body == nil) {
                 pthread_cond_wait(workAvailable, mutex)
@@ -167,6 +169,23 @@ public final class ComputePool: @unchecked Sendable {
             let count = itemCount
             pthread_mutex_unlock(mutex)
             runItems(job, loop: seenLoop, count: count, slot: slot)
+        }
+    }
+
+    /// Spins until `done()` or for `spinNanoseconds`, reading the clock only every 256 spins.
+    @inline(__always)
+    private static func spin(until done: () -> Bool) {
+        var deadline: UInt64 = 0
+        var spins = 0
+        while !done() {
+            spins += 1
+            if spins & 255 != 0 { continue }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if deadline == 0 {
+                deadline = now + spinNanoseconds
+            } else if now >= deadline {
+                return
+            }
         }
     }
 
