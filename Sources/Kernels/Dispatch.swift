@@ -72,9 +72,10 @@ public var activeVariant: String { KernelVariant.active.rawValue }
 
 /// One variant's entry points. Chosen once per public call, then called directly: no protocol, no per-element dispatch.
 struct KernelTable: Sendable {
-    /// (x, ldx, rows, panels, bfloat16, inFeatures, kBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
+    /// (x, ldx, rows, panels, bfloat16, inFeatures, kBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate,
+    ///  widened)
     let matmulBlock: @Sendable (UnsafePointer<Float>, Int, Int, UnsafeRawPointer, Bool, Int, Int, Int, Int, Int,
-                                UnsafeMutablePointer<Float>, Int, Bool) -> Void
+                                UnsafeMutablePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>?) -> Void
     /// (queries, ldq, rows, firstQuery, length, radius, keyPanels, valuePanels, paddedKeys, headDim, keyStart, keyEnd,
     ///  scores, rowSums, output, ldo, scale)
     let attentionBlock: @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>,
@@ -95,7 +96,8 @@ struct KernelTable: Sendable {
 
     static let portable = KernelTable(
         matmulBlock: { Kernels.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                           firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12) },
+                                           firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                                           widened: $13) },
         attentionBlock: { Kernels.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                  keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                  keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
@@ -110,7 +112,8 @@ struct KernelTable: Sendable {
     #if arch(x86_64)
     static let avx2 = KernelTable(
         matmulBlock: { KernelsAVX2.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                               firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12) },
+                                               firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                                           widened: $13) },
         attentionBlock: { KernelsAVX2.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                      keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                      keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
@@ -124,7 +127,8 @@ struct KernelTable: Sendable {
 
     static let avx512 = KernelTable(
         matmulBlock: { KernelsAVX512.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                                 firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12) },
+                                                 firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                                           widened: $13) },
         attentionBlock: { KernelsAVX512.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                        keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                        keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },

@@ -113,26 +113,31 @@ func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, l
 }
 
 func benchMatmul(_ pool: ComputePool) {
-    print("\nmatmul GFLOP/s, \(pool.threadCount) thread(s)")
-    print("shape".padding(toLength: 20, withPad: " ", startingAt: 0) + rowCounts.map { "M=\($0)".leftPadded(9) }.joined())
-    for shape in shapes {
-        let weights = randomFloats(shape.n * shape.k)
-        let packed = weights.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: shape.n, inFeatures: shape.k) }
-        var line = shape.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-        for m in rowCounts {
-            let x = randomFloats(m * shape.k)
-            var y = [Float](repeating: 0, count: m * shape.n)
-            let seconds = x.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    secondsPerCall {
-                        matmul(xp.baseAddress!, rows: m, rowStride: shape.k, packed, into: yp.baseAddress!,
-                               rowStride: shape.n, pool: pool)
+    for precision in WeightPrecision.allCases {
+        print("\nmatmul GFLOP/s, \(precision.rawValue) weights, \(pool.threadCount) thread(s)")
+        print("shape".padding(toLength: 20, withPad: " ", startingAt: 0)
+              + rowCounts.map { "M=\($0)".leftPadded(9) }.joined())
+        for shape in shapes {
+            let weights = randomFloats(shape.n * shape.k)
+            let packed = weights.withUnsafeBufferPointer {
+                PackedMatrix(weights: $0, outFeatures: shape.n, inFeatures: shape.k, precision: precision)
+            }
+            var line = shape.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+            for m in rowCounts {
+                let x = randomFloats(m * shape.k)
+                var y = [Float](repeating: 0, count: m * shape.n)
+                let seconds = x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        secondsPerCall {
+                            matmul(xp.baseAddress!, rows: m, rowStride: shape.k, packed, into: yp.baseAddress!,
+                                   rowStride: shape.n, pool: pool)
+                        }
                     }
                 }
+                line += String(format: "%9.1f", 2 * Double(m * shape.n * shape.k) / seconds / 1e9)
             }
-            line += String(format: "%9.1f", 2 * Double(m * shape.n * shape.k) / seconds / 1e9)
+            print(line)
         }
-        print(line)
     }
 }
 

@@ -50,10 +50,13 @@ struct MatmulTests {
         }
     }
 
-    @Test("bf16 panels give the product of the bf16-rounded weights in fp32", arguments: [1, 7] + Array(17...28) + [33])
+    /// From 128 rows on the panels are widened into per-thread buffers first (`MatmulPlan.widenedFromRows`); 205 rows
+    /// end on a 13-row block, and K = 2309 takes two K blocks.
+    @Test("bf16 panels give the product of the bf16-rounded weights in fp32",
+          arguments: [1, 7] + Array(17...28) + [33, 128, 205])
     func bfloat16(m: Int) {
         forEachVariant { variant in
-            for (n, k) in [(45, 37), (64, 768), (3, 5)] {
+            for (n, k) in [(45, 37), (64, 768), (21, 2309), (3, 5)] {
                 for accumulate in [false, true] {
                     let error = check(m: m, n: n, k: k, accumulate: accumulate, precision: .bfloat16, seed: UInt64(m + n * k))
                     #expect(error < 1e-5, "\(variant) m \(m) n \(n) k \(k) accumulate \(accumulate): \(error)")

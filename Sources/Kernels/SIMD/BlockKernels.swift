@@ -9,26 +9,31 @@
 /// The weights come from memory (all layers together are far larger than any cache): the first row tile over a
 /// panel prefetches ahead of itself, and the later ones find the panel in cache. A short query fits in that first
 /// tile, so it reads each weight once, as one stream.
+///
+/// With `widened` (room for `kBlock × 32` floats), each bf16 panel block is first widened there once, and every row
+/// tile then runs the fp32 kernel on it instead of widening each B row again.
 @inline(never)
 package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
                          panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
                          firstPanel: Int, lastPanel: Int, outFeatures: Int,
-                         y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+                         y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+                         widened: UnsafeMutablePointer<Float>?) {
     if bfloat16 {
         matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self),
                     rowLength: 8, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
+                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: widened)
     } else {
         matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
                     rowLength: 16, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate)
+                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: nil)
     }
 }
 
 @inline(__always)
 private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, rows: Int, panels: UnsafePointer<B>,
                                           rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
-                                          outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+                                          outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+                                          widened: UnsafeMutablePointer<Float>?) {
     let halfLength = inFeatures * rowLength  // elements from a panel's low half to its high half
     var k0 = 0
     while k0 < inFeatures {
@@ -37,10 +42,28 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
             let column = panel * 32
             let a = x + k0, b = panels + 2 * panel * halfLength + k0 * rowLength, c = y + column
             let columns = min(32, outFeatures - column), accumulate = accumulate || k0 > 0
-            tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
-                      ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+            if let widened {
+                widen(b, rows: kCount, rowLength: rowLength, into: widened)
+                widen(b + halfLength, rows: kCount, rowLength: rowLength, into: widened + kCount * 16)
+                tileBlock(mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: UnsafePointer(widened),
+                          high: kCount * 16, ldb: 16, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+            } else {
+                tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
+                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+            }
         }
         k0 += kCount
+    }
+}
+
+/// Writes `rows` B rows of one panel half, `rowLength` elements apart, as fp32 rows of 16, prefetching ahead as a
+/// first tile would.
+@inline(__always)
+private func widen<B: PanelElement>(_ source: UnsafePointer<B>, rows: Int, rowLength: Int,
+                                    into target: UnsafeMutablePointer<Float>) {
+    for k in 0..<rows {
+        prefetchAhead(source + k * rowLength)
+        store(B.row(at: source + k * rowLength), target + k * 16)
     }
 }
 
