@@ -86,29 +86,30 @@ func streamLayers(_ precision: WeightPrecision) -> [[PackedMatrix]] {
     }
 }
 
-/// A short query's GEMMs: 10 rows through `streamLayers`, so this measures how fast the small-M path streams
-/// weights from memory.
+/// A short query's GEMMs: 11 rows (the 11-token bench query) through `streamLayers`, and 1 row, so this measures how
+/// fast the small-M path streams weights from memory, and how much of that rate the arithmetic of 11 rows costs.
 func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, layers: [[PackedMatrix]])]) {
-    let rows = 10
-    print("\nshort-query GEMMs (\(rows) rows, 24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
+    print("\nshort-query GEMMs (24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
     for (precision, layers) in weights {
-        let x = randomFloats(rows * 2304)
-        var y = [Float](repeating: 0, count: rows * 2304)
-        let bytes = layers.joined().reduce(0) { $0 + $1.byteCount }
-        let seconds = x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                secondsPerCall(minimumSeconds: 0.5) {
-                    for layer in layers {
-                        for w in layer {
-                            matmul(xp.baseAddress!, rows: rows, rowStride: w.inFeatures, w, into: yp.baseAddress!,
-                                   rowStride: w.outFeatures, pool: pool)
+        for rows in [11, 1] {
+            let x = randomFloats(rows * 2304)
+            var y = [Float](repeating: 0, count: rows * 2304)
+            let bytes = layers.joined().reduce(0) { $0 + $1.byteCount }
+            let seconds = x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    secondsPerCall(minimumSeconds: 0.5) {
+                        for layer in layers {
+                            for w in layer {
+                                matmul(xp.baseAddress!, rows: rows, rowStride: w.inFeatures, w, into: yp.baseAddress!,
+                                       rowStride: w.outFeatures, pool: pool)
+                            }
                         }
                     }
                 }
             }
+            print(String(format: "%@, %2d row(s): %.1f ms for %.0f MB of weights (%.1f GB/s)", precision.rawValue, rows,
+                         seconds * 1e3, Double(bytes) / 1e6, Double(bytes) / seconds / 1e9))
         }
-        print(String(format: "%@: %.1f ms for %.0f MB of weights (%.1f GB/s)", precision.rawValue, seconds * 1e3,
-                     Double(bytes) / 1e6, Double(bytes) / seconds / 1e9))
     }
 }
 
