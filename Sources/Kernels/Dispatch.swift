@@ -113,7 +113,7 @@ struct KernelTable: Sendable {
     static let avx2 = KernelTable(
         matmulBlock: { KernelsAVX2.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
                                                firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                                           widened: $13) },
+                                               widened: $13) },
         attentionBlock: { KernelsAVX2.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                      keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                      keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
@@ -128,7 +128,7 @@ struct KernelTable: Sendable {
     static let avx512 = KernelTable(
         matmulBlock: { KernelsAVX512.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
                                                  firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                                           widened: $13) },
+                                                 widened: $13) },
         attentionBlock: { KernelsAVX512.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                        keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                        keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },

@@ -38,7 +38,7 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
 struct MatmulPlan: Sendable {
     /// From this many rows on, bf16 panels are widened once per task. Below it the extra pass costs more than the
     /// tiles save: over the model's shapes on two threads (Emerald Rapids), widening took 14–25% more time at M = 16
-    /// and 32, 0–8% more at 48–96, and 4–10% less from 128 on (305–312 against 275–290 GFLOP/s at M ≥ 512).
+    /// and 32, 0–8% more at 48–96, and 4–10% less from 128 on (286–312 against 275–290 GFLOP/s at M ≥ 512).
     static let widenedFromRows = 128
 
     let kBlock: Int

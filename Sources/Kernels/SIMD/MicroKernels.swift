@@ -97,8 +97,9 @@ extension BFloat16Pair: PanelElement {
     }
 
     /// With 12 rows LLVM hoists all twelve broadcasts above the widening shuffles and spills accumulators: 20%
-    /// slower than 6 rows on the bench corpus. 10 rows was 2–3% faster than 6 or 8. (A tile bound by memory instead
-    /// still takes 12: see `tileBlock`.)
+    /// slower than 10 rows on the bench corpus, and 10 rows was 2–3% faster than 6 or 8. This applies below
+    /// `MatmulPlan.widenedFromRows` rows only; from there the panels are widened first and the fp32 tile takes 12.
+    /// (A tile bound by memory also takes 12: see `tileBlock`.)
     static var wideTileRows: Int { 10 }
 }
 
