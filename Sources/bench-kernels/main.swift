@@ -86,12 +86,12 @@ func streamLayers(_ precision: WeightPrecision) -> [[PackedMatrix]] {
     }
 }
 
-/// A short query's GEMMs: 11 rows (the 11-token bench query) through `streamLayers`, and 1 row, so this measures how
-/// fast the small-M path streams weights from memory, and how much of that rate the arithmetic of 11 rows costs.
+/// A query's GEMMs through `streamLayers` at 40 rows (a medium query), 11 (the 11-token bench query) and 1, so this
+/// measures how fast the small-M path streams weights from memory, and how much of that rate the arithmetic costs.
 func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, layers: [[PackedMatrix]])]) {
-    print("\nshort-query GEMMs (24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
+    print("\nquery GEMMs (24 layers of q|k|v, o, gate|up, down), \(pool.threadCount) thread(s)")
     for (precision, layers) in weights {
-        for rows in [11, 1] {
+        for rows in [40, 11, 1] {
             let x = randomFloats(rows * 2304)
             var y = [Float](repeating: 0, count: rows * 2304)
             let bytes = layers.joined().reduce(0) { $0 + $1.byteCount }

@@ -49,7 +49,8 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
                           high: kCount * 16, ldb: 16, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
             } else {
                 tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
-                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate,
+                          nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil)
             }
         }
         k0 += kCount

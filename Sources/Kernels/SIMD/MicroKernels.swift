@@ -24,6 +24,14 @@ func prefetchAhead<B>(_ row: UnsafePointer<B>) {
     prefetchForRead(UnsafeRawPointer(row) + prefetchDistance)
 }
 
+/// The addresses a prefetching 12×32 tile asks for: `start` at its first k step and `step` bytes further at each
+/// next one, in the low half and `high` elements on in the high half. The first row tile over a panel streams its
+/// own rows `prefetchDistance` ahead; the later ones each fetch a slice of the task's next panel (see `tileBlock`).
+struct PrefetchStream {
+    let start: UnsafeRawPointer
+    let step: Int
+}
+
 /// Whether a tile prefetches B ahead of its reads. A type rather than a Bool: each mode is its own specialization, so
 /// the loop has no per-k-step test. (With a Bool the optimizer outlined the tile and kept the test in the loop.)
 protocol PrefetchMode {
@@ -131,7 +139,8 @@ private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(row
                                                                              kCount: Int, a: UnsafePointer<Float>,
                                                                              lda: Int, b: UnsafePointer<B>, high: Int,
                                                                              ldb: Int, c: UnsafeMutablePointer<Float>,
-                                                                             ldc: Int, columns: Int, accumulate: Bool) {
+                                                                             ldc: Int, columns: Int, accumulate: Bool,
+                                                                             prefetch: PrefetchStream) {
     let rows = R.count
     var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
     var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
@@ -139,10 +148,13 @@ private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(row
     var c90 = Vector(), c91 = Vector(), cA0 = Vector(), cA1 = Vector(), cB0 = Vector(), cB1 = Vector()
     var ap = a
     var bp = b
+    var pp = prefetch.start
+    let highBytes = high * MemoryLayout<B>.stride
     for _ in 0..<kCount {
         if Mode.enabled {
-            prefetchAhead(bp)
-            prefetchAhead(bp + high)
+            prefetchForRead(pp)
+            prefetchForRead(pp + highBytes)
+            pp += prefetch.step
         }
         let b0 = B.row(at: bp), b1 = B.row(at: bp + high)
         var s = Vector(repeating: ap[0])
@@ -181,20 +193,20 @@ private func tile12x32<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mod
                                                             a: UnsafePointer<Float>, lda: Int,
                                                             b: UnsafePointer<B>, high: Int, ldb: Int,
                                                             c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                            accumulate: Bool) {
+                                                            accumulate: Bool, prefetch: PrefetchStream) {
     switch rows {
-    case 12: tileBody12x32(rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 11: tileBody12x32(rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 10: tileBody12x32(rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 9: tileBody12x32(rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 8: tileBody12x32(rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 7: tileBody12x32(rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 6: tileBody12x32(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody12x32(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody12x32(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody12x32(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody12x32(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody12x32(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 12: tileBody12x32(rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 11: tileBody12x32(rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 10: tileBody12x32(rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 9: tileBody12x32(rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 8: tileBody12x32(rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 7: tileBody12x32(rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 6: tileBody12x32(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5: tileBody12x32(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4: tileBody12x32(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3: tileBody12x32(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2: tileBody12x32(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default: tileBody12x32(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
@@ -317,34 +329,50 @@ private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kC
 /// B block has to stay in cache.
 ///
 /// In the `PrefetchAhead` mode the first row tile, which is the first to read each B row, prefetches ahead of
-/// itself; the later row tiles find B in cache.
+/// itself; the later row tiles find B in cache. With 32 registers and a `nextPanel` (the same K rows of the panel
+/// the task reads next), the later tiles also fetch that panel, each a slice of it, so memory keeps streaming while
+/// they compute and the next first tile finds its rows in cache. (16 registers: `nextPanel` is not used.)
 @inline(__always)
 func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
                                                     a: UnsafePointer<Float>, lda: Int,
                                                     b: UnsafePointer<B>, high: Int, ldb: Int,
                                                     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                    accumulate: Bool) {
+                                                    accumulate: Bool, nextPanel: UnsafePointer<B>? = nil) {
     if variantHasWideRegisterFile {
-        var row = 0
+        // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
+        let firstRows = min(Mode.enabled ? 12 : B.wideTileRows, rows)
+        let laterTiles = (rows - firstRows + B.wideTileRows - 1) / B.wideTileRows
+        let rowBytes = ldb * MemoryLayout<B>.stride
+        var row = 0, tile = 0
         while row < rows {
-            // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
-            let tileRows = min(Mode.enabled && row == 0 ? 12 : B.wideTileRows, rows - row)
+            let tileRows = row == 0 ? firstRows : min(B.wideTileRows, rows - row)
             let a = a + row * lda, c = c + row * ldc
-            switch (tileRows, row == 0) {
-            case (1, true):
-                tileRow(mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
-                        accumulate: accumulate)
-            case (1, false):
-                tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
-                        accumulate: accumulate)
-            case (_, true):
+            if tileRows == 1 {
+                if row == 0 {
+                    tileRow(mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
+                            accumulate: accumulate)
+                } else {
+                    tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+                            columns: columns, accumulate: accumulate)
+                }
+            } else if row == 0 {
                 tile12x32(rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-            case (_, false):
+                          c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                          prefetch: PrefetchStream(start: UnsafeRawPointer(b) + prefetchDistance, step: rowBytes))
+            } else if Mode.enabled, let nextPanel {
+                // Later tile `tile` of `laterTiles` fetches its share of the next panel's rows at an even pace.
+                let sliceBytes = kCount * rowBytes / laterTiles
+                tile12x32(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
+                          ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                          prefetch: PrefetchStream(start: UnsafeRawPointer(nextPanel) + (tile - 1) * sliceBytes,
+                                                   step: sliceBytes / kCount))
+            } else {
                 tile12x32(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
-                          ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+                          ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                          prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
             }
             row += tileRows
+            tile += 1
         }
         return
     }
