@@ -14,13 +14,13 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
     nonisolated(unsafe) let x = x, y = y
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
     nonisolated(unsafe) let sharedPanels = panels
-    // bf16 panels that several row tiles read are widened once per task into the running thread's slot: the fp32
-    // tile then runs at full speed, and its 12 rows do not spill as they do when each tile widens its own B rows.
+    // bf16 panels that several row tiles read are widened once per task into the running thread's slot (no two
+    // tasks run on one slot at once): the fp32 tile then runs at full speed, and its 12 rows do not spill as they do
+    // when each tile widens its own B rows.
     let widenedLength = plan.kBlock * PackedMatrix.panelWidth
     let widened = bfloat16 && m >= MatmulPlan.widenedFromRows
         ? UnsafeMutablePointer<Float>.allocate(capacity: widenedLength * pool.threadCount) : nil
     defer { widened?.deallocate() }
-    // Each task widens into its own thread's slot only.
     nonisolated(unsafe) let sharedWidened = widened
     pool.parallelFor(plan.taskCount) { task, slot in
         let rowBlock = task / plan.panelGroups

@@ -32,8 +32,9 @@ struct PrefetchStream {
     let step: Int
 }
 
-/// Whether a tile prefetches B ahead of its reads. A type rather than a Bool: each mode is its own specialization, so
-/// the loop has no per-k-step test. (With a Bool the optimizer outlined the tile and kept the test in the loop.)
+/// Whether a tile prefetches: its own B rows ahead of its reads, or (a later row tile) the task's next panel. A type
+/// rather than a Bool: each mode is its own specialization, so the loop has no per-k-step test. (With a Bool the
+/// optimizer outlined the tile and kept the test in the loop.)
 protocol PrefetchMode {
     static var enabled: Bool { get }
 }
