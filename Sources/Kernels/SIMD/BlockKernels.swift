@@ -50,7 +50,7 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
             } else {
                 tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
                           ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate,
-                          nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil)
+                          nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil, panelPrefetched: panel > firstPanel)
             }
         }
         k0 += kCount

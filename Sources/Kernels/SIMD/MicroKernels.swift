@@ -218,13 +218,18 @@ private func tileBody6x16<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows
                                                                             kCount: Int, a: UnsafePointer<Float>,
                                                                             lda: Int, b: UnsafePointer<B>, ldb: Int,
                                                                             c: UnsafeMutablePointer<Float>, ldc: Int,
-                                                                            columns: Int, accumulate: Bool) {
+                                                                            columns: Int, accumulate: Bool,
+                                                                            prefetch: PrefetchStream) {
     let rows = R.count
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var ap = a
     var bp = b
+    var pp = prefetch.start
     for _ in 0..<kCount {
-        if Mode.enabled { prefetchAhead(bp) }
+        if Mode.enabled {
+            prefetchForRead(pp)
+            pp += prefetch.step
+        }
         let b0 = B.row(at: bp)
         c0 = c0.addingProduct(Vector(repeating: ap[0]), b0)
         if rows > 1 { c1 = c1.addingProduct(Vector(repeating: ap[lda]), b0) }
@@ -249,14 +254,14 @@ private func tile6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode
                                                            a: UnsafePointer<Float>, lda: Int,
                                                            b: UnsafePointer<B>, ldb: Int,
                                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                           accumulate: Bool) {
+                                                           accumulate: Bool, prefetch: PrefetchStream) {
     switch rows {
-    case 6: tileBody6x16(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 5: tileBody6x16(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 4: tileBody6x16(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 3: tileBody6x16(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    case 2: tileBody6x16(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
-    default: tileBody6x16(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate)
+    case 6: tileBody6x16(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5: tileBody6x16(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4: tileBody6x16(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3: tileBody6x16(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2: tileBody6x16(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default: tileBody6x16(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
@@ -332,13 +337,16 @@ private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kC
 /// In the `PrefetchAhead` mode the first row tile, which is the first to read each B row, prefetches ahead of
 /// itself; the later row tiles find B in cache. With 32 registers and a `nextPanel` (the same K rows of the panel
 /// the task reads next), the later tiles also fetch that panel, each a slice of it, so memory keeps streaming while
-/// they compute and the next first tile finds its rows in cache. (16 registers: `nextPanel` is not used.)
+/// they compute and the next first tile finds its rows in cache. With 16 registers the passes over each half do the
+/// same for the half that comes next (see `tileHalf`); `panelPrefetched` says the previous call of the task fetched
+/// this panel that way (it was that call's `nextPanel`), so its first pass need not stream its own rows.
 @inline(__always)
 func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
                                                     a: UnsafePointer<Float>, lda: Int,
                                                     b: UnsafePointer<B>, high: Int, ldb: Int,
                                                     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                    accumulate: Bool, nextPanel: UnsafePointer<B>? = nil) {
+                                                    accumulate: Bool, nextPanel: UnsafePointer<B>? = nil,
+                                                    panelPrefetched: Bool = false) {
     if variantHasWideRegisterFile {
         // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
         let firstRows = min(Mode.enabled ? 12 : B.wideTileRows, rows)
@@ -377,39 +385,63 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
         }
         return
     }
+    // With 16 registers the halves are passes of their own. When a half takes several passes, they spread the
+    // prefetch of what the task reads next over themselves (the high half, then the next panel's low half), so
+    // memory streams under the arithmetic of every pass, not only under the first.
+    let multiPass = Mode.enabled && rows > 6
+    let lowNext = columns > 16 ? b + high : nextPanel
     tileHalf(mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-             columns: min(16, columns), accumulate: accumulate)
+             columns: min(16, columns), accumulate: accumulate, prefetched: multiPass && panelPrefetched,
+             next: multiPass ? lowNext : nil)
     if columns > 16 {
         tileHalf(mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb, c: c + 16, ldc: ldc,
-                 columns: columns - 16, accumulate: accumulate)
+                 columns: columns - 16, accumulate: accumulate, prefetched: multiPass, next: multiPass ? nextPanel : nil)
     }
 }
 
 /// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 16 (one B half), in passes of up to 6 rows.
+///
+/// In the `PrefetchAhead` mode, unless an earlier pass already fetched this half (`prefetched`), the first pass
+/// streams its own B rows ahead of itself. Then each remaining pass fetches an even slice of `next` (the same K rows
+/// of the half the task reads after this one), at a steady pace per k step.
 @inline(__always)
 private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
                                                            a: UnsafePointer<Float>, lda: Int,
                                                            b: UnsafePointer<B>, ldb: Int,
                                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                           accumulate: Bool) {
-    var row = 0
+                                                           accumulate: Bool, prefetched: Bool, next: UnsafePointer<B>?) {
+    let rowBytes = ldb * MemoryLayout<B>.stride
+    let passes = (rows + 5) / 6
+    let firstNextPass = prefetched ? 0 : 1
+    let sliceBytes = passes > firstNextPass ? kCount * rowBytes / (passes - firstNextPass) : 0
+    var row = 0, pass = 0
     while row < rows {
         let tileRows = min(6, rows - row)
         let a = a + row * lda, c = c + row * ldc
-        switch (tileRows, row == 0) {
-        case (1, true):
-            tileRow(mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c, columns: columns,
-                    accumulate: accumulate)
-        case (1, false):
-            tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c, columns: columns,
-                    accumulate: accumulate)
-        case (_, true):
-            tile6x16(rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-                     columns: columns, accumulate: accumulate)
-        case (_, false):
+        if tileRows == 1 {
+            if row == 0 {
+                tileRow(mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c, columns: columns,
+                        accumulate: accumulate)
+            } else {
+                tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c,
+                        columns: columns, accumulate: accumulate)
+            }
+        } else if Mode.enabled && pass < firstNextPass {
+            tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+                     ldc: ldc, columns: columns, accumulate: accumulate,
+                     prefetch: PrefetchStream(start: UnsafeRawPointer(b) + prefetchDistance, step: rowBytes))
+        } else if Mode.enabled, let next {
+            let slice = pass - firstNextPass
+            tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+                     ldc: ldc, columns: columns, accumulate: accumulate,
+                     prefetch: PrefetchStream(start: UnsafeRawPointer(next) + slice * sliceBytes,
+                                              step: sliceBytes / kCount))
+        } else {
             tile6x16(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
-                     ldc: ldc, columns: columns, accumulate: accumulate)
+                     ldc: ldc, columns: columns, accumulate: accumulate,
+                     prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
         }
         row += tileRows
+        pass += 1
     }
 }
