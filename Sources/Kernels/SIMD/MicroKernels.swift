@@ -330,6 +330,22 @@ private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kC
 
 // MARK: Blocks
 
+/// A block's one-row tile: as its first tile it is the first to read B and prefetches in `mode`; after other tiles
+/// it finds B in cache.
+@inline(__always)
+private func oneRowTile<B: PanelElement, Mode: PrefetchMode>(first: Bool, mode: Mode.Type, kCount: Int,
+                                                             a: UnsafePointer<Float>, b: UnsafePointer<B>, high: Int?,
+                                                             ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int,
+                                                             accumulate: Bool) {
+    if first {
+        tileRow(mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
+                accumulate: accumulate)
+    } else {
+        tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
+                accumulate: accumulate)
+    }
+}
+
 /// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 32, on the tile that suits this variant's registers.
 /// With 16 registers the two halves go in separate passes, each over all row tiles, so one half (not both) of the
 /// B block has to stay in cache.
@@ -357,13 +373,8 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
             let tileRows = row == 0 ? firstRows : min(B.wideTileRows, rows - row)
             let a = a + row * lda, c = c + row * ldc
             if tileRows == 1 {
-                if row == 0 {
-                    tileRow(mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
-                            accumulate: accumulate)
-                } else {
-                    tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
-                            columns: columns, accumulate: accumulate)
-                }
+                oneRowTile(first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+                           columns: columns, accumulate: accumulate)
             } else if row == 0 {
                 tile12x32(rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb,
                           c: c, ldc: ldc, columns: columns, accumulate: accumulate,
@@ -419,13 +430,8 @@ private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows
         let tileRows = min(6, rows - row)
         let a = a + row * lda, c = c + row * ldc
         if tileRows == 1 {
-            if row == 0 {
-                tileRow(mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c, columns: columns,
-                        accumulate: accumulate)
-            } else {
-                tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c,
-                        columns: columns, accumulate: accumulate)
-            }
+            oneRowTile(first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c,
+                       columns: columns, accumulate: accumulate)
         } else if Mode.enabled && pass < firstNextPass {
             tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
                      ldc: ldc, columns: columns, accumulate: accumulate,
