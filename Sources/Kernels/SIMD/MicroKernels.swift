@@ -24,12 +24,25 @@ func prefetchAhead<B>(_ row: UnsafePointer<B>) {
     prefetchForRead(UnsafeRawPointer(row) + prefetchDistance)
 }
 
-/// The addresses a prefetching 12×32 tile asks for: `start` at its first k step and `step` bytes further at each
-/// next one, in the low half and `high` elements on in the high half. The first row tile over a panel streams its
-/// own rows `prefetchDistance` ahead; the later ones each fetch a slice of the task's next panel (see `tileBlock`).
+/// The addresses a prefetching tile asks for: `start` at its first k step and `step` bytes further at each next one
+/// (a 12×32 tile also asks `high` elements on, in the high half). The first tile over a panel or half streams its own
+/// rows `prefetchDistance` ahead; the later ones each fetch a slice of what the task reads next (see `tileBlock`).
 struct PrefetchStream {
     let start: UnsafeRawPointer
     let step: Int
+
+    /// A tile's own B rows, `rowBytes` apart, `prefetchDistance` ahead of its reads.
+    static func ahead<B>(of b: UnsafePointer<B>, rowBytes: Int) -> PrefetchStream {
+        PrefetchStream(start: UnsafeRawPointer(b) + prefetchDistance, step: rowBytes)
+    }
+
+    /// Slice `index` of `count` even slices of the `kCount` rows (`rowBytes` each) from `rows`, at a steady pace
+    /// over a tile's `kCount` k steps.
+    static func slice<B>(_ index: Int, of count: Int, rows: UnsafePointer<B>, kCount: Int,
+                         rowBytes: Int) -> PrefetchStream {
+        let sliceBytes = kCount * rowBytes / count
+        return PrefetchStream(start: UnsafeRawPointer(rows) + index * sliceBytes, step: sliceBytes / kCount)
+    }
 }
 
 /// Whether a tile prefetches: its own B rows ahead of its reads, or (a later row tile) the task's next panel. A type
@@ -378,14 +391,13 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
             } else if row == 0 {
                 tile12x32(rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb,
                           c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                          prefetch: PrefetchStream(start: UnsafeRawPointer(b) + prefetchDistance, step: rowBytes))
+                          prefetch: .ahead(of: b, rowBytes: rowBytes))
             } else if Mode.enabled, let nextPanel {
-                // Later tile `tile` of `laterTiles` fetches its share of the next panel's rows at an even pace.
-                let sliceBytes = kCount * rowBytes / laterTiles
+                // Later tile `tile` of `laterTiles` fetches its share of the next panel's rows.
                 tile12x32(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
                           ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                          prefetch: PrefetchStream(start: UnsafeRawPointer(nextPanel) + (tile - 1) * sliceBytes,
-                                                   step: sliceBytes / kCount))
+                          prefetch: .slice(tile - 1, of: laterTiles, rows: nextPanel, kCount: kCount,
+                                           rowBytes: rowBytes))
             } else {
                 tile12x32(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
                           ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
@@ -413,8 +425,8 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
 /// C[rows × columns] (= or +=) A · B for any rows and columns ≤ 16 (one B half), in passes of up to 6 rows.
 ///
 /// In the `PrefetchAhead` mode, unless an earlier pass already fetched this half (`prefetched`), the first pass
-/// streams its own B rows ahead of itself. Then each remaining pass fetches an even slice of `next` (the same K rows
-/// of the half the task reads after this one), at a steady pace per k step.
+/// streams its own B rows ahead of itself. Then each remaining 6-row tile pass fetches an even slice of `next` (the
+/// same K rows of the half the task reads after this one); a last 1-row pass (`tileRow`) takes no slice.
 @inline(__always)
 private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
                                                            a: UnsafePointer<Float>, lda: Int,
@@ -422,12 +434,11 @@ private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows
                                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
                                                            accumulate: Bool, prefetched: Bool, next: UnsafePointer<B>?) {
     let rowBytes = ldb * MemoryLayout<B>.stride
-    let passes = (rows + 5) / 6
+    let tilePasses = rows / 6 + (rows % 6 > 1 ? 1 : 0)
     let firstNextPass = prefetched ? 0 : 1
-    let sliceBytes = passes > firstNextPass ? kCount * rowBytes / (passes - firstNextPass) : 0
-    var row = 0, pass = 0
+    var row = 0
     while row < rows {
-        let tileRows = min(6, rows - row)
+        let tileRows = min(6, rows - row), pass = row / 6
         let a = a + row * lda, c = c + row * ldc
         if tileRows == 1 {
             oneRowTile(first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c,
@@ -435,19 +446,17 @@ private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows
         } else if Mode.enabled && pass < firstNextPass {
             tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
                      ldc: ldc, columns: columns, accumulate: accumulate,
-                     prefetch: PrefetchStream(start: UnsafeRawPointer(b) + prefetchDistance, step: rowBytes))
+                     prefetch: .ahead(of: b, rowBytes: rowBytes))
         } else if Mode.enabled, let next {
-            let slice = pass - firstNextPass
             tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
                      ldc: ldc, columns: columns, accumulate: accumulate,
-                     prefetch: PrefetchStream(start: UnsafeRawPointer(next) + slice * sliceBytes,
-                                              step: sliceBytes / kCount))
+                     prefetch: .slice(pass - firstNextPass, of: tilePasses - firstNextPass, rows: next, kCount: kCount,
+                                      rowBytes: rowBytes))
         } else {
             tile6x16(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
                      ldc: ldc, columns: columns, accumulate: accumulate,
                      prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
         }
         row += tileRows
-        pass += 1
     }
 }
