@@ -53,6 +53,9 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// The variant kernels called now use.
     static var current: KernelVariant { override ?? active }
 
+    /// Rows of the first row tile of this variant's GEMM (see `tileBlock`).
+    var tileRows: Int { self == .avx512 ? 12 : 6 }
+
     /// The function table of this variant.
     var table: KernelTable {
         switch self {

@@ -8,9 +8,11 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
                    accumulate: Bool = false, pool: ComputePool) {
     if m <= 0 { return }
     precondition(ldx >= w.inFeatures && ldy >= w.outFeatures, "matmul: row stride smaller than the row")
-    let kernels = KernelVariant.current.table
-    let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount)
+    let variant = KernelVariant.current
+    let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
+                          tileRows: variant.tileRows)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
+    let kernels = variant.table
     nonisolated(unsafe) let x = x, y = y
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
     nonisolated(unsafe) let sharedPanels = panels
@@ -47,7 +49,8 @@ struct MatmulPlan: Sendable {
     let panelGroups: Int
     let taskCount: Int
 
-    init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int) {
+    /// `tileRows`: the rows of the variant's first row tile, so a block of more rows takes several passes.
+    init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int, tileRows: Int) {
         // K is split only past 1152, so each tile runs its whole dot product and stores C once, while a block of
         // 192 rows of x is reused across the task's panels. Interleaved runs on a 2-core Zen over the model's shapes
         // at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the earlier 256-wide K
@@ -62,8 +65,11 @@ struct MatmulPlan: Sendable {
         let wanted = max(1, rowBlocks * panelCount / (16 * threads))
         // With one block of several row tiles, the later tiles prefetch the task's next panel (see `tileBlock`), so
         // long runs of panels per task keep memory streaming under their arithmetic: two tasks per thread. A
-        // 40-token fp32 query: p50 38.9 → 33.0 ms (with groups of at most 4: 34.4 ms).
-        panelsPerGroup = rowBlocks == 1 && m > 12 ? (panelCount + 2 * threads - 1) / (2 * threads) : min(4, wanted)
+        // 40-token fp32 query on AVX-512: p50 38.9 → 33.0 ms (with groups of at most 4: 34.4 ms). With 6-row tiles
+        // an 11-token query has two passes per half too; as one task per panel, the passes over its high half had
+        // no next panel to fetch and memory idled under them: its fp32 GEMMs took 33–36 ms, grouped 26–29 (AVX2).
+        let severalTiles = m > tileRows
+        panelsPerGroup = rowBlocks == 1 && severalTiles ? (panelCount + 2 * threads - 1) / (2 * threads) : min(4, wanted)
         panelGroups = (panelCount + panelsPerGroup - 1) / panelsPerGroup
         taskCount = rowBlocks * panelGroups
     }
