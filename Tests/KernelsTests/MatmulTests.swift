@@ -36,9 +36,10 @@ struct MatmulTests {
     }
 
     /// K = 2309 runs in several K blocks (past 1152) at every row count. 17…28 end on a tile of every height the 6-
-    /// and 12-row tiles have, after a first (prefetching) tile.
+    /// and 12-row tiles have, after a first (prefetching) tile; 7, 11 and 12 rows are two passes of 6-row tiles over
+    /// a group of panels, but one 12-row tile per panel.
     @Test("matches a Double reference on odd shapes, every variant, with and without accumulate",
-          arguments: [1, 5, 7, 16] + Array(17...28) + [33, 100])
+          arguments: [1, 5, 7, 11, 12, 16] + Array(17...28) + [33, 100])
     func oddShapes(m: Int) {
         forEachVariant { variant in
             for (n, k) in [(45, 37), (70, 19), (32, 16), (40, 1030), (21, 2309), (3, 5)] {
@@ -53,7 +54,7 @@ struct MatmulTests {
     /// From 128 rows on the panels are widened into per-thread buffers first (`MatmulPlan.widenedFromRows`); 205 rows
     /// end on a 13-row block, and K = 2309 takes two K blocks.
     @Test("bf16 panels give the product of the bf16-rounded weights in fp32",
-          arguments: [1, 7] + Array(17...28) + [33, 128, 205])
+          arguments: [1, 7, 11, 12] + Array(17...28) + [33, 128, 205])
     func bfloat16(m: Int) {
         forEachVariant { variant in
             for (n, k) in [(45, 37), (64, 768), (21, 2309), (3, 5)] {
@@ -63,6 +64,18 @@ struct MatmulTests {
                 }
             }
         }
+    }
+
+    /// A block that takes several row tiles runs its panels in long groups, so its later tiles have a next panel
+    /// to prefetch; a block within one tile gets a task per panel, so both threads share even a small product.
+    @Test("a block of several row tiles groups its panels; one tile's worth of rows does not")
+    func panelGroups() {
+        let sixRowTiles = MatmulPlan(rows: 11, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 6)
+        #expect(sixRowTiles.panelsPerGroup == 6 && sixRowTiles.taskCount == 4)
+        let twelveRowTile = MatmulPlan(rows: 11, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 12)
+        #expect(twelveRowTile.panelsPerGroup == 1 && twelveRowTile.taskCount == 24)
+        let oneRow = MatmulPlan(rows: 1, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 6)
+        #expect(oneRow.panelsPerGroup == 1)
     }
 
     @Test("bf16 rounding is to nearest, ties to even, and halves the bytes")
