@@ -53,9 +53,6 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// The variant kernels called now use.
     static var current: KernelVariant { override ?? active }
 
-    /// Rows of the first row tile of this variant's GEMM (see `tileBlock`).
-    var tileRows: Int { self == .avx512 ? 12 : 6 }
-
     /// The function table of this variant.
     var table: KernelTable {
         switch self {
@@ -96,6 +93,8 @@ struct KernelTable: Sendable {
     let ropeRow: @Sendable (UnsafeMutablePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
     /// (a, b, count)
     let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+    /// Rows of a GEMM block's first row tile (`firstTileRows`), for `MatmulPlan`.
+    let firstTileRows: Int
 
     static let portable = KernelTable(
         matmulBlock: { Kernels.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
@@ -110,7 +109,8 @@ struct KernelTable: Sendable {
         softmaxRow: { Kernels.softmaxRow($0, count: $1) },
         geluTanhMultiply: { Kernels.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { Kernels.dotRow($0, $1, count: $2) })
+        dot: { Kernels.dotRow($0, $1, count: $2) },
+        firstTileRows: Kernels.firstTileRows)
 
     #if arch(x86_64)
     static let avx2 = KernelTable(
@@ -126,7 +126,8 @@ struct KernelTable: Sendable {
         softmaxRow: { KernelsAVX2.softmaxRow($0, count: $1) },
         geluTanhMultiply: { KernelsAVX2.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { KernelsAVX2.dotRow($0, $1, count: $2) })
+        dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
+        firstTileRows: KernelsAVX2.firstTileRows)
 
     static let avx512 = KernelTable(
         matmulBlock: { KernelsAVX512.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
@@ -141,7 +142,8 @@ struct KernelTable: Sendable {
         softmaxRow: { KernelsAVX512.softmaxRow($0, count: $1) },
         geluTanhMultiply: { KernelsAVX512.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { KernelsAVX512.dotRow($0, $1, count: $2) })
+        dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
+        firstTileRows: KernelsAVX512.firstTileRows)
     #endif
 }
 

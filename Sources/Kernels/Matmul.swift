@@ -8,11 +8,10 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
                    accumulate: Bool = false, pool: ComputePool) {
     if m <= 0 { return }
     precondition(ldx >= w.inFeatures && ldy >= w.outFeatures, "matmul: row stride smaller than the row")
-    let variant = KernelVariant.current
+    let kernels = KernelVariant.current.table
     let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
-                          tileRows: variant.tileRows)
+                          tileRows: kernels.firstTileRows)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
-    let kernels = variant.table
     nonisolated(unsafe) let x = x, y = y
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
     nonisolated(unsafe) let sharedPanels = panels

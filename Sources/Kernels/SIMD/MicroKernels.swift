@@ -343,6 +343,10 @@ private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kC
 
 // MARK: Blocks
 
+/// Rows of a block's first row tile in `tileBlock`: one 12×32 tile with 32 registers, 6-row passes over each half with
+/// 16. A block of more rows takes several tiles, whose later ones can prefetch the task's next panel (`MatmulPlan`).
+package let firstTileRows = variantHasWideRegisterFile ? 12 : 6
+
 /// A block's one-row tile: as its first tile it is the first to read B and prefetches in `mode`; after other tiles
 /// it finds B in cache.
 @inline(__always)
@@ -378,7 +382,7 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
                                                     panelPrefetched: Bool = false) {
     if variantHasWideRegisterFile {
         // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
-        let firstRows = min(Mode.enabled ? 12 : B.wideTileRows, rows)
+        let firstRows = min(Mode.enabled ? firstTileRows : B.wideTileRows, rows)
         let laterTiles = (rows - firstRows + B.wideTileRows - 1) / B.wideTileRows
         let rowBytes = ldb * MemoryLayout<B>.stride
         var row = 0, tile = 0
