@@ -57,7 +57,9 @@ let shapes: [(name: String, n: Int, k: Int)] = [
     ("gate/up 1152×768", 1152, 768), ("gate|up 2304×768", 2304, 768), ("down 768×1152", 768, 1152),
     ("dense 3072×768", 3072, 768), ("dense 768×3072", 768, 3072),
 ]
-let rowCounts = [1, 16, 128, 512, 2048]
+/// BENCH_ROWS (comma-separated) replaces the matmul table's row counts, e.g. to look at the tile heights around a query.
+let rowCounts = ProcessInfo.processInfo.environment["BENCH_ROWS"]
+    .map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 16, 128, 512, 2048]
 
 print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512|avx2|portable forces one)")
 // Packed once for every thread count: packing the ~600 MB of both precisions takes seconds.
