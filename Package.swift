@@ -14,14 +14,18 @@ let cpuFlags: [String] = []
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)]
 
 // Kernels itself is built for the baseline ISA (its copy of the SIMD code is the portable variant); the same SIMD
-// sources are compiled again, once per instruction set, into KernelsAVX2 and KernelsAVX512, and Kernels picks one at
-// start-up from the CPU's features (EMBED_KERNELS forces one). So one binary runs near peak on any x86-64.
+// sources are compiled again, once per instruction set, into KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16, and
+// Kernels picks one at start-up from the CPU's features (EMBED_KERNELS forces one). So one binary runs near peak on
+// any x86-64.
 #if arch(x86_64)
 let avx2Flags = ["-target-cpu", "haswell"]
 let avx512Flags = ["-target-cpu", "skylake-avx512"]
+// Cooper Lake is Skylake-AVX512 plus VNNI and BF16: what vdpbf16ps needs in the caller to inline.
+let avx512BF16Flags = ["-target-cpu", "cooperlake"]
 #else
 let avx2Flags: [String] = []
 let avx512Flags: [String] = []
+let avx512BF16Flags: [String] = []
 #endif
 
 let package = Package(
@@ -36,13 +40,18 @@ let package = Package(
     ],
     targets: [
         // SIMD math on raw buffers: packed GEMM, norms, RoPE, softmax, GELU. Knows no model.
-        .target(name: "Kernels", dependencies: ["KernelsAVX2", "KernelsAVX512", "CPrefetch"],
+        .target(name: "Kernels", dependencies: ["KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "CPrefetch"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        // Kernels/SIMD (symlinked) compiled for AVX2+FMA and for AVX-512.
+        // Kernels/SIMD (symlinked) compiled for AVX2+FMA, for AVX-512, and for AVX-512 with BF16, which adds the bf16
+        // dot-product GEMM (its DotKernels.swift).
         .target(name: "KernelsAVX2", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(["-Ounchecked"] + avx2Flags)]),
         .target(name: "KernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(["-Ounchecked"] + avx512Flags)]),
+        .target(name: "KernelsAVX512BF16", dependencies: ["CPrefetch", "CBF16Dot"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"] + avx512BF16Flags)]),
         // A cache prefetch hint for the GEMM's weight stream (a C header: Swift has no prefetch intrinsic).
         .systemLibrary(name: "CPrefetch"),
+        // AVX512-BF16's dot product vdpbf16ps (a C header: Swift has no intrinsic for it).
+        .systemLibrary(name: "CBF16Dot"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         // `scripts/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
         .executableTarget(name: "bench-kernels", dependencies: ["Kernels"], swiftSettings: optimised),

@@ -6,10 +6,14 @@ import Darwin
 #if arch(x86_64)
 import KernelsAVX2
 import KernelsAVX512
+import KernelsAVX512BF16
 #endif
 
 /// A compiled copy of the SIMD kernels: the same source built for one instruction set.
 public enum KernelVariant: String, CaseIterable, Sendable {
+    /// AVX-512 with BF16 (and VNNI): the avx512 kernels, and for bf16 weights a GEMM on vdpbf16ps, which multiplies
+    /// two K rows per instruction with x rounded to bf16 (built for `cooperlake`).
+    case avx512bf16
     /// AVX-512 (F, BW, DQ, VL) with FMA: 12×32 tiles in 32 zmm registers (built for `skylake-avx512`).
     case avx512
     /// AVX2 with FMA: 6×16 tiles in 16 ymm registers (built for `haswell`).
@@ -41,8 +45,9 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         #if arch(x86_64)
         case .avx2: return CPUFeatures.current.isSuperset(of: CPUFeatures.haswell)
         case .avx512: return CPUFeatures.current.isSuperset(of: CPUFeatures.skylakeAVX512)
+        case .avx512bf16: return CPUFeatures.current.isSuperset(of: CPUFeatures.cooperLake)
         #else
-        case .avx2, .avx512: return false
+        case .avx2, .avx512, .avx512bf16: return false
         #endif
         }
     }
@@ -57,17 +62,18 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     var table: KernelTable {
         switch self {
         #if arch(x86_64)
+        case .avx512bf16: return .avx512bf16
         case .avx512: return .avx512
         case .avx2: return .avx2
         #else
-        case .avx512, .avx2: return .portable
+        case .avx512bf16, .avx512, .avx2: return .portable
         #endif
         case .portable: return .portable
         }
     }
 }
 
-/// The kernel variant this process runs (`avx512`, `avx2` or `portable`), for /info and the start-up log.
+/// The kernel variant this process runs (`avx512bf16`, `avx512`, `avx2` or `portable`), for /info and the start-up log.
 public var activeVariant: String { KernelVariant.active.rawValue }
 
 /// One variant's entry points. Chosen once per public call, then called directly: no protocol, no per-element dispatch.
@@ -95,6 +101,9 @@ struct KernelTable: Sendable {
     let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
     /// Rows of a GEMM block's first row tile (`firstTileRows`), for `MatmulPlan`.
     let firstTileRows: Int
+    /// The bf16 dot-product GEMM, where the variant has one: bf16 weights are then packed in K pairs
+    /// (`PackedMatrix.pairsAlongK`) and x is rounded to bf16 pairs for them; without it they are widened to fp32.
+    let bfloat16Dot: BFloat16DotKernels?
 
     static let portable = KernelTable(
         matmulBlock: { Kernels.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
@@ -110,7 +119,8 @@ struct KernelTable: Sendable {
         geluTanhMultiply: { Kernels.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { Kernels.dotRow($0, $1, count: $2) },
-        firstTileRows: Kernels.firstTileRows)
+        firstTileRows: Kernels.firstTileRows,
+        bfloat16Dot: nil)
 
     #if arch(x86_64)
     static let avx2 = KernelTable(
@@ -127,7 +137,8 @@ struct KernelTable: Sendable {
         geluTanhMultiply: { KernelsAVX2.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
-        firstTileRows: KernelsAVX2.firstTileRows)
+        firstTileRows: KernelsAVX2.firstTileRows,
+        bfloat16Dot: nil)
 
     static let avx512 = KernelTable(
         matmulBlock: { KernelsAVX512.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
@@ -143,8 +154,42 @@ struct KernelTable: Sendable {
         geluTanhMultiply: { KernelsAVX512.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
         ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
-        firstTileRows: KernelsAVX512.firstTileRows)
+        firstTileRows: KernelsAVX512.firstTileRows,
+        bfloat16Dot: nil)
+
+    static let avx512bf16 = KernelTable(
+        matmulBlock: { KernelsAVX512BF16.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5,
+                                                     kBlock: $6, firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10,
+                                                     ldy: $11, accumulate: $12, widened: $13) },
+        attentionBlock: { KernelsAVX512BF16.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4,
+                                                           radius: $5, keyPanels: $6, valuePanels: $7, paddedKeys: $8,
+                                                           headDim: $9, keyStart: $10, keyEnd: $11, scores: $12,
+                                                           rowSums: $13, output: $14, ldo: $15, scale: $16) },
+        rmsNormRows: { KernelsAVX512BF16.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5,
+                                                     epsilon: $6) },
+        rmsNormAddRows: { KernelsAVX512BF16.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,
+                                                           width: $5, weightPlusOne: $6, epsilon: $7) },
+        softmaxRow: { KernelsAVX512BF16.softmaxRow($0, count: $1) },
+        geluTanhMultiply: { KernelsAVX512BF16.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
+        ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
+        dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
+        firstTileRows: KernelsAVX512BF16.firstTileRows,
+        bfloat16Dot: BFloat16DotKernels(
+            roundRowsToPairs: { KernelsAVX512BF16.roundRowsToPairs($0, ldx: $1, rows: $2, inFeatures: $3, into: $4,
+                                                                   pairStride: $5) },
+            matmulBlock: { KernelsAVX512BF16.dotMatmulBlock(pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4,
+                                                            pairBlock: $5, firstPanel: $6, lastPanel: $7,
+                                                            outFeatures: $8, y: $9, ldy: $10, accumulate: $11) }))
     #endif
+}
+
+/// The entry points of a bf16 dot-product GEMM (see `KernelTable.bfloat16Dot`).
+struct BFloat16DotKernels: Sendable {
+    /// (x, ldx, rows, inFeatures, pairs, pairStride): rows of x as bf16 pairs along K, rounded to nearest even.
+    let roundRowsToPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt32>, Int) -> Void
+    /// (pairs, ldp, rows, panels, pairRows, pairBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
+    let matmulBlock: @Sendable (UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
+                                UnsafeMutablePointer<Float>, Int, Bool) -> Void
 }
 
 #if arch(x86_64)
@@ -165,11 +210,15 @@ struct CPUFeatures: OptionSet, Sendable {
     static let avx512dq = CPUFeatures(rawValue: 1 << 10)
     static let avx512vl = CPUFeatures(rawValue: 1 << 11)
     static let avx512cd = CPUFeatures(rawValue: 1 << 12)
+    static let avx512vnni = CPUFeatures(rawValue: 1 << 13)
+    static let avx512bf16 = CPUFeatures(rawValue: 1 << 14)
 
     /// What `-target-cpu haswell` lets the compiler use.
     static let haswell: CPUFeatures = [.avx, .avx2, .fma, .f16c, .bmi1, .bmi2, .lzcnt, .movbe]
     /// What `-target-cpu skylake-avx512` adds on top.
     static let skylakeAVX512: CPUFeatures = haswell.union([.avx512f, .avx512bw, .avx512dq, .avx512vl, .avx512cd])
+    /// What `-target-cpu cooperlake` adds on top of that.
+    static let cooperLake: CPUFeatures = skylakeAVX512.union([.avx512vnni, .avx512bf16])
 
     /// Linux lists a feature in /proc/cpuinfo only when the kernel also saves its registers (XCR0), so a listed
     /// feature is usable; macOS answers through sysctl.
@@ -180,6 +229,7 @@ struct CPUFeatures: OptionSet, Sendable {
             ("avx", .avx), ("avx2", .avx2), ("fma", .fma), ("f16c", .f16c), ("bmi1", .bmi1), ("bmi2", .bmi2),
             ("abm", .lzcnt), ("movbe", .movbe), ("avx512f", .avx512f), ("avx512bw", .avx512bw),
             ("avx512dq", .avx512dq), ("avx512vl", .avx512vl), ("avx512cd", .avx512cd),
+            ("avx512_vnni", .avx512vnni), ("avx512_bf16", .avx512bf16),
         ]
         guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
         defer { fclose(file) }

@@ -11,6 +11,14 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
     let kernels = KernelVariant.current.table
     let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
                           tileRows: kernels.firstTileRows)
+    if w.pairsAlongK {
+        guard let dot = kernels.bfloat16Dot else {
+            preconditionFailure("matmul: weights packed in bf16 pairs for a variant with a dot product, run on \(KernelVariant.current)")
+        }
+        matmulPairs(x, rows: m, rowStride: ldx, w, into: y, rowStride: ldy, accumulate: accumulate, plan: plan,
+                    dot: dot, pool: pool)
+        return
+    }
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
     nonisolated(unsafe) let x = x, y = y
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
@@ -32,6 +40,38 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
                             w.inFeatures, plan.kBlock, firstPanel, min(firstPanel + plan.panelsPerGroup, w.panelCount),
                             w.outFeatures, y + rowStart * ldy, ldy, accumulate,
                             sharedWidened.map { $0 + slot * widenedLength })
+    }
+}
+
+/// `matmul` on K-pair bf16 weights: x is rounded to bf16 pairs once (rows split over the pool), then the tasks run
+/// the dot-product GEMM on them.
+private func matmulPairs(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
+                         into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
+                         dot: BFloat16DotKernels, pool: ComputePool) {
+    let pairRows = w.storedRows / 2
+    let pairs = UnsafeMutableRawPointer.allocate(byteCount: m * pairRows * MemoryLayout<UInt32>.stride, alignment: 64)
+        .bindMemory(to: UInt32.self, capacity: m * pairRows)
+    defer { pairs.deallocate() }
+    // Tasks read x and the panels and write disjoint rows of `pairs`, then disjoint blocks of y; the caller keeps x,
+    // w and y alive, and this function `pairs`, until parallelFor returns.
+    nonisolated(unsafe) let x = x, y = y, sharedPairs = pairs
+    let inFeatures = w.inFeatures
+    let chunk = max(1, (m + 4 * pool.threadCount - 1) / (4 * pool.threadCount))
+    pool.parallelFor((m + chunk - 1) / chunk) { task, _ in
+        let first = task * chunk
+        dot.roundRowsToPairs(x + first * ldx, ldx, min(chunk, m - first), inFeatures, sharedPairs + first * pairRows,
+                             pairRows)
+    }
+    nonisolated(unsafe) let panels = UnsafePointer(w.storage.assumingMemoryBound(to: UInt32.self))
+    let pairBlock = (plan.kBlock + 1) / 2
+    pool.parallelFor(plan.taskCount) { task, _ in
+        let rowBlock = task / plan.panelGroups
+        let group = task % plan.panelGroups
+        let rowStart = rowBlock * plan.rowsPerBlock
+        let firstPanel = group * plan.panelsPerGroup
+        dot.matmulBlock(sharedPairs + rowStart * pairRows, pairRows, min(plan.rowsPerBlock, m - rowStart), panels,
+                        pairRows, pairBlock, firstPanel, min(firstPanel + plan.panelsPerGroup, w.panelCount),
+                        w.outFeatures, y + rowStart * ldy, ldy, accumulate)
     }
 }
 

@@ -1,7 +1,8 @@
 /// How packed weights are stored: fp32 (exact) or bf16 (half the bytes; widened to fp32 in the micro-kernel).
 public enum WeightPrecision: String, Sendable, CaseIterable {
     case float32
-    /// fp32 weights rounded to nearest-even bf16 at pack time. Activations and accumulation stay fp32.
+    /// fp32 weights rounded to nearest-even bf16 at pack time. Accumulation stays fp32; activations too, but where the
+    /// CPU has AVX512-BF16 (kernel variant `avx512bf16`), which rounds them to bf16 for the weight GEMMs.
     case bfloat16
 }
 
@@ -11,7 +12,9 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 /// `outFeatures`. Panel p holds Wᵀ[0..<inFeatures, 32p..<32p+16] row after row (16 values, one SIMD16 per row),
 /// then Wᵀ[0..<inFeatures, 32p+16..<32p+32] the same way: each half is one contiguous stream, so a pass over it
 /// reads whole cache lines in order. In bf16 (the high 16 bits of the rounded fp32) a row of a half is 8 words, word j
-/// holding column j in its low half and column j + 8 in its high half, so widening needs no shuffle.
+/// holding column j in its low half and column j + 8 in its high half, so widening needs no shuffle. For a variant
+/// with a bf16 dot product (`pairsAlongK`) a half holds pairs of rows instead: word j of pair p holds W[2p][j] in its
+/// low half and W[2p+1][j] in its high half (zero past an odd K), the operand layout of vdpbf16ps.
 public final class PackedMatrix: @unchecked Sendable {
     // @unchecked: `storage` is written only in init and read-only afterwards; it is freed in deinit.
 
@@ -26,11 +29,16 @@ public final class PackedMatrix: @unchecked Sendable {
     public let panelCount: Int
     /// Storage type of the packed weights.
     public let precision: WeightPrecision
+    /// bf16 weights packed in K pairs for the dot-product GEMM of the kernel variant current at packing time.
+    let pairsAlongK: Bool
     /// `[panelCount × 2 × inFeatures × 16]` weights (fp32 or bf16), 64-byte aligned.
     let storage: UnsafeMutableRawPointer
 
     /// Bytes the packed weights occupy.
-    public var byteCount: Int { panelCount * inFeatures * Self.panelWidth * (precision == .float32 ? 4 : 2) }
+    public var byteCount: Int { panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2) }
+
+    /// K rows stored per half: `inFeatures`, rounded up to even when packed in pairs.
+    var storedRows: Int { pairsAlongK ? (inFeatures + 1) / 2 * 2 : inFeatures }
 
     /// `weights` is row-major [outFeatures × inFeatures] (PyTorch Linear layout).
     public init(weights: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
@@ -41,8 +49,10 @@ public final class PackedMatrix: @unchecked Sendable {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.precision = precision
+        pairsAlongK = precision == .bfloat16 && KernelVariant.current.table.bfloat16Dot != nil
         panelCount = (outFeatures + Self.panelWidth - 1) / Self.panelWidth
-        let bytes = panelCount * inFeatures * Self.panelWidth * (precision == .float32 ? 4 : 2)
+        let bytes = panelCount * (pairsAlongK ? (inFeatures + 1) / 2 * 2 : inFeatures) * Self.panelWidth
+            * (precision == .float32 ? 4 : 2)
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         let source = weights.baseAddress!
@@ -52,6 +62,14 @@ public final class PackedMatrix: @unchecked Sendable {
             for n in 0..<outFeatures {
                 let column = values + Self.halfStart(column: n, inFeatures: inFeatures) + n % 16
                 for k in 0..<inFeatures { column[k * 16] = source[n * inFeatures + k] }
+            }
+        case .bfloat16 where pairsAlongK:
+            let values = storage.assumingMemoryBound(to: UInt16.self)
+            let pairRows = (inFeatures + 1) / 2
+            for n in 0..<outFeatures {
+                // Halves of pairRows × 16 words; W[n][k] is the (k % 2)th UInt16 of word n % 16 in pair row k / 2.
+                let column = values + n / 16 * pairRows * 32 + (n % 16) * 2
+                for k in 0..<inFeatures { column[k / 2 * 32 + k % 2] = Self.bfloat16Bits(source[n * inFeatures + k]) }
             }
         case .bfloat16:
             let values = storage.assumingMemoryBound(to: UInt16.self)

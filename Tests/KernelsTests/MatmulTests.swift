@@ -20,9 +20,13 @@ struct MatmulTests {
                        accumulate: accumulate, pool: pool)
             }
         }
-        // bf16 storage is checked against the product with the same rounded weights.
-        let effective = precision == .float32 ? w : w.map { Float(bitPattern: UInt32(PackedMatrix.bfloat16Bits($0)) << 16) }
-        var expected = referenceMatmul(x, rows: m, rowStride: ldx, effective, outFeatures: n, inFeatures: k)
+        // bf16 storage is checked against the product with the same rounded weights, and with x rounded too where
+        // the variant multiplies bf16 pairs.
+        let rounded = { (values: [Float]) in values.map { Float(bitPattern: UInt32(PackedMatrix.bfloat16Bits($0)) << 16) } }
+        let effective = precision == .float32 ? w : rounded(w)
+        #expect(packed.pairsAlongK == (precision == .bfloat16 && KernelVariant.current.table.bfloat16Dot != nil))
+        var expected = referenceMatmul(packed.pairsAlongK ? rounded(x) : x, rows: m, rowStride: ldx, effective,
+                                       outFeatures: n, inFeatures: k)
         var written: [Float] = []
         for i in 0..<m {
             for j in 0..<n {
