@@ -35,6 +35,9 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         return variant
     }()
 
+    /// Whether bf16 weights are multiplied in bf16 pairs (x rounded to bf16 as well) rather than widened to fp32.
+    package var multipliesBFloat16Pairs: Bool { table.bfloat16Dot != nil }
+
     /// The variants this CPU can run, best first.
     public static var supported: [KernelVariant] { allCases.filter(\.isSupported) }
 
