@@ -100,6 +100,16 @@ public final class ComputePool: @unchecked Sendable {
     /// Like `parallelFor(_:_:)`, also passing the running thread's slot in 0..<threadCount: within one call no
     /// two bodies run at the same time with the same slot, so per-slot scratch buffers need no locking.
     public func parallelFor(_ count: Int, _ body: @Sendable (_ index: Int, _ threadSlot: Int) -> Void) {
+        // Workers are threads, not tasks, so they do not see the caller's task-local kernel override (tests force a
+        // variant with it): the bodies get it again, or each kernel they call would pick the CPU's best variant.
+        if let forced = KernelVariant.override {
+            run(count) { index, slot in KernelVariant.$override.withValue(forced) { body(index, slot) } }
+        } else {
+            run(count, body)
+        }
+    }
+
+    private func run(_ count: Int, _ body: @Sendable (_ index: Int, _ threadSlot: Int) -> Void) {
         if count <= 0 { return }
         precondition(count < 1 << 31, "parallelFor: too many items")
         if count == 1 || threadCount == 1 || isInsideBody() {

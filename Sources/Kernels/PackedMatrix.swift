@@ -1,8 +1,10 @@
-/// How packed weights are stored: fp32 (exact) or bf16 (half the bytes; widened to fp32 in the micro-kernel).
+/// How packed weights are stored: fp32 (exact) or bf16 (half the bytes; widened to fp32 in the micro-kernel, or
+/// multiplied as bf16 pairs where the CPU has a bf16 dot product).
 public enum WeightPrecision: String, Sendable, CaseIterable {
     case float32
-    /// fp32 weights rounded to nearest-even bf16 at pack time. Accumulation stays fp32; activations too, but where the
-    /// CPU has AVX512-BF16 (kernel variant `avx512bf16`), which rounds them to bf16 for the weight GEMMs.
+    /// fp32 weights rounded to nearest-even bf16 at pack time. Accumulation stays fp32, and so do activations except
+    /// on CPUs with AVX512-BF16 (kernel variant `avx512bf16`): there the weight GEMMs round them to bf16 and multiply
+    /// pairs with vdpbf16ps.
     case bfloat16
 }
 
@@ -31,14 +33,13 @@ public final class PackedMatrix: @unchecked Sendable {
     public let precision: WeightPrecision
     /// bf16 weights packed in K pairs for the dot-product GEMM of the kernel variant current at packing time.
     let pairsAlongK: Bool
-    /// `[panelCount × 2 × inFeatures × 16]` weights (fp32 or bf16), 64-byte aligned.
+    /// K rows stored per half: `inFeatures`, rounded up to even when packed in pairs.
+    let storedRows: Int
+    /// `[panelCount × 2 × storedRows × 16]` weights (fp32 or bf16), 64-byte aligned.
     let storage: UnsafeMutableRawPointer
 
     /// Bytes the packed weights occupy.
     public var byteCount: Int { panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2) }
-
-    /// K rows stored per half: `inFeatures`, rounded up to even when packed in pairs.
-    var storedRows: Int { pairsAlongK ? (inFeatures + 1) / 2 * 2 : inFeatures }
 
     /// `weights` is row-major [outFeatures × inFeatures] (PyTorch Linear layout).
     public init(weights: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
@@ -51,8 +52,8 @@ public final class PackedMatrix: @unchecked Sendable {
         self.precision = precision
         pairsAlongK = precision == .bfloat16 && KernelVariant.current.table.bfloat16Dot != nil
         panelCount = (outFeatures + Self.panelWidth - 1) / Self.panelWidth
-        let bytes = panelCount * (pairsAlongK ? (inFeatures + 1) / 2 * 2 : inFeatures) * Self.panelWidth
-            * (precision == .float32 ? 4 : 2)
+        storedRows = pairsAlongK ? (inFeatures + 1) / 2 * 2 : inFeatures
+        let bytes = panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2)
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         let source = weights.baseAddress!
@@ -65,7 +66,7 @@ public final class PackedMatrix: @unchecked Sendable {
             }
         case .bfloat16 where pairsAlongK:
             let values = storage.assumingMemoryBound(to: UInt16.self)
-            let pairRows = (inFeatures + 1) / 2
+            let pairRows = storedRows / 2
             for n in 0..<outFeatures {
                 // Halves of pairRows × 16 words; W[n][k] is the (k % 2)th UInt16 of word n % 16 in pair row k / 2.
                 let column = values + n / 16 * pairRows * 32 + (n % 16) * 2

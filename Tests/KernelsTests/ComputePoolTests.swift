@@ -19,6 +19,33 @@ struct ComputePoolTests {
         }
     }
 
+    /// Items sleep so that the worker takes some of them; each records the variant its kernels would use and
+    /// whether it ran off the calling thread.
+    @Test("bodies on worker threads see the variant the caller forced")
+    func forcedVariantReachesWorkers() {
+        let pool = ComputePool(threadCount: 2)
+        let caller = pthread_self()
+        for variant in KernelVariant.supported {
+            let count = 32
+            let seen = UnsafeMutablePointer<KernelVariant?>.allocate(capacity: count)
+            seen.initialize(repeating: nil, count: count)
+            let offCaller = UnsafeMutablePointer<Bool>.allocate(capacity: count)
+            offCaller.initialize(repeating: false, count: count)
+            defer { seen.deallocate(); offCaller.deallocate() }
+            // Each index writes only its own elements.
+            nonisolated(unsafe) let sharedSeen = seen, sharedOffCaller = offCaller
+            KernelVariant.$override.withValue(variant) {
+                pool.parallelFor(count) { index in
+                    usleep(500)
+                    sharedSeen[index] = KernelVariant.current
+                    sharedOffCaller[index] = pthread_equal(pthread_self(), caller) == 0
+                }
+            }
+            #expect((0..<count).allSatisfy { seen[$0] == variant }, "\(variant)")
+            #expect((0..<count).contains { offCaller[$0] }, "no item ran on the worker")
+        }
+    }
+
     @Test("thread slots stay below threadCount and the caller's slot is 0 when it runs alone")
     func slots() {
         let pool = ComputePool(threadCount: 2)
