@@ -72,7 +72,7 @@ struct MatmulTests {
 
     /// A block that takes several row tiles runs its panels in long groups, so its later tiles have a next panel
     /// to prefetch; a block within one tile gets a task per panel, so both threads share even a small product.
-    @Test("a block of several row tiles groups its panels; one tile's worth of rows does not")
+    @Test("a block of several row tiles groups its panels; one tile's worth of rows does not, unless told to")
     func panelGroups() {
         let sixRowTiles = MatmulPlan(rows: 11, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 6)
         #expect(sixRowTiles.panelsPerGroup == 6 && sixRowTiles.taskCount == 4)
@@ -80,6 +80,8 @@ struct MatmulTests {
         #expect(twelveRowTile.panelsPerGroup == 1 && twelveRowTile.taskCount == 24)
         let oneRow = MatmulPlan(rows: 1, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 6)
         #expect(oneRow.panelsPerGroup == 1)
+        let grouped = MatmulPlan(rows: 1, inFeatures: 768, panelCount: 24, threads: 2, tileRows: 0)
+        #expect(grouped.panelsPerGroup == 6 && grouped.taskCount == 4)
     }
 
     @Test("bf16 rounding is to nearest, ties to even, and halves the bytes")
