@@ -10,6 +10,8 @@ public struct ModelDescription: Sendable, Equatable {
     public var revision: String?
     /// Weight precision (`float32`).
     public var dtype: String
+    /// The CPU kernel variant the encoder runs (`avx512bf16`, `avx512`, `avx2`, `portable`), if known: `/info.kernels`.
+    public var kernels: String?
     /// Pooling strategy name (`mean`).
     public var pooling: String
     /// Longest input in tokens, special and prompt tokens included.
@@ -26,13 +28,14 @@ public struct ModelDescription: Sendable, Equatable {
     /// Describes a model; `servedModelName` defaults to `modelID`.
     public init(
         modelID: String, servedModelName: String? = nil, revision: String? = nil, dtype: String = "float32",
-        pooling: String = "mean", maxInputLength: Int, embeddingDimensions: Int, hiddenSize: Int,
-        vocabularySize: Int, prompts: [String: String]
+        kernels: String? = nil, pooling: String = "mean", maxInputLength: Int, embeddingDimensions: Int,
+        hiddenSize: Int, vocabularySize: Int, prompts: [String: String]
     ) {
         self.modelID = modelID
         self.servedModelName = servedModelName ?? modelID
         self.revision = revision
         self.dtype = dtype
+        self.kernels = kernels
         self.pooling = pooling
         self.maxInputLength = maxInputLength
         self.embeddingDimensions = embeddingDimensions

@@ -420,6 +420,9 @@ public struct APIRouter: Sendable {
             json.string(model.prompts[name]!)
         }
         json.endObject()
+        // Not in TEI: which compiled kernels this CPU got, after TEI's fields so their order stays TEI's.
+        json.key("kernels")
+        json.stringOrNull(model.kernels)
         json.endObject()
         return json.bytes
     }

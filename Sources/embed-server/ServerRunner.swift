@@ -78,8 +78,8 @@ struct ServerRunner {
         }
         let model = ModelDescription(
             modelID: settings.modelID, servedModelName: settings.servedModelName, revision: settings.revision,
-            dtype: settings.dtype.rawValue, pooling: "mean", maxInputLength: maxInputLength,
-            embeddingDimensions: info.embeddingDimensions, hiddenSize: info.hiddenSize,
+            dtype: settings.dtype.rawValue, kernels: Kernels.activeVariant, pooling: "mean",
+            maxInputLength: maxInputLength, embeddingDimensions: info.embeddingDimensions, hiddenSize: info.hiddenSize,
             vocabularySize: min(info.vocabularySize, tokenizer.vocabularySize), prompts: info.prompts)
         var configuration = APIConfiguration()
         configuration.maxConcurrentRequests = settings.maxConcurrentRequests

@@ -16,8 +16,8 @@ enum FakeModel {
 
     static func description(maxInputLength: Int = 16) -> ModelDescription {
         ModelDescription(
-            modelID: "fake/model", maxInputLength: maxInputLength, embeddingDimensions: dimensions,
-            hiddenSize: hiddenSize, vocabularySize: vocabularySize, prompts: prompts)
+            modelID: "fake/model", kernels: "fake-kernels", maxInputLength: maxInputLength,
+            embeddingDimensions: dimensions, hiddenSize: hiddenSize, vocabularySize: vocabularySize, prompts: prompts)
     }
 
     static func tokenize(_ text: String, special: Bool, maxLength: Int?, direction: TruncationDirection) -> Encoding {

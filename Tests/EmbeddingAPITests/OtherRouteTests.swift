@@ -177,6 +177,7 @@ struct OtherRouteTests {
         #expect(object["tokenization_workers"] as? Int == 1)
         #expect(object["version"] as? String == "1.9.3")
         #expect((object["prompts"] as? [String: String]) == FakeModel.prompts)
+        #expect(object["kernels"] as? String == "fake-kernels")
         #expect(response.text.hasPrefix(#"{"model_id":"fake/model","model_sha":null,"model_dtype":"float32","served_model_name""#))
     }
 
