@@ -1,6 +1,7 @@
 // The per-task bodies of matmul and attention: everything a task does between the scheduler and the tiles.
 //
-// This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
+// This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
+// link to it).
 
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
 /// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves: rows of 16 floats
@@ -45,12 +46,14 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
             if let widened {
                 widen(b, rows: kCount, rowLength: rowLength, into: widened)
                 widen(b + halfLength, rows: kCount, rowLength: rowLength, into: widened + kCount * 16)
-                tileBlock(mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: UnsafePointer(widened),
-                          high: kCount * 16, ldb: 16, c: c, ldc: ldy, columns: columns, accumulate: accumulate)
+                tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a,
+                          lda: ldx, b: UnsafePointer(widened), high: kCount * 16, ldb: 16, c: c, ldc: ldy,
+                          columns: columns, accumulate: accumulate)
             } else {
-                tileBlock(mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a, lda: ldx, b: b, high: halfLength,
-                          ldb: rowLength, c: c, ldc: ldy, columns: columns, accumulate: accumulate,
-                          nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil, panelPrefetched: panel > firstPanel)
+                tileBlock(operands: Widening<B>.self, mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a,
+                          lda: ldx, b: b, high: halfLength, ldb: rowLength, c: c, ldc: ldy, columns: columns,
+                          accumulate: accumulate, nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil,
+                          panelPrefetched: panel > firstPanel)
             }
         }
         k0 += kCount
@@ -84,8 +87,8 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
     let spanStart = firstPanel * 32
     let span = (lastPanel - firstPanel) * 32
     for panel in firstPanel..<lastPanel {
-        tileBlock(mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries, lda: ldq,
-                  b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
+        tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries,
+                  lda: ldq, b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
                   c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
     }
 
@@ -108,7 +111,7 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         let chunkKeys = min(keyChunk, keyEnd - chunkStart)
         var column = 0
         while column < headDim {
-            tileBlock(mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
+            tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
                       a: scores + (chunkStart - spanStart), lda: span,
                       b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
                       c: output + column, ldc: ldo, columns: min(32, headDim - column),

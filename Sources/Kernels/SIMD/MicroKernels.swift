@@ -6,7 +6,8 @@
 // Each kernel has one body, generic over its row count (`TileRows`), so every tile height is its own specialization
 // in which the unused accumulator rows compile away.
 //
-// This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
+// This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
+// link to it).
 
 import CPrefetch
 
@@ -125,6 +126,41 @@ extension BFloat16Pair: PanelElement {
     static var wideTileRows: Int { 10 }
 }
 
+/// What a tile multiplies at each k step: a value of A broadcast to every lane, times a row of B, added into fp32
+/// lanes. `Widening`: fp32 A against fp32 or widened bf16 B. The avx512bf16 variant adds bf16 pairs against bf16
+/// pairs (`PairDot`, DotKernels.swift). The tiles and blocks below are generic over it, so one body serves both.
+protocol TileOperands {
+    associatedtype AElement
+    associatedtype BElement
+    /// A broadcast value of A and a row of B, as the multiply takes them.
+    associatedtype Operand
+    static func broadcast(_ value: AElement) -> Operand
+    /// The 16 columns of the B row at `pointer`.
+    static func row(at pointer: UnsafePointer<BElement>) -> Operand
+    static func multiplyAdd(_ sum: Vector, _ a: Operand, _ b: Operand) -> Vector
+    /// Asks for one line of a tile's prefetch stream (`PrefetchStream`).
+    static func prefetch(_ address: UnsafeRawPointer)
+    /// Rows per 12×32 tile pass with 32 registers when B is in cache (see `tileBody12x32`).
+    static var wideTileRows: Int { get }
+}
+
+/// fp32 rows of A times B rows of fp32 or bf16 (widened on load): one FMA per row of A and 16 columns.
+enum Widening<B: PanelElement>: TileOperands {
+    @inline(__always)
+    static func broadcast(_ value: Float) -> Vector { Vector(repeating: value) }
+
+    @inline(__always)
+    static func row(at pointer: UnsafePointer<B>) -> Vector { B.row(at: pointer) }
+
+    @inline(__always)
+    static func multiplyAdd(_ sum: Vector, _ a: Vector, _ b: Vector) -> Vector { sum.addingProduct(a, b) }
+
+    @inline(__always)
+    static func prefetch(_ address: UnsafeRawPointer) { prefetchForRead(address) }
+
+    static var wideTileRows: Int { B.wideTileRows }
+}
+
 /// Writes (or adds) the first `columns` (≤ 16) lanes of `value` to `pointer`.
 @inline(__always)
 func storeLanes(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool) {
@@ -147,14 +183,13 @@ func storeRow(_ low: Vector, _ upper: Vector, _ pointer: UnsafeMutablePointer<Fl
 /// Twelve rows rather than six: each k step's two B vectors then feed 24 FMAs instead of 12, so the loop's loads and
 /// integer work take a smaller share of the issue slots. On a Xeon (Emerald Rapids) over the model's GEMM shapes with
 /// M ≥ 128: 161 GFLOP/s on one core and 305 on two, against 147 and 281 with 6 rows (FMA-only peak 170 per core);
-/// 8 rows fell in between. bf16 panels use fewer rows (`BFloat16Pair.wideTileRows`).
+/// 8 rows fell in between. Widened bf16 panels use fewer rows (`BFloat16Pair.wideTileRows`).
 @inline(__always)
-private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows _: R.Type, mode: Mode.Type,
-                                                                             kCount: Int, a: UnsafePointer<Float>,
-                                                                             lda: Int, b: UnsafePointer<B>, high: Int,
-                                                                             ldb: Int, c: UnsafeMutablePointer<Float>,
-                                                                             ldc: Int, columns: Int, accumulate: Bool,
-                                                                             prefetch: PrefetchStream) {
+private func tileBody12x32<Op: TileOperands, Mode: PrefetchMode, R: TileRows>(
+    operands _: Op.Type, rows _: R.Type, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, high: Int, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+    accumulate: Bool, prefetch: PrefetchStream
+) {
     let rows = R.count
     var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
     var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
@@ -163,27 +198,49 @@ private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(row
     var ap = a
     var bp = b
     var pp = prefetch.start
-    let highBytes = high * MemoryLayout<B>.stride
+    let highBytes = high * MemoryLayout<Op.BElement>.stride
     for _ in 0..<kCount {
         if Mode.enabled {
-            prefetchForRead(pp)
-            prefetchForRead(pp + highBytes)
+            Op.prefetch(pp)
+            Op.prefetch(pp + highBytes)
             pp += prefetch.step
         }
-        let b0 = B.row(at: bp), b1 = B.row(at: bp + high)
-        var s = Vector(repeating: ap[0])
-        c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-        if rows > 1 { s = Vector(repeating: ap[lda]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
-        if rows > 2 { s = Vector(repeating: ap[2 * lda]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
-        if rows > 3 { s = Vector(repeating: ap[3 * lda]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
-        if rows > 4 { s = Vector(repeating: ap[4 * lda]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
-        if rows > 5 { s = Vector(repeating: ap[5 * lda]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
-        if rows > 6 { s = Vector(repeating: ap[6 * lda]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1) }
-        if rows > 7 { s = Vector(repeating: ap[7 * lda]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1) }
-        if rows > 8 { s = Vector(repeating: ap[8 * lda]); c80 = c80.addingProduct(s, b0); c81 = c81.addingProduct(s, b1) }
-        if rows > 9 { s = Vector(repeating: ap[9 * lda]); c90 = c90.addingProduct(s, b0); c91 = c91.addingProduct(s, b1) }
-        if rows > 10 { s = Vector(repeating: ap[10 * lda]); cA0 = cA0.addingProduct(s, b0); cA1 = cA1.addingProduct(s, b1) }
-        if rows > 11 { s = Vector(repeating: ap[11 * lda]); cB0 = cB0.addingProduct(s, b0); cB1 = cB1.addingProduct(s, b1) }
+        let b0 = Op.row(at: bp), b1 = Op.row(at: bp + high)
+        var s = Op.broadcast(ap[0])
+        c00 = Op.multiplyAdd(c00, s, b0); c01 = Op.multiplyAdd(c01, s, b1)
+        if rows > 1 {
+            s = Op.broadcast(ap[lda]); c10 = Op.multiplyAdd(c10, s, b0); c11 = Op.multiplyAdd(c11, s, b1)
+        }
+        if rows > 2 {
+            s = Op.broadcast(ap[2 * lda]); c20 = Op.multiplyAdd(c20, s, b0); c21 = Op.multiplyAdd(c21, s, b1)
+        }
+        if rows > 3 {
+            s = Op.broadcast(ap[3 * lda]); c30 = Op.multiplyAdd(c30, s, b0); c31 = Op.multiplyAdd(c31, s, b1)
+        }
+        if rows > 4 {
+            s = Op.broadcast(ap[4 * lda]); c40 = Op.multiplyAdd(c40, s, b0); c41 = Op.multiplyAdd(c41, s, b1)
+        }
+        if rows > 5 {
+            s = Op.broadcast(ap[5 * lda]); c50 = Op.multiplyAdd(c50, s, b0); c51 = Op.multiplyAdd(c51, s, b1)
+        }
+        if rows > 6 {
+            s = Op.broadcast(ap[6 * lda]); c60 = Op.multiplyAdd(c60, s, b0); c61 = Op.multiplyAdd(c61, s, b1)
+        }
+        if rows > 7 {
+            s = Op.broadcast(ap[7 * lda]); c70 = Op.multiplyAdd(c70, s, b0); c71 = Op.multiplyAdd(c71, s, b1)
+        }
+        if rows > 8 {
+            s = Op.broadcast(ap[8 * lda]); c80 = Op.multiplyAdd(c80, s, b0); c81 = Op.multiplyAdd(c81, s, b1)
+        }
+        if rows > 9 {
+            s = Op.broadcast(ap[9 * lda]); c90 = Op.multiplyAdd(c90, s, b0); c91 = Op.multiplyAdd(c91, s, b1)
+        }
+        if rows > 10 {
+            s = Op.broadcast(ap[10 * lda]); cA0 = Op.multiplyAdd(cA0, s, b0); cA1 = Op.multiplyAdd(cA1, s, b1)
+        }
+        if rows > 11 {
+            s = Op.broadcast(ap[11 * lda]); cB0 = Op.multiplyAdd(cB0, s, b0); cB1 = Op.multiplyAdd(cB1, s, b1)
+        }
         ap += 1
         bp += ldb
     }
@@ -203,36 +260,35 @@ private func tileBody12x32<B: PanelElement, Mode: PrefetchMode, R: TileRows>(row
 
 /// 1…12 rows × up to 32 columns.
 @inline(never)
-private func tile12x32<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int,
-                                                            a: UnsafePointer<Float>, lda: Int,
-                                                            b: UnsafePointer<B>, high: Int, ldb: Int,
-                                                            c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                            accumulate: Bool, prefetch: PrefetchStream) {
+private func tile12x32<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, rows: Int, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, high: Int, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+    accumulate: Bool, prefetch: PrefetchStream
+) {
     switch rows {
-    case 12: tileBody12x32(rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 11: tileBody12x32(rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 10: tileBody12x32(rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 9: tileBody12x32(rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 8: tileBody12x32(rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 7: tileBody12x32(rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 6: tileBody12x32(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 5: tileBody12x32(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 4: tileBody12x32(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 3: tileBody12x32(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 2: tileBody12x32(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    default: tileBody12x32(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 12: tileBody12x32(operands: operands, rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 11: tileBody12x32(operands: operands, rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 10: tileBody12x32(operands: operands, rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 9: tileBody12x32(operands: operands, rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 8: tileBody12x32(operands: operands, rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 7: tileBody12x32(operands: operands, rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 6: tileBody12x32(operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5: tileBody12x32(operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4: tileBody12x32(operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3: tileBody12x32(operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2: tileBody12x32(operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default: tileBody12x32(operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
 // MARK: 6 × 16 (one SIMD16 per row: 6 accumulators = 12 ymm registers; for 16 vector registers, i.e. AVX2)
 
 @inline(__always)
-private func tileBody6x16<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows _: R.Type, mode: Mode.Type,
-                                                                            kCount: Int, a: UnsafePointer<Float>,
-                                                                            lda: Int, b: UnsafePointer<B>, ldb: Int,
-                                                                            c: UnsafeMutablePointer<Float>, ldc: Int,
-                                                                            columns: Int, accumulate: Bool,
-                                                                            prefetch: PrefetchStream) {
+private func tileBody6x16<Op: TileOperands, Mode: PrefetchMode, R: TileRows>(
+    operands _: Op.Type, rows _: R.Type, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+    accumulate: Bool, prefetch: PrefetchStream
+) {
     let rows = R.count
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var ap = a
@@ -240,16 +296,16 @@ private func tileBody6x16<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows
     var pp = prefetch.start
     for _ in 0..<kCount {
         if Mode.enabled {
-            prefetchForRead(pp)
+            Op.prefetch(pp)
             pp += prefetch.step
         }
-        let b0 = B.row(at: bp)
-        c0 = c0.addingProduct(Vector(repeating: ap[0]), b0)
-        if rows > 1 { c1 = c1.addingProduct(Vector(repeating: ap[lda]), b0) }
-        if rows > 2 { c2 = c2.addingProduct(Vector(repeating: ap[2 * lda]), b0) }
-        if rows > 3 { c3 = c3.addingProduct(Vector(repeating: ap[3 * lda]), b0) }
-        if rows > 4 { c4 = c4.addingProduct(Vector(repeating: ap[4 * lda]), b0) }
-        if rows > 5 { c5 = c5.addingProduct(Vector(repeating: ap[5 * lda]), b0) }
+        let b0 = Op.row(at: bp)
+        c0 = Op.multiplyAdd(c0, Op.broadcast(ap[0]), b0)
+        if rows > 1 { c1 = Op.multiplyAdd(c1, Op.broadcast(ap[lda]), b0) }
+        if rows > 2 { c2 = Op.multiplyAdd(c2, Op.broadcast(ap[2 * lda]), b0) }
+        if rows > 3 { c3 = Op.multiplyAdd(c3, Op.broadcast(ap[3 * lda]), b0) }
+        if rows > 4 { c4 = Op.multiplyAdd(c4, Op.broadcast(ap[4 * lda]), b0) }
+        if rows > 5 { c5 = Op.multiplyAdd(c5, Op.broadcast(ap[5 * lda]), b0) }
         ap += 1
         bp += ldb
     }
@@ -263,18 +319,18 @@ private func tileBody6x16<B: PanelElement, Mode: PrefetchMode, R: TileRows>(rows
 
 /// 1…6 rows × up to 16 columns of one B half.
 @inline(never)
-private func tile6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode.Type, kCount: Int,
-                                                           a: UnsafePointer<Float>, lda: Int,
-                                                           b: UnsafePointer<B>, ldb: Int,
-                                                           c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                           accumulate: Bool, prefetch: PrefetchStream) {
+private func tile6x16<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, rows: Int, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+    accumulate: Bool, prefetch: PrefetchStream
+) {
     switch rows {
-    case 6: tileBody6x16(rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 5: tileBody6x16(rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 4: tileBody6x16(rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 3: tileBody6x16(rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 2: tileBody6x16(rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    default: tileBody6x16(rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 6: tileBody6x16(operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5: tileBody6x16(operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4: tileBody6x16(operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3: tileBody6x16(operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2: tileBody6x16(operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default: tileBody6x16(operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
@@ -284,23 +340,27 @@ private func tile6x16<B: PanelElement, Mode: PrefetchMode>(rows: Int, mode: Mode
 /// four k steps run on four independent accumulators and are summed at the end. `high` nil: one 16-column half;
 /// otherwise both halves in one pass (8 accumulators, for 32 registers).
 @inline(never)
-private func tileRow<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kCount: Int, a: UnsafePointer<Float>,
-                                                          b: UnsafePointer<B>, high: Int?, ldb: Int,
-                                                          c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool) {
+private func tileRow<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, b: UnsafePointer<Op.BElement>,
+    high: Int?, ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool
+) {
     if let high {
-        let (low, upper) = rowProduct(mode: mode, kCount: kCount, a: a, b: b, high: high, bothHalves: true, ldb: ldb)
+        let (low, upper) = rowProduct(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high,
+                                      bothHalves: true, ldb: ldb)
         storeRow(low, upper, c, columns: columns, accumulate: accumulate)
     } else {
-        let (low, _) = rowProduct(mode: mode, kCount: kCount, a: a, b: b, high: 0, bothHalves: false, ldb: ldb)
+        let (low, _) = rowProduct(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: 0,
+                                  bothHalves: false, ldb: ldb)
         storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
     }
 }
 
 /// Σ_k a[k]·B[k] for one row of A over the half at `b`, and over the one at `b + high` too if `bothHalves`.
 @inline(__always)
-private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kCount: Int, a: UnsafePointer<Float>,
-                                                             b: UnsafePointer<B>, high: Int, bothHalves: Bool,
-                                                             ldb: Int) -> (Vector, Vector) {
+private func rowProduct<Op: TileOperands, Mode: PrefetchMode>(
+    operands _: Op.Type, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>, b: UnsafePointer<Op.BElement>,
+    high: Int, bothHalves: Bool, ldb: Int
+) -> (Vector, Vector) {
     var l0 = Vector(), l1 = Vector(), l2 = Vector(), l3 = Vector()
     var h0 = Vector(), h1 = Vector(), h2 = Vector(), h3 = Vector()
     var ap = a
@@ -314,26 +374,26 @@ private func rowProduct<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, kC
                 if bothHalves { prefetchAhead(bp + high + step * ldb) }
             }
         }
-        let s0 = Vector(repeating: ap[0]), s1 = Vector(repeating: ap[1])
-        let s2 = Vector(repeating: ap[2]), s3 = Vector(repeating: ap[3])
-        l0 = l0.addingProduct(s0, B.row(at: bp))
-        l1 = l1.addingProduct(s1, B.row(at: bp + ldb))
-        l2 = l2.addingProduct(s2, B.row(at: bp + 2 * ldb))
-        l3 = l3.addingProduct(s3, B.row(at: bp + 3 * ldb))
+        let s0 = Op.broadcast(ap[0]), s1 = Op.broadcast(ap[1])
+        let s2 = Op.broadcast(ap[2]), s3 = Op.broadcast(ap[3])
+        l0 = Op.multiplyAdd(l0, s0, Op.row(at: bp))
+        l1 = Op.multiplyAdd(l1, s1, Op.row(at: bp + ldb))
+        l2 = Op.multiplyAdd(l2, s2, Op.row(at: bp + 2 * ldb))
+        l3 = Op.multiplyAdd(l3, s3, Op.row(at: bp + 3 * ldb))
         if bothHalves {
-            h0 = h0.addingProduct(s0, B.row(at: bp + high))
-            h1 = h1.addingProduct(s1, B.row(at: bp + high + ldb))
-            h2 = h2.addingProduct(s2, B.row(at: bp + high + 2 * ldb))
-            h3 = h3.addingProduct(s3, B.row(at: bp + high + 3 * ldb))
+            h0 = Op.multiplyAdd(h0, s0, Op.row(at: bp + high))
+            h1 = Op.multiplyAdd(h1, s1, Op.row(at: bp + high + ldb))
+            h2 = Op.multiplyAdd(h2, s2, Op.row(at: bp + high + 2 * ldb))
+            h3 = Op.multiplyAdd(h3, s3, Op.row(at: bp + high + 3 * ldb))
         }
         ap += 4
         bp += 4 * ldb
         k += 4
     }
     while k < kCount {
-        let s0 = Vector(repeating: ap[0])
-        l0 = l0.addingProduct(s0, B.row(at: bp))
-        if bothHalves { h0 = h0.addingProduct(s0, B.row(at: bp + high)) }
+        let s0 = Op.broadcast(ap[0])
+        l0 = Op.multiplyAdd(l0, s0, Op.row(at: bp))
+        if bothHalves { h0 = Op.multiplyAdd(h0, s0, Op.row(at: bp + high)) }
         ap += 1
         bp += ldb
         k += 1
@@ -350,16 +410,16 @@ package let firstTileRows = variantHasWideRegisterFile ? 12 : 6
 /// A block's one-row tile: as its first tile it is the first to read B and prefetches in `mode`; after other tiles
 /// it finds B in cache.
 @inline(__always)
-private func oneRowTile<B: PanelElement, Mode: PrefetchMode>(first: Bool, mode: Mode.Type, kCount: Int,
-                                                             a: UnsafePointer<Float>, b: UnsafePointer<B>, high: Int?,
-                                                             ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int,
-                                                             accumulate: Bool) {
+private func oneRowTile<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, first: Bool, mode: Mode.Type, kCount: Int, a: UnsafePointer<Op.AElement>,
+    b: UnsafePointer<Op.BElement>, high: Int?, ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool
+) {
     if first {
-        tileRow(mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
-                accumulate: accumulate)
+        tileRow(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+                columns: columns, accumulate: accumulate)
     } else {
-        tileRow(mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c, columns: columns,
-                accumulate: accumulate)
+        tileRow(operands: operands, mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+                columns: columns, accumulate: accumulate)
     }
 }
 
@@ -374,37 +434,36 @@ private func oneRowTile<B: PanelElement, Mode: PrefetchMode>(first: Bool, mode: 
 /// same for the half that comes next (see `tileHalf`); `panelPrefetched` says the previous call of the task fetched
 /// this panel that way (it was that call's `nextPanel`), so its first pass need not stream its own rows.
 @inline(__always)
-func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
-                                                    a: UnsafePointer<Float>, lda: Int,
-                                                    b: UnsafePointer<B>, high: Int, ldb: Int,
-                                                    c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                    accumulate: Bool, nextPanel: UnsafePointer<B>? = nil,
-                                                    panelPrefetched: Bool = false) {
+func tileBlock<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, mode: Mode.Type, rows: Int, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, high: Int, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
+    accumulate: Bool, nextPanel: UnsafePointer<Op.BElement>? = nil, panelPrefetched: Bool = false
+) {
     if variantHasWideRegisterFile {
         // A prefetching first tile waits on memory, not on its FMAs, so it takes 12 rows even where they spill.
-        let firstRows = min(Mode.enabled ? firstTileRows : B.wideTileRows, rows)
-        let laterTiles = (rows - firstRows + B.wideTileRows - 1) / B.wideTileRows
-        let rowBytes = ldb * MemoryLayout<B>.stride
+        let firstRows = min(Mode.enabled ? firstTileRows : Op.wideTileRows, rows)
+        let laterTiles = (rows - firstRows + Op.wideTileRows - 1) / Op.wideTileRows
+        let rowBytes = ldb * MemoryLayout<Op.BElement>.stride
         var row = 0, tile = 0
         while row < rows {
-            let tileRows = row == 0 ? firstRows : min(B.wideTileRows, rows - row)
+            let tileRows = row == 0 ? firstRows : min(Op.wideTileRows, rows - row)
             let a = a + row * lda, c = c + row * ldc
             if tileRows == 1 {
-                oneRowTile(first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
-                           columns: columns, accumulate: accumulate)
+                oneRowTile(operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: high,
+                           ldb: ldb, c: c, columns: columns, accumulate: accumulate)
             } else if row == 0 {
-                tile12x32(rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb,
-                          c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                tile12x32(operands: operands, rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b,
+                          high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                           prefetch: .ahead(of: b, rowBytes: rowBytes))
             } else if Mode.enabled, let nextPanel {
                 // Later tile `tile` of `laterTiles` fetches its share of the next panel's rows.
-                tile12x32(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
-                          ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                tile12x32(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda,
+                          b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                           prefetch: .slice(tile - 1, of: laterTiles, rows: nextPanel, kCount: kCount,
                                            rowBytes: rowBytes))
             } else {
-                tile12x32(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, high: high,
-                          ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                tile12x32(operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda,
+                          b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                           prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
             }
             row += tileRows
@@ -417,12 +476,13 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
     // memory streams under the arithmetic of every pass, not only under the first.
     let multiPass = Mode.enabled && rows > 6
     let lowNext = columns > 16 ? b + high : nextPanel
-    tileHalf(mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+    tileHalf(operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
              columns: min(16, columns), accumulate: accumulate, prefetched: multiPass && panelPrefetched,
              next: multiPass ? lowNext : nil)
     if columns > 16 {
-        tileHalf(mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb, c: c + 16, ldc: ldc,
-                 columns: columns - 16, accumulate: accumulate, prefetched: multiPass, next: multiPass ? nextPanel : nil)
+        tileHalf(operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb,
+                 c: c + 16, ldc: ldc, columns: columns - 16, accumulate: accumulate, prefetched: multiPass,
+                 next: multiPass ? nextPanel : nil)
     }
 }
 
@@ -432,12 +492,12 @@ func tileBlock<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, 
 /// streams its own B rows ahead of itself. Then each remaining 6-row tile pass fetches an even slice of `next` (the
 /// same K rows of the half the task reads after this one); a last 1-row pass (`tileRow`) takes no slice.
 @inline(__always)
-private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows: Int, kCount: Int,
-                                                           a: UnsafePointer<Float>, lda: Int,
-                                                           b: UnsafePointer<B>, ldb: Int,
-                                                           c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int,
-                                                           accumulate: Bool, prefetched: Bool, next: UnsafePointer<B>?) {
-    let rowBytes = ldb * MemoryLayout<B>.stride
+private func tileHalf<Op: TileOperands, Mode: PrefetchMode>(
+    operands: Op.Type, mode: Mode.Type, rows: Int, kCount: Int, a: UnsafePointer<Op.AElement>, lda: Int,
+    b: UnsafePointer<Op.BElement>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, accumulate: Bool,
+    prefetched: Bool, next: UnsafePointer<Op.BElement>?
+) {
+    let rowBytes = ldb * MemoryLayout<Op.BElement>.stride
     let tilePasses = rows / 6 + (rows % 6 > 1 ? 1 : 0)
     let firstNextPass = prefetched ? 0 : 1
     var row = 0
@@ -445,20 +505,20 @@ private func tileHalf<B: PanelElement, Mode: PrefetchMode>(mode: Mode.Type, rows
         let tileRows = min(6, rows - row), pass = row / 6
         let a = a + row * lda, c = c + row * ldc
         if tileRows == 1 {
-            oneRowTile(first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb, c: c,
-                       columns: columns, accumulate: accumulate)
+            oneRowTile(operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb,
+                       c: c, columns: columns, accumulate: accumulate)
         } else if Mode.enabled && pass < firstNextPass {
-            tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
-                     ldc: ldc, columns: columns, accumulate: accumulate,
+            tile6x16(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
+                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                      prefetch: .ahead(of: b, rowBytes: rowBytes))
         } else if Mode.enabled, let next {
-            tile6x16(rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
-                     ldc: ldc, columns: columns, accumulate: accumulate,
+            tile6x16(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
+                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                      prefetch: .slice(pass - firstNextPass, of: tilePasses - firstNextPass, rows: next, kCount: kCount,
                                       rowBytes: rowBytes))
         } else {
-            tile6x16(rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
-                     ldc: ldc, columns: columns, accumulate: accumulate,
+            tile6x16(operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b,
+                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
                      prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
         }
         row += tileRows

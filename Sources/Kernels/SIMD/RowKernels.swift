@@ -1,7 +1,8 @@
 // Row-wise and element-wise kernels on raw pointers: SIMD16, fp32, no allocation. The public wrappers in
 // Elementwise.swift and RoPE.swift document the math and dispatch to one compiled copy of these.
 //
-// This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
+// This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
+// link to it).
 
 /// y = x · 1/√(mean(x²) + ε) ⊙ (1 + w) per row; x and y may alias.
 @inline(never)

@@ -1,6 +1,7 @@
 // Vector math shared by the element-wise kernels and attention.
 //
-// This file is compiled once per CPU variant (Kernels = portable, KernelsAVX2, KernelsAVX512 link to it).
+// This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
+// link to it).
 
 /// eˣ for each lane, within ~2 ulp for x in [−87.3, 88]; exactly 0 below −87.3 (so masked logits vanish),
 /// e⁸⁸ above 88 (finite, so 1/(1+eˣ) stays a number).
