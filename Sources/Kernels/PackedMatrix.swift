@@ -70,7 +70,7 @@ public final class PackedMatrix: @unchecked Sendable {
             for n in 0..<outFeatures {
                 // Halves of pairRows × 16 words; W[n][k] is the (k % 2)th UInt16 of word n % 16 in pair row k / 2.
                 let column = values + n / 16 * pairRows * 32 + (n % 16) * 2
-                for k in 0..<inFeatures { column[k / 2 * 32 + k % 2] = Self.bfloat16Bits(source[n * inFeatures + k]) }
+                for k in 0..<inFeatures { column[k / 2 * 32 + k % 2] = bfloat16Bits(source[n * inFeatures + k]) }
             }
         case .bfloat16:
             let values = storage.assumingMemoryBound(to: UInt16.self)
@@ -78,7 +78,7 @@ public final class PackedMatrix: @unchecked Sendable {
                 // Word `inRow % 8` of a row: its low half (first UInt16, little-endian) for the first 8 columns.
                 let inRow = n % 16
                 let column = values + Self.halfStart(column: n, inFeatures: inFeatures) + (inRow % 8) * 2 + inRow / 8
-                for k in 0..<inFeatures { column[k * 16] = Self.bfloat16Bits(source[n * inFeatures + k]) }
+                for k in 0..<inFeatures { column[k * 16] = bfloat16Bits(source[n * inFeatures + k]) }
             }
         }
     }
@@ -107,11 +107,4 @@ public final class PackedMatrix: @unchecked Sendable {
     /// Element index where the 16-column half holding output column n starts (halves are stored one after the
     /// other, 16 elements per row); row k of it starts 16·k further.
     static func halfStart(column n: Int, inFeatures: Int) -> Int { n / 16 * inFeatures * 16 }
-
-    /// fp32 → bf16 bits, rounding to nearest, ties to even.
-    static func bfloat16Bits(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(bits >> 16) | 0x40 }
-        return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
 }

@@ -58,14 +58,6 @@ package func roundRowsToPairs(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, in
     }
 }
 
-/// fp32 → bf16 bits, rounding to nearest, ties to even (NaN stays NaN).
-@inline(__always)
-private func bfloat16Bits(_ value: Float) -> UInt16 {
-    let bits = value.bitPattern
-    if value.isNaN { return UInt16(bits >> 16) | 0x40 }
-    return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-}
-
 /// One matmul task over K-pair bf16 panels: y[rows × panels' columns] (= or +=) x · W, x given as bf16 pairs
 /// (`ldp` words per row). Panel p holds its two 16-column halves one after the other, each `[pairRows × 16]` words.
 /// K goes in blocks of `pairBlock` pairs, as `matmulBlock` takes it in blocks of `kBlock` rows; the tiles and their

@@ -22,7 +22,7 @@ struct MatmulTests {
         }
         // bf16 storage is checked against the product with the same rounded weights, and with x rounded too where
         // the variant multiplies bf16 pairs.
-        let rounded = { (values: [Float]) in values.map { Float(bitPattern: UInt32(PackedMatrix.bfloat16Bits($0)) << 16) } }
+        let rounded = { (values: [Float]) in values.map { Float(bitPattern: UInt32(bfloat16Bits($0)) << 16) } }
         let effective = precision == .float32 ? w : rounded(w)
         #expect(packed.pairsAlongK == (precision == .bfloat16 && KernelVariant.current.table.bfloat16Dot != nil))
         var expected = referenceMatmul(packed.pairsAlongK ? rounded(x) : x, rows: m, rowStride: ldx, effective,
@@ -86,11 +86,11 @@ struct MatmulTests {
 
     @Test("bf16 rounding is to nearest, ties to even, and halves the bytes")
     func bfloat16Rounding() {
-        #expect(PackedMatrix.bfloat16Bits(1) == 0x3F80)
-        #expect(PackedMatrix.bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie → even
-        #expect(PackedMatrix.bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie → even
-        #expect(PackedMatrix.bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
-        #expect(PackedMatrix.bfloat16Bits(-2.5) == 0xC020)
+        #expect(bfloat16Bits(1) == 0x3F80)
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie → even
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie → even
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+        #expect(bfloat16Bits(-2.5) == 0xC020)
         let w = [Float](repeating: 0.5, count: 64 * 10)
         let single = w.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: 64, inFeatures: 10) }
         let half = w.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: 64, inFeatures: 10, precision: .bfloat16) }
