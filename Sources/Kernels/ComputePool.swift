@@ -148,17 +148,38 @@ public final class ComputePool: @unchecked Sendable {
 
     /// Claims and runs items of loop `loop` until none are left.
     private func runItems(_ job: UnsafePointer<(Int, Int) -> Void>, loop: Int, count: Int, slot: Int) {
+        // The closure is copied once for all the items this thread claims: called through the pointer, it retained
+        // and released its context per item, an atomic both threads contend on. The copy is made after a claim
+        // succeeds (until then the loop may have ended and its closure be gone) and ends with `runClaimed`, before
+        // the items count as finished, so `run` never returns while a thread still holds the closure.
+        guard let first = claimItem(of: loop, count: count) else { return }
+        let ran = runClaimed(first, of: loop, count: count, job: job.pointee, slot: slot)
+        if finished.add(ran) + ran == count {
+            pthread_mutex_lock(mutex)
+            pthread_cond_signal(workFinished)
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Runs item `first`, then every further item of loop `loop` this thread claims; returns how many ran.
+    private func runClaimed(_ first: Int, of loop: Int, count: Int, job: (Int, Int) -> Void, slot: Int) -> Int {
+        var next: Int? = first
+        var ran = 0
+        while let index = next {
+            job(index, slot)
+            ran += 1
+            next = claimItem(of: loop, count: count)
+        }
+        return ran
+    }
+
+    /// The next unclaimed index of loop `loop`, claimed; nil once none is left or another loop has begun.
+    private func claimItem(of loop: Int, count: Int) -> Int? {
         while true {
             let current = claim.load()
             let index = current & 0xFFFF_FFFF
-            guard current >> 32 == loop, index < count else { return }
-            guard claim.compareExchange(expected: current, desired: current + 1) else { continue }
-            job.pointee(index, slot)
-            if finished.add(1) == count - 1 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_signal(workFinished)
-                pthread_mutex_unlock(mutex)
-            }
+            guard current >> 32 == loop, index < count else { return nil }
+            if claim.compareExchange(expected: current, desired: current + 1) { return index }
         }
     }
 
