@@ -35,7 +35,7 @@ struct Encoder: Sendable {
         let heads = config.queryHeadCount, kvHeads = config.keyValueHeadCount
         let queryWidth = heads * headDim, keyValueWidth = kvHeads * headDim
         let qkvWidth = queryWidth + 2 * keyValueWidth
-        let gateUpWidth = 2 * config.intermediateSize
+        let intermediate = config.intermediateSize
         let epsilon = config.rmsNormEpsilon
 
         // Buffers live in `scratch` for the whole call; worker tasks touch disjoint rows of them.
@@ -43,8 +43,9 @@ struct Encoder: Sendable {
         nonisolated(unsafe) let normed = scratch.normed.pointer         // [T × hidden]
         nonisolated(unsafe) let projected = scratch.normed.pointer      // [T × hidden], once `normed` is consumed
         nonisolated(unsafe) let qkv = scratch.projections.pointer       // [T × qkvWidth]
-        nonisolated(unsafe) let gateUp = scratch.projections.pointer    // [T × gateUpWidth], once q/k/v are consumed
+        nonisolated(unsafe) let gateUp = scratch.projections.pointer    // gate and up products, once q/k/v are consumed
         nonisolated(unsafe) let attended = scratch.attention.pointer    // [T × queryWidth]
+        nonisolated(unsafe) let activated = scratch.attention.pointer   // [T × intermediate], once o_proj read attended
         nonisolated(unsafe) let positions = scratch.positions.pointer   // [T]
 
         var row = 0
@@ -125,15 +126,10 @@ struct Encoder: Sendable {
                     }
                 }
             }
-            matmul(normed, rows: tokens, rowStride: hidden, layer.gateUp, into: gateUp, rowStride: gateUpWidth, pool: pool)
-            let intermediate = config.intermediateSize
-            rowBlocks.run(pool) { range in
-                for t in range {
-                    let rowStart = gateUp + t * gateUpWidth
-                    geluTanhMultiply(gate: rowStart, up: rowStart + intermediate, into: rowStart, count: intermediate)
-                }
-            }
-            matmul(gateUp, rows: tokens, rowStride: gateUpWidth, layer.down, into: projected, rowStride: hidden, pool: pool)
+            matmulGELUGated(normed, rows: tokens, rowStride: hidden, layer.gateUp, scratch: gateUp, into: activated,
+                            rowStride: intermediate, pool: pool)
+            matmul(activated, rows: tokens, rowStride: intermediate, layer.down, into: projected, rowStride: hidden,
+                   pool: pool)
             layer.postFeedforwardNorm.plusOne.withUnsafeBufferPointer { post in
                 nonisolated(unsafe) let post = post.baseAddress!
                 rowBlocks.run(pool) { range in

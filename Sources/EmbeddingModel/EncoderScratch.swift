@@ -1,3 +1,5 @@
+import Kernels
+
 /// A 64-byte aligned buffer that keeps its memory between batches and only grows.
 final class GrowableBuffer<Element> {
     private(set) var pointer: UnsafeMutablePointer<Element>
@@ -28,16 +30,17 @@ final class GrowableBuffer<Element> {
 /// The activations of one forward pass over a packed batch of `T` tokens, reused from batch to batch.
 ///
 /// Buffers whose lifetimes do not overlap share memory: the normed block input is dead once its GEMM ran, so the
-/// block's projected output goes there; q | k | v are dead after attention, so gate | up reuse their buffer.
+/// block's projected output goes there; q | k | v are dead after attention, so the gate and up products reuse their
+/// buffer, and the attention output is dead after o_proj, so gelu(gate)·up reuses its.
 final class EncoderScratch {
     /// `[T × hidden]`: the residual stream, and at the end the final-norm token states.
     let residual = GrowableBuffer<Float>()
     /// `[T × hidden]`: the normed input of the attention or MLP block, then that block's o_proj / down_proj output.
     let normed = GrowableBuffer<Float>()
-    /// `[T × heads·headDim]`: attention output, heads side by side.
+    /// `[T × max(heads·headDim, intermediate)]`: attention output, heads side by side; later gelu(gate)·up.
     let attention = GrowableBuffer<Float>()
-    /// `[T × max((heads + 2·kvHeads)·headDim, 2·intermediate)]`: q | k | v per token, later gate | up
-    /// (GELU(gate)·up is written over the gate half).
+    /// `[T × max((heads + 2·kvHeads)·headDim, gated scratch width)]`: q | k | v per token, later the gate and up
+    /// products (`GatedProjections.scratchWidth`: 2·intermediate, rounded up to whole panels).
     let projections = GrowableBuffer<Float>()
     /// `[T]`: each token's position inside its own sequence.
     let positions = GrowableBuffer<Int32>()
@@ -51,8 +54,8 @@ final class EncoderScratch {
         let qkvWidth = (config.queryHeadCount + 2 * config.keyValueHeadCount) * config.headDim
         residual.reserve(tokens * hidden)
         normed.reserve(tokens * hidden)
-        attention.reserve(tokens * queryWidth)
-        projections.reserve(tokens * max(qkvWidth, 2 * config.intermediateSize))
+        attention.reserve(tokens * max(queryWidth, config.intermediateSize))
+        projections.reserve(tokens * max(qkvWidth, GatedProjections.scratchWidth(outFeatures: config.intermediateSize)))
         positions.reserve(tokens)
         pooled.reserve(sequences * headWidth)
         dense.reserve(sequences * headWidth)

@@ -23,8 +23,8 @@ struct LayerWeights: Sendable {
     let output: PackedMatrix
     let postAttentionNorm: NormWeights
     let preFeedforwardNorm: NormWeights
-    /// gate | up stacked: `[2·intermediate × hidden]`.
-    let gateUp: PackedMatrix
+    /// gate and up, `[intermediate × hidden]` each, packed for the fused gelu(gate)·up.
+    let gateUp: GatedProjections
     /// `[hidden × intermediate]`
     let down: PackedMatrix
     let postFeedforwardNorm: NormWeights
@@ -94,10 +94,9 @@ struct ModelWeights: Sendable {
                                      outFeatures: hidden, inFeatures: queryWidth, precision: precision),
                 postAttentionNorm: try norm("post_attention_layernorm.weight", hidden),
                 preFeedforwardNorm: try norm("pre_feedforward_layernorm.weight", hidden),
-                gateUp: PackedMatrix(stacking: [
-                    (try matrix("mlp.gate_proj.weight", intermediate, hidden), intermediate),
-                    (try matrix("mlp.up_proj.weight", intermediate, hidden), intermediate),
-                ], inFeatures: hidden, precision: precision),
+                gateUp: GatedProjections(gate: try matrix("mlp.gate_proj.weight", intermediate, hidden),
+                                         up: try matrix("mlp.up_proj.weight", intermediate, hidden),
+                                         outFeatures: intermediate, inFeatures: hidden, precision: precision),
                 down: PackedMatrix(weights: try matrix("mlp.down_proj.weight", hidden, intermediate),
                                    outFeatures: hidden, inFeatures: intermediate, precision: precision),
                 postFeedforwardNorm: try norm("post_feedforward_layernorm.weight", hidden)

@@ -96,8 +96,8 @@ struct KernelTable: Sendable {
     let rmsNormAddRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) -> Void
     /// (x, count)
     let softmaxRow: @Sendable (UnsafeMutablePointer<Float>, Int) -> Void
-    /// (gate, up, out, count)
-    let geluTanhMultiply: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    /// (products, productStride, rows, columns, out, outStride): gelu(gate)·up over a block of gate/up panel pairs.
+    let geluTanhMultiplyPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
     /// (row, heads, headDim, cosines, sines)
     let ropeRow: @Sendable (UnsafeMutablePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
     /// (a, b, count)
@@ -119,7 +119,8 @@ struct KernelTable: Sendable {
         rmsNormAddRows: { Kernels.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                  weightPlusOne: $6, epsilon: $7) },
         softmaxRow: { Kernels.softmaxRow($0, count: $1) },
-        geluTanhMultiply: { Kernels.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
+        geluTanhMultiplyPairs: { Kernels.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
+                                                                  into: $4, outStride: $5) },
         ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { Kernels.dotRow($0, $1, count: $2) },
         firstTileRows: Kernels.firstTileRows,
@@ -137,7 +138,8 @@ struct KernelTable: Sendable {
         rmsNormAddRows: { KernelsAVX2.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                      weightPlusOne: $6, epsilon: $7) },
         softmaxRow: { KernelsAVX2.softmaxRow($0, count: $1) },
-        geluTanhMultiply: { KernelsAVX2.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
+        geluTanhMultiplyPairs: { KernelsAVX2.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
+                                                                      into: $4, outStride: $5) },
         ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
         firstTileRows: KernelsAVX2.firstTileRows,
@@ -154,7 +156,8 @@ struct KernelTable: Sendable {
         rmsNormAddRows: { KernelsAVX512.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                        weightPlusOne: $6, epsilon: $7) },
         softmaxRow: { KernelsAVX512.softmaxRow($0, count: $1) },
-        geluTanhMultiply: { KernelsAVX512.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
+        geluTanhMultiplyPairs: { KernelsAVX512.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
+                                                                        into: $4, outStride: $5) },
         ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
         firstTileRows: KernelsAVX512.firstTileRows,
@@ -173,7 +176,8 @@ struct KernelTable: Sendable {
         rmsNormAddRows: { KernelsAVX512BF16.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,
                                                            width: $5, weightPlusOne: $6, epsilon: $7) },
         softmaxRow: { KernelsAVX512BF16.softmaxRow($0, count: $1) },
-        geluTanhMultiply: { KernelsAVX512BF16.geluTanhMultiplyRange(gate: $0, up: $1, into: $2, count: $3) },
+        geluTanhMultiplyPairs: { KernelsAVX512BF16.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
+                                                                            into: $4, outStride: $5) },
         ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
         firstTileRows: KernelsAVX512BF16.firstTileRows,

@@ -28,11 +28,13 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     KernelVariant.current.table.softmaxRow(x, count)
 }
 
-/// out[i] = gelu_tanh(gate[i]) · up[i], with gelu_tanh(u) = 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³))).
+/// out[r][c] = gelu_tanh(gate) · up for the first `columns` columns of `rows` rows, with gate and up in 32-column
+/// panels in turn in `products` (gate of columns 32p..<32p+32 at 64p, their up at 64p + 32), as `matmulGELUGated`
+/// leaves them; gelu_tanh(u) = 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³))).
 ///
 /// Evaluated as u·σ(2z) (the same function: ½(1 + tanh z) = 1/(1 + e^(−2z))), which keeps full relative
-/// precision for every u instead of losing it where tanh z ≈ −1. `out` may alias `gate` or `up`.
-public func geluTanhMultiply(gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                             into out: UnsafeMutablePointer<Float>, count: Int) {
-    KernelVariant.current.table.geluTanhMultiply(gate, up, out, count)
+/// precision for every u instead of losing it where tanh z ≈ −1.
+public func geluTanhMultiplyPairs(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+                                  into out: UnsafeMutablePointer<Float>, outStride: Int) {
+    KernelVariant.current.table.geluTanhMultiplyPairs(products, productStride, rows, columns, out, outStride)
 }

@@ -8,6 +8,18 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
                    accumulate: Bool = false, pool: ComputePool) {
     if m <= 0 { return }
     precondition(ldx >= w.inFeatures && ldy >= w.outFeatures, "matmul: row stride smaller than the row")
+    runMatmul(x, rows: m, rowStride: ldx, w, into: y, rowStride: ldy, accumulate: accumulate, panelMultiple: 1,
+              pool: pool, finishTask: nil)
+}
+
+/// What a matmul task does once its block of y is complete: rows `rowStart..<rowStart + rows` over panels
+/// `firstPanel..<lastPanel`, still in cache.
+typealias TaskEpilogue = @Sendable (_ rowStart: Int, _ rows: Int, _ firstPanel: Int, _ lastPanel: Int) -> Void
+
+/// `matmul` whose tasks each take a multiple of `panelMultiple` panels and run `finishTask` on their block.
+func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
+               into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, panelMultiple: Int,
+               pool: ComputePool, finishTask: TaskEpilogue?) {
     let kernels = KernelVariant.current.table
     if w.pairsAlongK {
         guard let dot = kernels.bfloat16Dot else {
@@ -18,12 +30,12 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
         // against 7.9–8.5 with a task per panel (Zen 4; for the fp32 tile the grouping made no difference).
         matmulPairs(x, rows: m, rowStride: ldx, w, into: y, rowStride: ldy, accumulate: accumulate,
                     plan: MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount,
-                                     threads: pool.threadCount, tileRows: 0),
-                    dot: dot, pool: pool)
+                                     threads: pool.threadCount, tileRows: 0, panelMultiple: panelMultiple),
+                    dot: dot, pool: pool, finishTask: finishTask)
         return
     }
     let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
-                          tileRows: kernels.firstTileRows)
+                          tileRows: kernels.firstTileRows, panelMultiple: panelMultiple)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
     nonisolated(unsafe) let x = x, y = y
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
@@ -41,10 +53,11 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
         let group = task % plan.panelGroups
         let rowStart = rowBlock * plan.rowsPerBlock
         let firstPanel = group * plan.panelsPerGroup
-        kernels.matmulBlock(x + rowStart * ldx, ldx, min(plan.rowsPerBlock, m - rowStart), sharedPanels, bfloat16,
-                            w.inFeatures, plan.kBlock, firstPanel, min(firstPanel + plan.panelsPerGroup, w.panelCount),
-                            w.outFeatures, y + rowStart * ldy, ldy, accumulate,
+        let rows = min(plan.rowsPerBlock, m - rowStart), lastPanel = min(firstPanel + plan.panelsPerGroup, w.panelCount)
+        kernels.matmulBlock(x + rowStart * ldx, ldx, rows, sharedPanels, bfloat16, w.inFeatures, plan.kBlock,
+                            firstPanel, lastPanel, w.outFeatures, y + rowStart * ldy, ldy, accumulate,
                             sharedWidened.map { $0 + slot * widenedLength })
+        finishTask?(rowStart, rows, firstPanel, lastPanel)
     }
 }
 
@@ -52,7 +65,7 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
 /// the dot-product GEMM on them.
 private func matmulPairs(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
                          into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
-                         dot: BFloat16DotKernels, pool: ComputePool) {
+                         dot: BFloat16DotKernels, pool: ComputePool, finishTask: TaskEpilogue?) {
     let pairRows = w.storedRows / 2
     let pairs = UnsafeMutableRawPointer.allocate(byteCount: m * pairRows * MemoryLayout<UInt32>.stride, alignment: 64)
         .bindMemory(to: UInt32.self, capacity: m * pairRows)
@@ -76,9 +89,10 @@ private func matmulPairs(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: 
         let group = task % plan.panelGroups
         let rowStart = rowBlock * plan.rowsPerBlock
         let firstPanel = group * plan.panelsPerGroup
-        dot.matmulBlock(sharedPairs + rowStart * pairRows, pairRows, min(plan.rowsPerBlock, m - rowStart), panels,
-                        pairRows, pairBlock, firstPanel, min(firstPanel + plan.panelsPerGroup, w.panelCount),
-                        w.outFeatures, y + rowStart * ldy, ldy, accumulate)
+        let rows = min(plan.rowsPerBlock, m - rowStart), lastPanel = min(firstPanel + plan.panelsPerGroup, w.panelCount)
+        dot.matmulBlock(sharedPairs + rowStart * pairRows, pairRows, rows, panels, pairRows, pairBlock, firstPanel,
+                        lastPanel, w.outFeatures, y + rowStart * ldy, ldy, accumulate)
+        finishTask?(rowStart, rows, firstPanel, lastPanel)
     }
 }
 
@@ -97,7 +111,8 @@ struct MatmulPlan: Sendable {
 
     /// `tileRows`: the rows of the variant's first row tile, so a block of more rows takes several passes; 0 groups
     /// the panels of every block.
-    init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int, tileRows: Int) {
+    /// `panelMultiple`: every group but the last holds a multiple of this many panels.
+    init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int, tileRows: Int, panelMultiple: Int = 1) {
         // K is split only past 1152, so each tile runs its whole dot product and stores C once, while a block of
         // 192 rows of x is reused across the task's panels. Interleaved runs on a 2-core Zen over the model's shapes
         // at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the earlier 256-wide K
@@ -116,7 +131,8 @@ struct MatmulPlan: Sendable {
         // an 11-token query has two passes per half too; as one task per panel, the passes over its high half had
         // no next panel to fetch and memory idled under them: its fp32 GEMMs took 33–36 ms, grouped 26–29 (AVX2).
         let severalTiles = m > tileRows
-        panelsPerGroup = rowBlocks == 1 && severalTiles ? (panelCount + 2 * threads - 1) / (2 * threads) : min(4, wanted)
+        let panels = rowBlocks == 1 && severalTiles ? (panelCount + 2 * threads - 1) / (2 * threads) : min(4, wanted)
+        panelsPerGroup = (panels + panelMultiple - 1) / panelMultiple * panelMultiple
         panelGroups = (panelCount + panelsPerGroup - 1) / panelsPerGroup
         taskCount = rowBlocks * panelGroups
     }

@@ -102,16 +102,32 @@ struct ElementwiseTests {
         #expect(Kernels.exp(Vector(repeating: 0)) == Vector(repeating: 1))
     }
 
+    /// Two rows of `count` columns, gate and up in 32-column panels in turn, rows padded on both sides.
     @Test("gelu_tanh(gate)·up matches the tanh formula in Double", arguments: [1, 16, 100, 1152])
     func gelu(count: Int) {
         forEachVariant { variant in
             var random = SplitMix(seed: UInt64(count) + 5)
-            var gate = random.floats(count, range: 12)
+            let rows = 2
+            var gate = random.floats(rows * count, range: 12)
             if count > 3 { gate[0] = 0; gate[1] = -30; gate[2] = 30; gate[3] = 1e-4 }
-            let up = random.floats(count, range: 2)
-            var out = [Float](repeating: 0, count: count)
-            geluTanhMultiply(gate: gate, up: up, into: &out, count: count)
-            for i in 0..<count {
+            let up = random.floats(rows * count, range: 2)
+            let productStride = 64 * ((count + 31) / 32) + 3, outStride = count + 2
+            var products = [Float](repeating: .nan, count: rows * productStride)
+            for row in 0..<rows {
+                for c in 0..<count {
+                    products[row * productStride + c + c / 32 * 32] = gate[row * count + c]
+                    products[row * productStride + c + c / 32 * 32 + 32] = up[row * count + c]
+                }
+            }
+            var written = [Float](repeating: -7, count: rows * outStride)
+            geluTanhMultiplyPairs(products, productStride: productStride, rows: rows, columns: count, into: &written,
+                                  outStride: outStride)
+            var out: [Float] = []
+            for row in 0..<rows {
+                out += written[row * outStride..<row * outStride + count]
+                #expect(written[row * outStride + count..<(row + 1) * outStride].allSatisfy { $0 == -7 })
+            }
+            for i in 0..<rows * count {
                 let u = Double(gate[i])
                 let z = 0.7978845608028654 * (u + 0.044715 * u * u * u)
                 let formula = 0.5 * u * (1 + Foundation.tanh(z)) * Double(up[i])

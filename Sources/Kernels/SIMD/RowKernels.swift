@@ -113,18 +113,25 @@ func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
     for j in i..<count { x[j] *= factor }
 }
 
-/// out[i] = gelu_tanh(gate[i]) · up[i].
+/// out[r][c] = gelu_tanh(gate) · up for c < `columns` of each of `rows` rows, where `products` holds 32-column gate and
+/// up panels in turn (gate of columns 32p..<32p+32 at 64p, their up at 64p + 32): a block of `matmulGELUGated`.
 @inline(never)
-package func geluTanhMultiplyRange(gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                                   into out: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 16 <= count {
-        store(geluTanh(load(gate + i)) * load(up + i), out + i)
-        i += 16
-    }
-    if i < count {
-        let tail = count - i
-        storePartial(geluTanh(loadPartial(gate + i, count: tail)) * loadPartial(up + i, count: tail), out + i, count: tail)
+package func geluTanhMultiplyPairRows(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+                                   into out: UnsafeMutablePointer<Float>, outStride: Int) {
+    for row in 0..<rows {
+        let source = products + row * productStride, target = out + row * outStride
+        // 16-column steps never straddle a pair: each reads its gate at c + 32·(c / 32) and its up 32 further.
+        var c = 0
+        while c + 16 <= columns {
+            let gate = source + c + c / 32 * 32
+            store(geluTanh(load(gate)) * load(gate + 32), target + c)
+            c += 16
+        }
+        if c < columns {
+            let gate = source + c + c / 32 * 32, tail = columns - c
+            storePartial(geluTanh(loadPartial(gate, count: tail)) * loadPartial(gate + 32, count: tail), target + c,
+                         count: tail)
+        }
     }
 }
 
