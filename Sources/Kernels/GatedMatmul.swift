@@ -13,8 +13,6 @@ public struct GatedProjections: Sendable {
         let width = PackedMatrix.panelWidth
         return 2 * ((outFeatures + width - 1) / width * width)
     }
-    /// Bytes the packed weights occupy.
-    public var byteCount: Int { packed.byteCount }
 
     /// `gate` and `up` are row-major `[outFeatures × inFeatures]` (PyTorch Linear layout).
     public init(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
@@ -23,19 +21,18 @@ public struct GatedProjections: Sendable {
         precondition(outFeatures > 0 && inFeatures > 0, "GatedProjections needs positive dimensions")
         precondition(gate.count >= count && up.count >= count,
                      "GatedProjections: \(gate.count) and \(up.count) weights for two \(outFeatures)×\(inFeatures) matrices")
-        let width = PackedMatrix.panelWidth
-        let pairs = (outFeatures + width - 1) / width
-        let interleaved = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * pairs * width * inFeatures)
+        let width = PackedMatrix.panelWidth, packedOutFeatures = Self.scratchWidth(outFeatures: outFeatures)
+        let interleaved = UnsafeMutableBufferPointer<Float>.allocate(capacity: packedOutFeatures * inFeatures)
         defer { interleaved.deallocate() }
         interleaved.initialize(repeating: 0)
-        for pair in 0..<pairs {
+        for pair in 0..<packedOutFeatures / (2 * width) {
             let first = pair * width, rows = min(width, outFeatures - first)
             for (part, source) in [gate, up].enumerated() {
                 let target = interleaved.baseAddress! + (2 * pair + part) * width * inFeatures
                 target.update(from: source.baseAddress! + first * inFeatures, count: rows * inFeatures)
             }
         }
-        packed = PackedMatrix(weights: UnsafeBufferPointer(interleaved), outFeatures: 2 * pairs * width,
+        packed = PackedMatrix(weights: UnsafeBufferPointer(interleaved), outFeatures: packedOutFeatures,
                               inFeatures: inFeatures, precision: precision)
         self.outFeatures = outFeatures
     }
@@ -58,9 +55,9 @@ public func matmulGELUGated(_ x: UnsafePointer<Float>, rows m: Int, rowStride ld
     nonisolated(unsafe) let products = scratch, y = y
     // Tasks take whole gate/up panel pairs.
     runMatmul(x, rows: m, rowStride: ldx, w.packed, into: scratch, rowStride: scratchWidth, accumulate: false,
-              panelMultiple: 2, pool: pool) { rowStart, rows, firstPanel, lastPanel in
-        let firstColumn = firstPanel / 2 * width, endColumn = min(lastPanel / 2 * width, outFeatures)
-        gelu(products + rowStart * scratchWidth + 2 * firstColumn, scratchWidth, rows, endColumn - firstColumn,
-             y + rowStart * ldy + firstColumn, ldy)
+              panelMultiple: 2, pool: pool) { block in
+        let firstColumn = block.firstPanel / 2 * width, endColumn = min(block.lastPanel / 2 * width, outFeatures)
+        gelu(products + block.rowStart * scratchWidth + 2 * firstColumn, scratchWidth, block.rows,
+             endColumn - firstColumn, y + block.rowStart * ldy + firstColumn, ldy)
     }
 }

@@ -12,9 +12,8 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
               pool: pool, finishTask: nil)
 }
 
-/// What a matmul task does once its block of y is complete: rows `rowStart..<rowStart + rows` over panels
-/// `firstPanel..<lastPanel`, still in cache.
-typealias TaskEpilogue = @Sendable (_ rowStart: Int, _ rows: Int, _ firstPanel: Int, _ lastPanel: Int) -> Void
+/// What a matmul task does once its block of y is complete, while the block is still in cache.
+typealias TaskEpilogue = @Sendable (MatmulPlan.Block) -> Void
 
 /// `matmul` whose tasks each take a multiple of `panelMultiple` panels and run `finishTask` on their block.
 func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
@@ -49,15 +48,11 @@ func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: 
     defer { widened?.deallocate() }
     nonisolated(unsafe) let sharedWidened = widened
     pool.parallelFor(plan.taskCount) { task, slot in
-        let rowBlock = task / plan.panelGroups
-        let group = task % plan.panelGroups
-        let rowStart = rowBlock * plan.rowsPerBlock
-        let firstPanel = group * plan.panelsPerGroup
-        let rows = min(plan.rowsPerBlock, m - rowStart), lastPanel = min(firstPanel + plan.panelsPerGroup, w.panelCount)
-        kernels.matmulBlock(x + rowStart * ldx, ldx, rows, sharedPanels, bfloat16, w.inFeatures, plan.kBlock,
-                            firstPanel, lastPanel, w.outFeatures, y + rowStart * ldy, ldy, accumulate,
-                            sharedWidened.map { $0 + slot * widenedLength })
-        finishTask?(rowStart, rows, firstPanel, lastPanel)
+        let block = plan.block(task)
+        kernels.matmulBlock(x + block.rowStart * ldx, ldx, block.rows, sharedPanels, bfloat16, w.inFeatures,
+                            plan.kBlock, block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy,
+                            ldy, accumulate, sharedWidened.map { $0 + slot * widenedLength })
+        finishTask?(block)
     }
 }
 
@@ -85,14 +80,10 @@ private func matmulPairs(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: 
     nonisolated(unsafe) let panels = UnsafePointer(w.storage.assumingMemoryBound(to: UInt32.self))
     let pairBlock = (plan.kBlock + 1) / 2
     pool.parallelFor(plan.taskCount) { task, _ in
-        let rowBlock = task / plan.panelGroups
-        let group = task % plan.panelGroups
-        let rowStart = rowBlock * plan.rowsPerBlock
-        let firstPanel = group * plan.panelsPerGroup
-        let rows = min(plan.rowsPerBlock, m - rowStart), lastPanel = min(firstPanel + plan.panelsPerGroup, w.panelCount)
-        dot.matmulBlock(sharedPairs + rowStart * pairRows, pairRows, rows, panels, pairRows, pairBlock, firstPanel,
-                        lastPanel, w.outFeatures, y + rowStart * ldy, ldy, accumulate)
-        finishTask?(rowStart, rows, firstPanel, lastPanel)
+        let block = plan.block(task)
+        dot.matmulBlock(sharedPairs + block.rowStart * pairRows, pairRows, block.rows, panels, pairRows, pairBlock,
+                        block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy, ldy, accumulate)
+        finishTask?(block)
     }
 }
 
@@ -103,6 +94,8 @@ struct MatmulPlan: Sendable {
     /// and 32, 0–8% more at 48–96, and 4–10% less from 128 on (286–312 against 275–290 GFLOP/s at M ≥ 512).
     static let widenedFromRows = 128
 
+    let rows: Int
+    let panelCount: Int
     let kBlock: Int
     let rowsPerBlock: Int
     let panelsPerGroup: Int
@@ -118,6 +111,8 @@ struct MatmulPlan: Sendable {
         // at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the earlier 256-wide K
         // blocks (which kept a panel's slice in L1 but reloaded C two to four times per tile and shrank the row block
         // for the larger K). With few rows, whole K lets a task read its weights as one stream.
+        rows = m
+        self.panelCount = panelCount
         let kLimit = 1152
         let kBlocks = (k + kLimit - 1) / kLimit
         kBlock = (k + kBlocks - 1) / kBlocks
@@ -135,5 +130,20 @@ struct MatmulPlan: Sendable {
         panelsPerGroup = (panels + panelMultiple - 1) / panelMultiple * panelMultiple
         panelGroups = (panelCount + panelsPerGroup - 1) / panelsPerGroup
         taskCount = rowBlocks * panelGroups
+    }
+
+    /// The rows and panels one task computes.
+    struct Block {
+        let rowStart: Int
+        let rows: Int
+        let firstPanel: Int
+        let lastPanel: Int
+    }
+
+    /// Task `task`'s block: row blocks outermost, panel groups within each.
+    func block(_ task: Int) -> Block {
+        let rowStart = task / panelGroups * rowsPerBlock, firstPanel = task % panelGroups * panelsPerGroup
+        return Block(rowStart: rowStart, rows: min(rowsPerBlock, rows - rowStart), firstPanel: firstPanel,
+                     lastPanel: min(firstPanel + panelsPerGroup, panelCount))
     }
 }
