@@ -70,16 +70,19 @@ struct Encoder: Sendable {
         // activations however much of the 262k-row table the traffic touches (the page cache still holds them).
         weights.file.evictPages(of: [weights.embeddingTensor])
 
-        for layer in weights.layers {
-            let rope = layer.kind == .full ? ropeFull : ropeSliding
-            // Attention block: x += norm(o_proj(attention(rope(norm(q)), rope(norm(k)), v))).
-            layer.inputNorm.plusOne.withUnsafeBufferPointer { w in
-                nonisolated(unsafe) let w = w.baseAddress!
-                rowBlocks.run(pool) { range in
-                    rmsNorm(x + range.lowerBound * hidden, into: normed + range.lowerBound * hidden, rows: range.count,
-                            width: hidden, rowStride: hidden, weightPlusOne: w, epsilon: epsilon)
-                }
+        // The configuration's validation guarantees at least one layer.
+        let layers = weights.layers
+        layers[0].inputNorm.plusOne.withUnsafeBufferPointer { w in
+            nonisolated(unsafe) let w = w.baseAddress!
+            rowBlocks.run(pool) { range in
+                rmsNorm(x + range.lowerBound * hidden, into: normed + range.lowerBound * hidden, rows: range.count,
+                        width: hidden, rowStride: hidden, weightPlusOne: w, epsilon: epsilon)
             }
+        }
+        for (index, layer) in layers.enumerated() {
+            let rope = layer.kind == .full ? ropeFull : ropeSliding
+            // Attention block: x += norm(o_proj(attention(rope(norm(q)), rope(norm(k)), v))), with norm(x) in
+            // `normed` already (the step before wrote it).
             matmul(normed, rows: tokens, rowStride: hidden, layer.queryKeyValue, into: qkv, rowStride: qkvWidth, pool: pool)
             layer.queryNorm.plusOne.withUnsafeBufferPointer { qw in
                 layer.keyNorm.plusOne.withUnsafeBufferPointer { kw in
@@ -130,21 +133,23 @@ struct Encoder: Sendable {
                             rowStride: intermediate, pool: pool)
             matmul(activated, rows: tokens, rowStride: intermediate, layer.down, into: projected, rowStride: hidden,
                    pool: pool)
+            // The residual add is fused with the norm that follows it: the next layer's input norm into `normed`,
+            // or after the last layer the final norm, in place (one step, and one pass over x, fewer per layer).
+            let isLast = index == layers.count - 1
+            let nextNorm = isLast ? weights.finalNorm : layers[index + 1].inputNorm
+            nonisolated(unsafe) let nextTarget = isLast ? x : normed
             layer.postFeedforwardNorm.plusOne.withUnsafeBufferPointer { post in
-                nonisolated(unsafe) let post = post.baseAddress!
-                rowBlocks.run(pool) { range in
-                    let offset = range.lowerBound * hidden
-                    rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset, residualRowStride: hidden,
-                               rows: range.count, width: hidden, weightPlusOne: post, epsilon: epsilon)
+                nextNorm.plusOne.withUnsafeBufferPointer { next in
+                    nonisolated(unsafe) let post = post.baseAddress!, next = next.baseAddress!
+                    rowBlocks.run(pool) { range in
+                        let offset = range.lowerBound * hidden
+                        rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset,
+                                   residualRowStride: hidden, rows: range.count, width: hidden, weightPlusOne: post,
+                                   epsilon: epsilon)
+                        rmsNorm(x + offset, into: nextTarget + offset, rows: range.count, width: hidden,
+                                rowStride: hidden, weightPlusOne: next, epsilon: epsilon)
+                    }
                 }
-            }
-        }
-
-        weights.finalNorm.plusOne.withUnsafeBufferPointer { w in
-            nonisolated(unsafe) let w = w.baseAddress!
-            rowBlocks.run(pool) { range in
-                rmsNorm(x + range.lowerBound * hidden, into: x + range.lowerBound * hidden, rows: range.count,
-                        width: hidden, rowStride: hidden, weightPlusOne: w, epsilon: epsilon)
             }
         }
     }

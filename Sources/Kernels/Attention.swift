@@ -18,7 +18,8 @@ public enum AttentionWindow: Sendable, Equatable {
 /// - `scale`: multiplies the logits (Gemma3: 256^−0.5 = 0.0625).
 ///
 /// Work is split over (sequence, head, block of 48 queries) on `pool`. Each block computes its scores against only
-/// the keys its window reaches (a `[48 × keys]` scratch per thread), so no n×n matrix is ever formed.
+/// the keys its window reaches (a `[48 × keys]` scratch per thread), so no n×n matrix is ever formed. Sequences of
+/// up to 16 tokens skip the packing: their scores are dot products straight from the rows (`attentionDirect`).
 public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
                       keys k: UnsafePointer<Float>, keyRowStride ldk: Int,
                       values v: UnsafePointer<Float>, valueRowStride ldv: Int,
@@ -49,8 +50,9 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
     // its own part of `packed` and its own slot of `scratch`; all outlive the parallelFor calls.
     nonisolated(unsafe) let q = q, k = k, v = v, out = out, packed = packedStorage, scratch = scratchStorage
 
-    pool.parallelFor(sequenceLengths.count * kvHeads) { item in
-        let sequence = item / kvHeads, group = item % kvHeads
+    let packedSequences = sequenceLengths.indices.filter { !AttentionLayout.isDirect(length: sequenceLengths[$0]) }
+    pool.parallelFor(packedSequences.count * kvHeads) { item in
+        let sequence = packedSequences[item / kvHeads], group = item % kvHeads
         let length = sequenceLengths[sequence], firstRow = layout.firstRows[sequence]
         let paddedKeys = layout.paddedKeys(sequence)
         let keyPanels = packed + layout.keyOffset(sequence: sequence, group: group)
@@ -91,6 +93,12 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
         let task = layout.tasks[taskIndex]
         let length = sequenceLengths[task.sequence], firstRow = layout.firstRows[task.sequence]
         let group = task.head / (queryHeads / kvHeads)
+        if AttentionLayout.isDirect(length: length) {
+            kernels.attentionDirect(q + firstRow * ldq + task.head * headDim, ldq, k + firstRow * ldk + group * headDim,
+                                    ldk, v + firstRow * ldv + group * headDim, ldv, length, radius, headDim,
+                                    scratch + slot * scratchPerSlot, out + firstRow * ldo + task.head * headDim, ldo, scale)
+            return
+        }
         let blockRows = min(AttentionLayout.queryBlock, length - task.firstQuery)
         let (keyStart, keyEnd) = visibleKeys(from: task.firstQuery, through: task.firstQuery + blockRows - 1,
                                              length: length, window: window)
@@ -125,6 +133,12 @@ private func visibleKeys(from first: Int, through last: Int, length: Int, window
 /// Where each sequence's rows and packed K/V live, and the list of (sequence, head, query block) tasks.
 private struct AttentionLayout: Sendable {
     static let queryBlock = 48
+    /// Sequences up to this long skip the packing and run `attentionDirect`, one task per head (it is below
+    /// `queryBlock`, so their task list needs no change). Where the two cross on one Zen 4 core, 3 heads of 256:
+    /// 11 tokens 8.7 µs direct against 15 µs packed, 16 tokens 16 against 19, 24 tokens 44 against 31.
+    static let directLength = 16
+
+    static func isDirect(length: Int) -> Bool { length <= directLength }
 
     struct Task: Sendable {
         let sequence: Int
@@ -135,7 +149,8 @@ private struct AttentionLayout: Sendable {
     let firstRows: [Int]
     /// Rows of all sequences together.
     let tokenCount: Int
-    /// Padded key rows (multiples of 32) of the sequences before each one, plus the total at the end.
+    /// Packed key rows (multiples of 32; none for direct sequences) of the sequences before each one, plus the total at
+    /// the end.
     let firstKeyRows: [Int]
     let kvHeads: Int
     let headDim: Int
@@ -153,7 +168,8 @@ private struct AttentionLayout: Sendable {
         for length in sequenceLengths {
             firstRows.append(row)
             row += length
-            firstKeyRows.append(firstKeyRows.last! + (length + panelWidth - 1) / panelWidth * panelWidth)
+            let packedKeys = Self.isDirect(length: length) ? 0 : (length + panelWidth - 1) / panelWidth * panelWidth
+            firstKeyRows.append(firstKeyRows.last! + packedKeys)
             let reach: Int
             switch window {
             case .full: reach = length

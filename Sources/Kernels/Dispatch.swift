@@ -90,6 +90,9 @@ struct KernelTable: Sendable {
     let attentionBlock: @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>,
                                    Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
                                    UnsafeMutablePointer<Float>, Int, Float) -> Void
+    /// (queries, ldq, keys, ldk, values, ldv, length, radius, headDim, scores, output, ldo, scale)
+    let attentionDirect: @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Int, Int,
+                                    Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
     /// (x, y, rows, width, rowStride, weightPlusOne, epsilon)
     let rmsNormRows: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) -> Void
     /// (y, yRowStride, residual, residualRowStride, rows, width, weightPlusOne, epsilon)
@@ -115,6 +118,9 @@ struct KernelTable: Sendable {
         attentionBlock: { Kernels.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                  keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                  keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
+        attentionDirect: { Kernels.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                                                   length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                                                   ldo: $11, scale: $12) },
         rmsNormRows: { Kernels.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
         rmsNormAddRows: { Kernels.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                  weightPlusOne: $6, epsilon: $7) },
@@ -134,6 +140,9 @@ struct KernelTable: Sendable {
         attentionBlock: { KernelsAVX2.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                      keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                      keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
+        attentionDirect: { KernelsAVX2.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                                                       length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                                                       ldo: $11, scale: $12) },
         rmsNormRows: { KernelsAVX2.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
         rmsNormAddRows: { KernelsAVX2.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                      weightPlusOne: $6, epsilon: $7) },
@@ -152,6 +161,9 @@ struct KernelTable: Sendable {
         attentionBlock: { KernelsAVX512.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
                                                        keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
                                                        keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
+        attentionDirect: { KernelsAVX512.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                                                         length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                                                         ldo: $11, scale: $12) },
         rmsNormRows: { KernelsAVX512.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
         rmsNormAddRows: { KernelsAVX512.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
                                                        weightPlusOne: $6, epsilon: $7) },
@@ -171,6 +183,9 @@ struct KernelTable: Sendable {
                                                            radius: $5, keyPanels: $6, valuePanels: $7, paddedKeys: $8,
                                                            headDim: $9, keyStart: $10, keyEnd: $11, scores: $12,
                                                            rowSums: $13, output: $14, ldo: $15, scale: $16) },
+        attentionDirect: { KernelsAVX512BF16.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4,
+                                                             ldv: $5, length: $6, radius: $7, headDim: $8, scores: $9,
+                                                             output: $10, ldo: $11, scale: $12) },
         rmsNormRows: { KernelsAVX512BF16.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5,
                                                      epsilon: $6) },
         rmsNormAddRows: { KernelsAVX512BF16.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,

@@ -146,7 +146,7 @@ func benchMatmul(_ pool: ComputePool) {
 
 func benchAttention(_ pool: ComputePool) {
     print("\nattention (3 query heads, 1 K/V head, head 256), \(pool.threadCount) thread(s), ms per call")
-    for n in [128, 512, 2048] {
+    for n in [11, 24, 128, 512, 2048] {
         let stride = 1280
         let qkv = randomFloats(n * stride)
         var out = [Float](repeating: 0, count: n * 768)
@@ -164,7 +164,7 @@ func benchAttention(_ pool: ComputePool) {
             }
             let visible = window == .full ? Double(n * n) : Double((0..<n).reduce(0) { $0 + min(n, $1 + 257) - max(0, $1 - 256) })
             let gflops = 2 * 2 * 3 * 256 * visible / seconds / 1e9
-            line += String(format: "  %@ %8.2f ms (%5.1f GFLOP/s)", window == .full ? "full   " : "sliding", seconds * 1e3, gflops)
+            line += String(format: "  %@ %8.3f ms (%5.1f GFLOP/s)", window == .full ? "full   " : "sliding", seconds * 1e3, gflops)
         }
         print(line)
     }

@@ -89,6 +89,13 @@ struct AttentionTests {
         run(lengths: [4, 6], queryHeads: 3, kvHeads: 1, headDim: 256, window: .sliding(radius: 2))
     }
 
+    @Test("sequences on either side of the direct path's 16-token limit, in one batch, at every head size remainder")
+    func directAndPackedTogether() {
+        run(lengths: [16, 17, 2, 15], queryHeads: 3, kvHeads: 1, headDim: 256, window: .full)
+        run(lengths: [17, 16, 9], queryHeads: 2, kvHeads: 1, headDim: 72, window: .sliding(radius: 3))
+        run(lengths: [13, 1], queryHeads: 4, kvHeads: 2, headDim: 12, window: .full)
+    }
+
     @Test("real head size 256 with a window the sequence crosses")
     func gemmaShape() {
         run(lengths: [200], queryHeads: 1, kvHeads: 1, headDim: 256, window: .sliding(radius: 64))

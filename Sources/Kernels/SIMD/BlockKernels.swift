@@ -124,3 +124,85 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         scale(output + row * ldo, count: headDim, by: 1 / rowSums[row])
     }
 }
+
+/// One head of attention over a short sequence, read straight from its Q/K/V rows: each score a dot product, their
+/// softmax, then the output as a weighted sum of V rows. With a few dozen keys, packing K and V into panels for the
+/// tiles (and padding the keys to whole panels) costs more than the products themselves.
+///
+/// Query i sees keys j with |i − j| ≤ radius; `scores` has room for `length` floats rounded up to a multiple of 16.
+@inline(never)
+package func attentionDirect(queries: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, ldk: Int,
+                             values: UnsafePointer<Float>, ldv: Int, length: Int, radius: Int, headDim: Int,
+                             scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldo: Int,
+                             scale logitScale: Float) {
+    for i in 0..<length {
+        let first = max(0, i - radius), end = min(length, i + radius + 1)
+        let count = end - first
+        let query = queries + i * ldq, visibleKeys = keys + first * ldk
+        // Four keys per pass share each load of the query and keep four FMA chains in flight.
+        var j = 0
+        while j + 4 <= count {
+            let k0 = visibleKeys + j * ldk, k1 = k0 + ldk, k2 = k1 + ldk, k3 = k2 + ldk
+            var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector()
+            var d = 0
+            while d + 16 <= headDim {
+                let q = load(query + d)
+                s0 = s0.addingProduct(q, load(k0 + d))
+                s1 = s1.addingProduct(q, load(k1 + d))
+                s2 = s2.addingProduct(q, load(k2 + d))
+                s3 = s3.addingProduct(q, load(k3 + d))
+                d += 16
+            }
+            if d < headDim {
+                let q = loadPartial(query + d, count: headDim - d)
+                s0 = s0.addingProduct(q, loadPartial(k0 + d, count: headDim - d))
+                s1 = s1.addingProduct(q, loadPartial(k1 + d, count: headDim - d))
+                s2 = s2.addingProduct(q, loadPartial(k2 + d, count: headDim - d))
+                s3 = s3.addingProduct(q, loadPartial(k3 + d, count: headDim - d))
+            }
+            scores[j] = s0.sum()
+            scores[j + 1] = s1.sum()
+            scores[j + 2] = s2.sum()
+            scores[j + 3] = s3.sum()
+            j += 4
+        }
+        while j < count {
+            scores[j] = dotProduct(query, visibleKeys + j * ldk, count: headDim)
+            j += 1
+        }
+        // −∞ up to whole vectors, which exponentiate to 0: the softmax then needs no partial loads.
+        let paddedCount = (count + 15) / 16 * 16
+        for j in count..<paddedCount { scores[j] = -.infinity }
+        let maximum = largest(scores, count: paddedCount)
+        let inverseSum = 1 / exponentiateShifted(scores, count: paddedCount, shift: maximum, scale: logitScale)
+        let visibleValues = values + first * ldv, row = output + i * ldo
+        // Four accumulators per step keep four FMA chains in flight across the keys.
+        var d = 0
+        while d + 64 <= headDim {
+            var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector()
+            for j in 0..<count {
+                let p = Vector(repeating: scores[j]), value = visibleValues + j * ldv + d
+                s0 = s0.addingProduct(p, load(value))
+                s1 = s1.addingProduct(p, load(value + 16))
+                s2 = s2.addingProduct(p, load(value + 32))
+                s3 = s3.addingProduct(p, load(value + 48))
+            }
+            store(s0 * inverseSum, row + d)
+            store(s1 * inverseSum, row + d + 16)
+            store(s2 * inverseSum, row + d + 32)
+            store(s3 * inverseSum, row + d + 48)
+            d += 64
+        }
+        while d < headDim {
+            let width = min(16, headDim - d)
+            var sum = Vector()
+            for j in 0..<count {
+                let value = visibleValues + j * ldv + d
+                sum = sum.addingProduct(Vector(repeating: scores[j]),
+                                        width == 16 ? load(value) : loadPartial(value, count: width))
+            }
+            if width == 16 { store(sum * inverseSum, row + d) } else { storePartial(sum * inverseSum, row + d, count: width) }
+            d += width
+        }
+    }
+}
