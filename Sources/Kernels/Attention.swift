@@ -50,9 +50,8 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
     // its own part of `packed` and its own slot of `scratch`; all outlive the parallelFor calls.
     nonisolated(unsafe) let q = q, k = k, v = v, out = out, packed = packedStorage, scratch = scratchStorage
 
-    let packedSequences = sequenceLengths.indices.filter { !AttentionLayout.isDirect(length: sequenceLengths[$0]) }
-    pool.parallelFor(packedSequences.count * kvHeads) { item in
-        let sequence = packedSequences[item / kvHeads], group = item % kvHeads
+    pool.parallelFor(layout.packedSequences.count * kvHeads) { item in
+        let sequence = layout.packedSequences[item / kvHeads], group = item % kvHeads
         let length = sequenceLengths[sequence], firstRow = layout.firstRows[sequence]
         let paddedKeys = layout.paddedKeys(sequence)
         let keyPanels = packed + layout.keyOffset(sequence: sequence, group: group)
@@ -152,6 +151,8 @@ private struct AttentionLayout: Sendable {
     /// Packed key rows (multiples of 32; none for direct sequences) of the sequences before each one, plus the total at
     /// the end.
     let firstKeyRows: [Int]
+    /// The sequences whose K/V are packed (all but the direct ones).
+    let packedSequences: [Int]
     let kvHeads: Int
     let headDim: Int
     /// headDim rounded up to whole 32-column panels.
@@ -163,13 +164,14 @@ private struct AttentionLayout: Sendable {
 
     init(sequenceLengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int, window: AttentionWindow) {
         let panelWidth = PackedMatrix.panelWidth
-        var firstRows: [Int] = [], firstKeyRows: [Int] = [0]
+        var firstRows: [Int] = [], firstKeyRows: [Int] = [0], packedSequences: [Int] = []
         var row = 0, maxSpan = 0
-        for length in sequenceLengths {
+        for (sequence, length) in sequenceLengths.enumerated() {
             firstRows.append(row)
             row += length
-            let packedKeys = Self.isDirect(length: length) ? 0 : (length + panelWidth - 1) / panelWidth * panelWidth
-            firstKeyRows.append(firstKeyRows.last! + packedKeys)
+            let isPacked = !Self.isDirect(length: length)
+            if isPacked { packedSequences.append(sequence) }
+            firstKeyRows.append(firstKeyRows.last! + (isPacked ? (length + panelWidth - 1) / panelWidth * panelWidth : 0))
             let reach: Int
             switch window {
             case .full: reach = length
@@ -181,6 +183,7 @@ private struct AttentionLayout: Sendable {
         self.firstRows = firstRows
         tokenCount = row
         self.firstKeyRows = firstKeyRows
+        self.packedSequences = packedSequences
         self.kvHeads = kvHeads
         self.headDim = headDim
         paddedHeadDim = (headDim + panelWidth - 1) / panelWidth * panelWidth
