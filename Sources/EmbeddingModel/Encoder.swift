@@ -70,20 +70,23 @@ struct Encoder: Sendable {
         // activations however much of the 262k-row table the traffic touches (the page cache still holds them).
         weights.file.evictPages(of: [weights.embeddingTensor])
 
-        // The configuration's validation guarantees at least one layer.
+        // The configuration's validation guarantees at least one layer. Each norm or activation that feeds a weight
+        // GEMM writes `normed` or `activated` in the form that GEMM reads (bf16 pairs on the dot-product variant).
         let layers = weights.layers
         layers[0].inputNorm.plusOne.withUnsafeBufferPointer { w in
             nonisolated(unsafe) let w = w.baseAddress!
+            let target = MatmulInput(normed, rowStride: hidden, for: layers[0].queryKeyValue)
             rowBlocks.run(pool) { range in
-                rmsNorm(x + range.lowerBound * hidden, into: normed + range.lowerBound * hidden, rows: range.count,
-                        width: hidden, rowStride: hidden, weightPlusOne: w, epsilon: epsilon)
+                rmsNorm(x + range.lowerBound * hidden, rowStride: hidden, into: target.rows(from: range.lowerBound),
+                        rows: range.count, width: hidden, weightPlusOne: w, epsilon: epsilon)
             }
         }
         for (index, layer) in layers.enumerated() {
             let rope = layer.kind == .full ? ropeFull : ropeSliding
             // Attention block: x += norm(o_proj(attention(rope(norm(q)), rope(norm(k)), v))), with norm(x) in
             // `normed` already (the step before wrote it).
-            matmul(normed, rows: tokens, rowStride: hidden, layer.queryKeyValue, into: qkv, rowStride: qkvWidth, pool: pool)
+            matmul(MatmulInput(normed, rowStride: hidden, for: layer.queryKeyValue), rows: tokens, layer.queryKeyValue,
+                   into: qkv, rowStride: qkvWidth, pool: pool)
             layer.queryNorm.plusOne.withUnsafeBufferPointer { qw in
                 layer.keyNorm.plusOne.withUnsafeBufferPointer { kw in
                     nonisolated(unsafe) let qw = qw.baseAddress!, kw = kw.baseAddress!
@@ -117,6 +120,7 @@ struct Encoder: Sendable {
             // MLP block: x += norm(down(gelu(gate(norm(x))) ⊙ up(norm(x)))), with the post-attention residual
             // add and the pre-MLP norm fused per row block (`projected` and `normed` share memory: each block
             // reads all its projected rows before it writes their normed rows).
+            let feedforwardInput = MatmulInput(normed, rowStride: hidden, for: layer.gateUp)
             layer.postAttentionNorm.plusOne.withUnsafeBufferPointer { post in
                 layer.preFeedforwardNorm.plusOne.withUnsafeBufferPointer { pre in
                     nonisolated(unsafe) let post = post.baseAddress!, pre = pre.baseAddress!
@@ -124,20 +128,21 @@ struct Encoder: Sendable {
                         let offset = range.lowerBound * hidden
                         rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset, residualRowStride: hidden,
                                    rows: range.count, width: hidden, weightPlusOne: post, epsilon: epsilon)
-                        rmsNorm(x + offset, into: normed + offset, rows: range.count, width: hidden, rowStride: hidden,
-                                weightPlusOne: pre, epsilon: epsilon)
+                        rmsNorm(x + offset, rowStride: hidden, into: feedforwardInput.rows(from: range.lowerBound),
+                                rows: range.count, width: hidden, weightPlusOne: pre, epsilon: epsilon)
                     }
                 }
             }
-            matmulGELUGated(normed, rows: tokens, rowStride: hidden, layer.gateUp, scratch: gateUp, into: activated,
-                            rowStride: intermediate, pool: pool)
-            matmul(activated, rows: tokens, rowStride: intermediate, layer.down, into: projected, rowStride: hidden,
-                   pool: pool)
+            let downInput = MatmulInput(activated, rowStride: intermediate, for: layer.down)
+            matmulGELUGated(feedforwardInput, rows: tokens, layer.gateUp, scratch: gateUp, into: downInput, pool: pool)
+            matmul(downInput, rows: tokens, layer.down, into: projected, rowStride: hidden, pool: pool)
             // The residual add is fused with the norm that follows it: the next layer's input norm into `normed`,
             // or after the last layer the final norm, in place (one step, and one pass over x, fewer per layer).
             let isLast = index == layers.count - 1
             let nextNorm = isLast ? weights.finalNorm : layers[index + 1].inputNorm
-            nonisolated(unsafe) let nextTarget = isLast ? x : normed
+            let nextTarget = isLast
+                ? MatmulInput(x, rowStride: hidden, form: .float32)
+                : MatmulInput(normed, rowStride: hidden, for: layers[index + 1].queryKeyValue)
             layer.postFeedforwardNorm.plusOne.withUnsafeBufferPointer { post in
                 nextNorm.plusOne.withUnsafeBufferPointer { next in
                     nonisolated(unsafe) let post = post.baseAddress!, next = next.baseAddress!
@@ -146,8 +151,8 @@ struct Encoder: Sendable {
                         rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset,
                                    residualRowStride: hidden, rows: range.count, width: hidden, weightPlusOne: post,
                                    epsilon: epsilon)
-                        rmsNorm(x + offset, into: nextTarget + offset, rows: range.count, width: hidden,
-                                rowStride: hidden, weightPlusOne: next, epsilon: epsilon)
+                        rmsNorm(x + offset, rowStride: hidden, into: nextTarget.rows(from: range.lowerBound),
+                                rows: range.count, width: hidden, weightPlusOne: next, epsilon: epsilon)
                     }
                 }
             }

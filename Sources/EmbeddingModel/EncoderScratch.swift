@@ -36,8 +36,11 @@ final class EncoderScratch {
     /// `[T × hidden]`: the residual stream, and at the end the final-norm token states.
     let residual = GrowableBuffer<Float>()
     /// `[T × hidden]`: the normed input of the attention or MLP block, then that block's o_proj / down_proj output.
+    /// The normed input is in the form its GEMM reads (`MatmulInput`): fp32, or bf16 pairs in the first half of each
+    /// row.
     let normed = GrowableBuffer<Float>()
-    /// `[T × max(heads·headDim, intermediate)]`: attention output, heads side by side; later gelu(gate)·up.
+    /// `[T × max(heads·headDim, intermediate)]`: attention output, heads side by side; later gelu(gate)·up, in the
+    /// form down_proj reads.
     let attention = GrowableBuffer<Float>()
     /// `[T × max((heads + 2·kvHeads)·headDim, gated scratch width)]`: q | k | v per token, later the gate and up
     /// products (`GatedProjections.scratchWidth`: 2·intermediate, rounded up to whole panels).

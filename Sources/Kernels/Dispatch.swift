@@ -201,7 +201,11 @@ struct KernelTable: Sendable {
                                                                    pairStride: $5) },
             matmulBlock: { KernelsAVX512BF16.dotMatmulBlock(pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4,
                                                             pairBlock: $5, firstPanel: $6, lastPanel: $7,
-                                                            outFeatures: $8, y: $9, ldy: $10, accumulate: $11) }))
+                                                            outFeatures: $8, y: $9, ldy: $10, accumulate: $11) },
+            rmsNormRows: { KernelsAVX512BF16.rmsNormRowsToBFloat16($0, rowStride: $1, into: $2, targetStride: $3,
+                                                                   rows: $4, width: $5, weightPlusOne: $6, epsilon: $7) },
+            geluTanhMultiplyPairs: { KernelsAVX512BF16.geluTanhMultiplyPairRowsToBFloat16(
+                $0, productStride: $1, rows: $2, columns: $3, into: $4, outStride: $5) }))
     #endif
 }
 
@@ -212,6 +216,13 @@ struct BFloat16DotKernels: Sendable {
     /// (pairs, ldp, rows, panels, pairRows, pairBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
     let matmulBlock: @Sendable (UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
                                 UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    /// (x, ldx, y, yStride, rows, width, weightPlusOne, epsilon): `KernelTable.rmsNormRows` with y as bf16 values,
+    /// `yStride` apart, rounded as `roundRowsToPairs` rounds.
+    let rmsNormRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<UInt16>, Int, Int, Int,
+                                UnsafePointer<Float>, Float) -> Void
+    /// (products, productStride, rows, columns, out, outStride): `KernelTable.geluTanhMultiplyPairs` with out as
+    /// bf16 values, rounded the same way.
+    let geluTanhMultiplyPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt16>, Int) -> Void
 }
 
 #if arch(x86_64)

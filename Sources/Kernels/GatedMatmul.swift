@@ -46,18 +46,51 @@ public struct GatedProjections: Sendable {
 public func matmulGELUGated(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: GatedProjections,
                             scratch: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
                             rowStride ldy: Int, pool: ComputePool) {
+    matmulGELUGated(MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w,
+                    scratch: scratch, into: MatmulInput(y, rowStride: ldy, form: .float32), pool: pool)
+}
+
+/// `matmulGELUGated` on x as a norm wrote it for `w`, writing y as the input of the matmul that follows (the down
+/// projection): in bf16 pair form each task rounds its block of y as it writes it.
+public func matmulGELUGated(_ x: MatmulInput, rows m: Int, _ w: GatedProjections,
+                            scratch: UnsafeMutablePointer<Float>, into y: MatmulInput, pool: ComputePool) {
     if m <= 0 { return }
-    precondition(ldx >= w.inFeatures && ldy >= w.outFeatures, "matmulGELUGated: row stride smaller than the row")
+    precondition(y.fits(inFeatures: w.outFeatures), "matmulGELUGated: row stride smaller than the row")
     // Resolved here, on the thread that may carry a forced variant, not in the tasks.
-    let gelu = KernelVariant.current.table.geluTanhMultiplyPairs
+    let kernels = KernelVariant.current.table
     let width = PackedMatrix.panelWidth, scratchWidth = w.scratchWidth, outFeatures = w.outFeatures
+    let ldy = y.rowStride
     // Each task reads the scratch block it wrote and writes its own columns of y; the caller keeps both alive.
-    nonisolated(unsafe) let products = scratch, y = y
-    // Tasks take whole gate/up panel pairs.
-    runMatmul(x, rows: m, rowStride: ldx, w.packed, into: scratch, rowStride: scratchWidth, accumulate: false,
-              panelMultiple: 2, pool: pool) { block in
-        let firstColumn = block.firstPanel / 2 * width, endColumn = min(block.lastPanel / 2 * width, outFeatures)
-        gelu(products + block.rowStart * scratchWidth + 2 * firstColumn, scratchWidth, block.rows,
-             endColumn - firstColumn, y + block.rowStart * ldy + firstColumn, ldy)
+    nonisolated(unsafe) let products = scratch
+    // A block's outputs: its panel pairs' columns. Its products start at twice its first column.
+    let columns = { @Sendable (block: MatmulPlan.Block) -> (first: Int, count: Int) in
+        let first = block.firstPanel / 2 * width
+        return (first, min(block.lastPanel / 2 * width, outFeatures) - first)
     }
+    let epilogue: TaskEpilogue
+    switch y.form {
+    case .float32:
+        let gelu = kernels.geluTanhMultiplyPairs
+        nonisolated(unsafe) let y = y.floats
+        epilogue = { block in
+            let (first, count) = columns(block)
+            gelu(products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
+                 y + block.rowStart * ldy + first, ldy)
+        }
+    case .bfloat16Pairs:
+        guard let dot = kernels.bfloat16Dot else {
+            preconditionFailure("matmulGELUGated: bf16 pairs for a variant without a dot product, run on \(KernelVariant.current)")
+        }
+        let gelu = dot.geluTanhMultiplyPairs
+        // Tasks start on whole panel pairs, so every block's first column is even: its pairs are its own words.
+        nonisolated(unsafe) let y = y.bfloat16Values
+        epilogue = { block in
+            let (first, count) = columns(block)
+            gelu(products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
+                 y + block.rowStart * 2 * ldy + first, 2 * ldy)
+        }
+    }
+    // Tasks take whole gate/up panel pairs.
+    runMatmul(x, rows: m, w.packed, into: scratch, rowStride: scratchWidth, accumulate: false, panelMultiple: 2,
+              pool: pool, finishTask: epilogue)
 }

@@ -6,19 +6,27 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
                    _ w: PackedMatrix,
                    into y: UnsafeMutablePointer<Float>, rowStride ldy: Int,
                    accumulate: Bool = false, pool: ComputePool) {
+    matmul(MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w, into: y,
+           rowStride: ldy, accumulate: accumulate, pool: pool)
+}
+
+/// `matmul` on x as a norm or an activation wrote it for `w` (see `MatmulInput`).
+public func matmul(_ x: MatmulInput, rows m: Int, _ w: PackedMatrix, into y: UnsafeMutablePointer<Float>,
+                   rowStride ldy: Int, accumulate: Bool = false, pool: ComputePool) {
     if m <= 0 { return }
-    precondition(ldx >= w.inFeatures && ldy >= w.outFeatures, "matmul: row stride smaller than the row")
-    runMatmul(x, rows: m, rowStride: ldx, w, into: y, rowStride: ldy, accumulate: accumulate, panelMultiple: 1,
-              pool: pool, finishTask: nil)
+    precondition(ldy >= w.outFeatures, "matmul: row stride smaller than the row")
+    runMatmul(x, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate, panelMultiple: 1, pool: pool,
+              finishTask: nil)
 }
 
 /// What a matmul task does once its block of y is complete, while the block is still in cache.
 typealias TaskEpilogue = @Sendable (MatmulPlan.Block) -> Void
 
 /// `matmul` whose tasks each take a multiple of `panelMultiple` panels and run `finishTask` on their block.
-func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
+func runMatmul(_ input: MatmulInput, rows m: Int, _ w: PackedMatrix,
                into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, panelMultiple: Int,
                pool: ComputePool, finishTask: TaskEpilogue?) {
+    precondition(input.fits(inFeatures: w.inFeatures), "matmul: row stride smaller than the row")
     let kernels = KernelVariant.current.table
     if w.pairsAlongK {
         guard let dot = kernels.bfloat16Dot else {
@@ -27,16 +35,30 @@ func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: 
         // Panels in groups at every height: a dot tile's prefetch stream runs on past its panel into the next one in
         // memory, which is worth fetching only for the task that reads it next. An 11-token query p50 7.5–7.8 ms
         // against 7.9–8.5 with a task per panel (Zen 4; for the fp32 tile the grouping made no difference).
-        matmulPairs(x, rows: m, rowStride: ldx, w, into: y, rowStride: ldy, accumulate: accumulate,
-                    plan: MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount,
-                                     threads: pool.threadCount, tileRows: 0, panelMultiple: panelMultiple),
-                    dot: dot, pool: pool, finishTask: finishTask)
+        let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
+                              tileRows: 0, panelMultiple: panelMultiple)
+        switch input.form {
+        case .bfloat16Pairs:
+            matmulPairs(input.pairs, pairStride: input.rowStride, rows: m, w, into: y, rowStride: ldy,
+                        accumulate: accumulate, plan: plan, dot: dot, pool: pool, finishTask: finishTask)
+        case .float32:
+            let pairStride = w.storedRows / 2
+            let pairs = UnsafeMutableRawPointer.allocate(byteCount: m * pairStride * MemoryLayout<UInt32>.stride,
+                                                         alignment: 64)
+                .bindMemory(to: UInt32.self, capacity: m * pairStride)
+            defer { pairs.deallocate() }
+            roundRowsToPairs(input.floats, rowStride: input.rowStride, rows: m, inFeatures: w.inFeatures, into: pairs,
+                             pairStride: pairStride, dot: dot, pool: pool)
+            matmulPairs(pairs, pairStride: pairStride, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate,
+                        plan: plan, dot: dot, pool: pool, finishTask: finishTask)
+        }
         return
     }
     let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
                           tileRows: kernels.firstTileRows, panelMultiple: panelMultiple)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
-    nonisolated(unsafe) let x = x, y = y
+    nonisolated(unsafe) let x = input.floats, y = y
+    let ldx = input.rowStride
     let panels = UnsafeRawPointer(w.storage), bfloat16 = w.precision == .bfloat16
     nonisolated(unsafe) let sharedPanels = panels
     // bf16 panels that several row tiles read are widened once per task into the running thread's slot (no two
@@ -56,32 +78,34 @@ func runMatmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: 
     }
 }
 
-/// `matmul` on K-pair bf16 weights: x is rounded to bf16 pairs once (rows split over the pool), then the tasks run
-/// the dot-product GEMM on them.
-private func matmulPairs(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: PackedMatrix,
-                         into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
-                         dot: BFloat16DotKernels, pool: ComputePool, finishTask: TaskEpilogue?) {
-    let pairRows = w.storedRows / 2
-    let pairs = UnsafeMutableRawPointer.allocate(byteCount: m * pairRows * MemoryLayout<UInt32>.stride, alignment: 64)
-        .bindMemory(to: UInt32.self, capacity: m * pairRows)
-    defer { pairs.deallocate() }
-    // Tasks read x and the panels and write disjoint rows of `pairs`, then disjoint blocks of y; the caller keeps x,
-    // w and y alive, and this function `pairs`, until parallelFor returns.
-    nonisolated(unsafe) let x = x, y = y, sharedPairs = pairs
-    let inFeatures = w.inFeatures
+/// Rows of x rounded to bf16 pairs for a dot-product GEMM (rows split over the pool).
+private func roundRowsToPairs(_ x: UnsafePointer<Float>, rowStride ldx: Int, rows m: Int, inFeatures: Int,
+                             into pairs: UnsafeMutablePointer<UInt32>, pairStride: Int, dot: BFloat16DotKernels,
+                             pool: ComputePool) {
+    // Tasks read x and write disjoint rows of `pairs`; the caller keeps both alive until parallelFor returns.
+    nonisolated(unsafe) let x = x, pairs = pairs
     // Up to 32 rows (a few µs) are one chunk on the calling thread: a hand-off per matmul would cost more than it
     // saves (an 11-token query spent 170 µs in 96 roundings over two threads).
     let chunk = max(32, (m + 4 * pool.threadCount - 1) / (4 * pool.threadCount))
     pool.parallelFor((m + chunk - 1) / chunk) { task, _ in
         let first = task * chunk
-        dot.roundRowsToPairs(x + first * ldx, ldx, min(chunk, m - first), inFeatures, sharedPairs + first * pairRows,
-                             pairRows)
+        dot.roundRowsToPairs(x + first * ldx, ldx, min(chunk, m - first), inFeatures, pairs + first * pairStride,
+                             pairStride)
     }
+}
+
+/// The dot-product GEMM on rows of x already rounded to bf16 pairs (`pairStride` words apart).
+private func matmulPairs(_ pairs: UnsafePointer<UInt32>, pairStride: Int, rows m: Int, _ w: PackedMatrix,
+                         into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
+                         dot: BFloat16DotKernels, pool: ComputePool, finishTask: TaskEpilogue?) {
+    // Tasks read the pairs and the panels and write disjoint blocks of y; the caller keeps all alive until
+    // parallelFor returns.
+    nonisolated(unsafe) let pairs = pairs, y = y
     nonisolated(unsafe) let panels = UnsafePointer(w.storage.assumingMemoryBound(to: UInt32.self))
-    let pairBlock = (plan.kBlock + 1) / 2
+    let pairRows = w.storedRows / 2, pairBlock = (plan.kBlock + 1) / 2
     pool.parallelFor(plan.taskCount) { task, _ in
         let block = plan.block(task)
-        dot.matmulBlock(sharedPairs + block.rowStart * pairRows, pairRows, block.rows, panels, pairRows, pairBlock,
+        dot.matmulBlock(pairs + block.rowStart * pairStride, pairStride, block.rows, panels, pairRows, pairBlock,
                         block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy, ldy, accumulate)
         finishTask?(block)
     }

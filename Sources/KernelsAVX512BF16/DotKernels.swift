@@ -38,22 +38,16 @@ enum PairDot: TileOperands {
 /// holds x[2p] low and x[2p+1] high; an odd K ends on a pair whose high half is zero, as the packed weights do.
 package func roundRowsToPairs(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int,
                               into pairs: UnsafeMutablePointer<UInt32>, pairStride: Int) {
+    let values = UnsafeMutableRawPointer(pairs).assumingMemoryBound(to: UInt16.self)
     for row in 0..<rows {
-        let source = UnsafeRawPointer(x + row * ldx), target = pairs + row * pairStride
+        let source = x + row * ldx, target = values + row * 2 * pairStride
         var k = 0
-        while k + 32 <= inFeatures {
-            let bits = source.loadUnaligned(fromByteOffset: k * 4, as: SIMD32<UInt32>.self)
-            let even = bits.evenHalf, odd = bits.oddHalf
-            let low = (even &+ 0x7FFF &+ ((even &>> 16) & 1)) &>> 16
-            let high = (odd &+ 0x7FFF &+ ((odd &>> 16) & 1)) & 0xFFFF_0000
-            UnsafeMutableRawPointer(target + k / 2).storeBytes(of: low | high, as: PairWords.self)
-            k += 32
+        while k + 16 <= inFeatures {
+            RowStoreBFloat16.write(load(source + k), target + k)
+            k += 16
         }
-        while k < inFeatures {
-            let low = UInt32(bfloat16Bits(x[row * ldx + k]))
-            let high = k + 1 < inFeatures ? UInt32(bfloat16Bits(x[row * ldx + k + 1])) : 0
-            target[k / 2] = low | high << 16
-            k += 2
+        if k < inFeatures {
+            RowStoreBFloat16.write(loadPartial(source + k, count: inFeatures - k), target + k, count: inFeatures - k)
         }
     }
 }

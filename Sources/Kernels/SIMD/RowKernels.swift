@@ -8,19 +8,37 @@
 @inline(never)
 package func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
                          rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
+    normRows(x, rowStride: rowStride, into: y, RowStoreFloat.self, targetStride: rowStride, rows: rows, width: width,
+             weightPlusOne: weightPlusOne, epsilon: epsilon)
+}
+
+/// `rmsNormRows` written as bf16 (`targetStride` bf16 values from row to row), rounded as `roundRowsToPairs` rounds:
+/// the input of a dot-product GEMM, made by the norm instead of in a pass of its own.
+@inline(never)
+package func rmsNormRowsToBFloat16(_ x: UnsafePointer<Float>, rowStride: Int, into y: UnsafeMutablePointer<UInt16>,
+                                   targetStride: Int, rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>,
+                                   epsilon: Float) {
+    normRows(x, rowStride: rowStride, into: y, RowStoreBFloat16.self, targetStride: targetStride, rows: rows,
+             width: width, weightPlusOne: weightPlusOne, epsilon: epsilon)
+}
+
+@inline(__always)
+private func normRows<Store: RowStore>(_ x: UnsafePointer<Float>, rowStride: Int,
+                                       into y: UnsafeMutablePointer<Store.Element>, _: Store.Type, targetStride: Int,
+                                       rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
     for row in 0..<rows {
         let source = x + row * rowStride
-        let target = y + row * rowStride
+        let target = y + row * targetStride
         let inverse = inverseRMS(source, width: width, epsilon: epsilon)
         var i = 0
         while i + 16 <= width {
-            store(load(source + i) * inverse * load(weightPlusOne + i), target + i)
+            Store.write(load(source + i) * inverse * load(weightPlusOne + i), target + i)
             i += 16
         }
         if i < width {
             let tail = width - i
-            storePartial(loadPartial(source + i, count: tail) * inverse * loadPartial(weightPlusOne + i, count: tail),
-                         target + i, count: tail)
+            Store.write(loadPartial(source + i, count: tail) * inverse * loadPartial(weightPlusOne + i, count: tail),
+                        target + i, count: tail)
         }
     }
 }
@@ -117,20 +135,36 @@ func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
 /// up panels in turn (gate of columns 32p..<32p+32 at 64p, their up at 64p + 32): a block of `matmulGELUGated`.
 @inline(never)
 package func geluTanhMultiplyPairRows(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
-                                   into out: UnsafeMutablePointer<Float>, outStride: Int) {
+                                      into out: UnsafeMutablePointer<Float>, outStride: Int) {
+    geluRows(products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreFloat.self,
+             outStride: outStride)
+}
+
+/// `geluTanhMultiplyPairRows` written as bf16 (`outStride` bf16 values from row to row), rounded as
+/// `roundRowsToPairs` rounds: the down projection's input for a dot-product GEMM.
+@inline(never)
+package func geluTanhMultiplyPairRowsToBFloat16(_ products: UnsafePointer<Float>, productStride: Int, rows: Int,
+                                                columns: Int, into out: UnsafeMutablePointer<UInt16>, outStride: Int) {
+    geluRows(products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreBFloat16.self,
+             outStride: outStride)
+}
+
+@inline(__always)
+private func geluRows<Store: RowStore>(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+                                       into out: UnsafeMutablePointer<Store.Element>, _: Store.Type, outStride: Int) {
     for row in 0..<rows {
         let source = products + row * productStride, target = out + row * outStride
         // 16-column steps never straddle a pair: each reads its gate at c + 32·(c / 32) and its up 32 further.
         var c = 0
         while c + 16 <= columns {
             let gate = source + c + c / 32 * 32
-            store(geluTanh(load(gate)) * load(gate + 32), target + c)
+            Store.write(geluTanh(load(gate)) * load(gate + 32), target + c)
             c += 16
         }
         if c < columns {
             let gate = source + c + c / 32 * 32, tail = columns - c
-            storePartial(geluTanh(loadPartial(gate, count: tail)) * loadPartial(gate + 32, count: tail), target + c,
-                         count: tail)
+            Store.write(geluTanh(loadPartial(gate, count: tail)) * loadPartial(gate + 32, count: tail), target + c,
+                        count: tail)
         }
     }
 }
@@ -171,6 +205,48 @@ package func ropeRow(_ row: UnsafeMutablePointer<Float>, heads: Int, headDim: In
 @inline(never)
 package func dotRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
     dotProduct(a, b, count: count)
+}
+
+/// How a row kernel writes its 16-lane results: as fp32, or rounded to bf16.
+protocol RowStore {
+    associatedtype Element
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<Element>)
+    /// The low `count` (< 16) lanes.
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<Element>, count: Int)
+}
+
+enum RowStoreFloat: RowStore {
+    @inline(__always)
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<Float>) { store(value, target) }
+
+    @inline(__always)
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<Float>, count: Int) {
+        storePartial(value, target, count: count)
+    }
+}
+
+/// Round to nearest even, as `bfloat16Bits` does for every number (NaN is not special-cased: a row kernel's inputs
+/// are finite). bf16 values stored one after another are the K pairs of `roundRowsToPairs`: word p holds values 2p
+/// (low) and 2p + 1 (high).
+enum RowStoreBFloat16: RowStore {
+    @inline(__always)
+    static func rounded(_ value: Vector) -> SIMD16<UInt16> {
+        let bits = unsafeBitCast(value, to: SIMD16<UInt32>.self)
+        return SIMD16<UInt16>(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
+    }
+
+    @inline(__always)
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<UInt16>) {
+        UnsafeMutableRawPointer(target).storeBytes(of: rounded(value), as: SIMD16<UInt16>.self)
+    }
+
+    /// Also zeroes the value after an odd `count`: the high half of a row's last pair, as the packed weights pad it.
+    @inline(__always)
+    static func write(_ value: Vector, _ target: UnsafeMutablePointer<UInt16>, count: Int) {
+        let values = rounded(value)
+        for lane in 0..<count { target[lane] = values[lane] }
+        if count % 2 == 1 { target[count] = 0 }
+    }
 }
 
 /// 0, 1, …, 15: compared with a count to mask the lanes of a partial vector.

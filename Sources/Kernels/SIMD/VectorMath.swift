@@ -69,8 +69,7 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     return ((s0 + s1) + (s2 + s3)).sum()
 }
 
-/// fp32 → bf16 bits, rounding to nearest, ties to even (NaN stays NaN): for packing bf16 weights (Kernels) and, in
-/// the avx512bf16 variant, for the odd tail of a row of x rounded to pairs.
+/// fp32 → bf16 bits, rounding to nearest, ties to even (NaN stays NaN): for packing bf16 weights (Kernels).
 @inline(__always)
 func bfloat16Bits(_ value: Float) -> UInt16 {
     let bits = value.bitPattern
