@@ -54,6 +54,7 @@ func runMatmul(_ input: MatmulInput, rows m: Int, _ w: PackedMatrix,
         }
         return
     }
+    precondition(input.form == .float32, "matmul: x given as bf16 pairs for weights that are not packed in pairs")
     let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
                           tileRows: kernels.firstTileRows, panelMultiple: panelMultiple)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.

@@ -229,22 +229,23 @@ enum RowStoreFloat: RowStore {
 /// are finite). bf16 values stored one after another are the K pairs of `roundRowsToPairs`: word p holds values 2p
 /// (low) and 2p + 1 (high).
 enum RowStoreBFloat16: RowStore {
-    @inline(__always)
-    static func rounded(_ value: Vector) -> SIMD16<UInt16> {
-        let bits = unsafeBitCast(value, to: SIMD16<UInt32>.self)
-        return SIMD16<UInt16>(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
-    }
-
+    /// 16 values into 8 pair words at an even index. Pairs are formed from the even and odd lanes (two permutes):
+    /// `SIMD16<UInt16>(truncatingIfNeeded:)` is not specialised and ran as a generic call per vector.
     @inline(__always)
     static func write(_ value: Vector, _ target: UnsafeMutablePointer<UInt16>) {
-        UnsafeMutableRawPointer(target).storeBytes(of: rounded(value), as: SIMD16<UInt16>.self)
+        let bits = unsafeBitCast(value, to: SIMD16<UInt32>.self)
+        let rounded = bits &+ 0x7FFF &+ ((bits &>> 16) & 1)
+        let words = (rounded.evenHalf &>> 16) | (rounded.oddHalf & 0xFFFF_0000)
+        UnsafeMutableRawPointer(target).storeBytes(of: words, as: SIMD8<UInt32>.self)
     }
 
     /// Also zeroes the value after an odd `count`: the high half of a row's last pair, as the packed weights pad it.
     @inline(__always)
     static func write(_ value: Vector, _ target: UnsafeMutablePointer<UInt16>, count: Int) {
-        let values = rounded(value)
-        for lane in 0..<count { target[lane] = values[lane] }
+        for lane in 0..<count {
+            let bits = value[lane].bitPattern
+            target[lane] = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
+        }
         if count % 2 == 1 { target[count] = 0 }
     }
 }
