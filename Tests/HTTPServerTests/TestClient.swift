@@ -56,11 +56,10 @@ final class RawClient: @unchecked Sendable {
             let status = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-            guard status == 0 else {
-                let code = errno
-                close(fd)
-                throw TestClientError(description: "connect 127.0.0.1:\(port) failed: errno \(code)")
-            }
+            // No close here: the instance is fully initialised, so throwing runs deinit, which closes `fd`. A second
+            // close could shut a descriptor that a test running in parallel had just been given the same number for
+            // (seen as `send failed: errno 9` in another suite).
+            guard status == 0 else { throw TestClientError(description: "connect 127.0.0.1:\(port) failed: errno \(errno)") }
         }
         setTimeout(seconds: timeoutSeconds)
     }
