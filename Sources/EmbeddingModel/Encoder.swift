@@ -73,9 +73,10 @@ struct Encoder: Sendable {
         // The configuration's validation guarantees at least one layer. Each norm or activation that feeds a weight
         // GEMM writes `normed` or `activated` in the form that GEMM reads (bf16 pairs on the dot-product variant).
         let layers = weights.layers
+        let attentionInput = { (layer: LayerWeights) in MatmulInput(normed, rowStride: hidden, for: layer.queryKeyValue) }
         layers[0].inputNorm.plusOne.withUnsafeBufferPointer { w in
             nonisolated(unsafe) let w = w.baseAddress!
-            let target = MatmulInput(normed, rowStride: hidden, for: layers[0].queryKeyValue)
+            let target = attentionInput(layers[0])
             rowBlocks.run(pool) { range in
                 rmsNorm(x + range.lowerBound * hidden, rowStride: hidden, into: target.rows(from: range.lowerBound),
                         rows: range.count, width: hidden, weightPlusOne: w, epsilon: epsilon)
@@ -85,8 +86,7 @@ struct Encoder: Sendable {
             let rope = layer.kind == .full ? ropeFull : ropeSliding
             // Attention block: x += norm(o_proj(attention(rope(norm(q)), rope(norm(k)), v))), with norm(x) in
             // `normed` already (the step before wrote it).
-            matmul(MatmulInput(normed, rowStride: hidden, for: layer.queryKeyValue), rows: tokens, layer.queryKeyValue,
-                   into: qkv, rowStride: qkvWidth, pool: pool)
+            matmul(attentionInput(layer), rows: tokens, layer.queryKeyValue, into: qkv, rowStride: qkvWidth, pool: pool)
             layer.queryNorm.plusOne.withUnsafeBufferPointer { qw in
                 layer.keyNorm.plusOne.withUnsafeBufferPointer { kw in
                     nonisolated(unsafe) let qw = qw.baseAddress!, kw = kw.baseAddress!
@@ -142,7 +142,7 @@ struct Encoder: Sendable {
             let nextNorm = isLast ? weights.finalNorm : layers[index + 1].inputNorm
             let nextTarget = isLast
                 ? MatmulInput(x, rowStride: hidden, form: .float32)
-                : MatmulInput(normed, rowStride: hidden, for: layers[index + 1].queryKeyValue)
+                : attentionInput(layers[index + 1])
             layer.postFeedforwardNorm.plusOne.withUnsafeBufferPointer { post in
                 nextNorm.plusOne.withUnsafeBufferPointer { next in
                     nonisolated(unsafe) let post = post.baseAddress!, next = next.baseAddress!

@@ -47,7 +47,8 @@ public struct MatmulInput: @unchecked Sendable {
 
     /// The same view from row `row` on.
     public func rows(from row: Int) -> MatmulInput {
-        MatmulInput(base: base + row * rowStride * 4, rowStride: rowStride, form: form)
+        // A float and a pair word are both 4 bytes.
+        MatmulInput(base: base + row * rowStride * MemoryLayout<UInt32>.stride, rowStride: rowStride, form: form)
     }
 
     /// Whether a row holds K = `inFeatures` values.

@@ -225,9 +225,9 @@ enum RowStoreFloat: RowStore {
     }
 }
 
-/// Round to nearest even, as `bfloat16Bits` does for every number (NaN is not special-cased: a row kernel's inputs
-/// are finite). bf16 values stored one after another are the K pairs of `roundRowsToPairs`: word p holds values 2p
-/// (low) and 2p + 1 (high).
+/// Round to nearest even: `bfloat16Bits` for a partial vector, its arithmetic on whole vectors (without its NaN case:
+/// a row kernel's inputs are finite). bf16 values stored one after another are the K pairs of `roundRowsToPairs`:
+/// word p holds values 2p (low) and 2p + 1 (high).
 enum RowStoreBFloat16: RowStore {
     /// 16 values into 8 pair words at an even index. Pairs are formed from the even and odd lanes (two permutes):
     /// `SIMD16<UInt16>(truncatingIfNeeded:)` is not specialised and ran as a generic call per vector.
@@ -242,10 +242,7 @@ enum RowStoreBFloat16: RowStore {
     /// Also zeroes the value after an odd `count`: the high half of a row's last pair, as the packed weights pad it.
     @inline(__always)
     static func write(_ value: Vector, _ target: UnsafeMutablePointer<UInt16>, count: Int) {
-        for lane in 0..<count {
-            let bits = value[lane].bitPattern
-            target[lane] = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
-        }
+        for lane in 0..<count { target[lane] = bfloat16Bits(value[lane]) }
         if count % 2 == 1 { target[count] = 0 }
     }
 }
