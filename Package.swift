@@ -27,10 +27,13 @@ let avx2Flags = ["-target-cpu", "haswell"]
 let avx512Flags = ["-target-cpu", "skylake-avx512"]
 // Cooper Lake is Skylake-AVX512 plus VNNI and BF16: what vdpbf16ps needs in the caller to inline.
 let avx512BF16Flags = ["-target-cpu", "cooperlake"]
+// Sapphire Rapids adds AMX, whose tile instructions the CAMX wrappers inline into KernelsAMX.
+let amxFlags = ["-target-cpu", "sapphirerapids"]
 #else
 let avx2Flags: [String] = []
 let avx512Flags: [String] = []
 let avx512BF16Flags: [String] = []
+let amxFlags: [String] = []
 #endif
 
 let package = Package(
@@ -45,7 +48,7 @@ let package = Package(
     ],
     targets: [
         // SIMD math on raw buffers: packed GEMM, norms, RoPE, softmax, GELU. Knows no model.
-        .target(name: "Kernels", dependencies: ["KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "CPrefetch"],
+        .target(name: "Kernels", dependencies: ["KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "KernelsAMX", "CPrefetch"],
                 swiftSettings: [.unsafeFlags(kernelFlags)]),
         // Kernels/SIMD (symlinked) compiled for AVX2+FMA, for AVX-512, and for AVX-512 with BF16, which adds the bf16
         // dot-product GEMM (its DotKernels.swift).
@@ -53,10 +56,14 @@ let package = Package(
         .target(name: "KernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(kernelFlags + avx512Flags)]),
         .target(name: "KernelsAVX512BF16", dependencies: ["CPrefetch", "CBF16Dot"],
                 swiftSettings: [.unsafeFlags(kernelFlags + avx512BF16Flags)]),
+        // The bf16 GEMM on AMX tiles (Sapphire Rapids and later): 16×16×32 multiply-adds per instruction.
+        .target(name: "KernelsAMX", dependencies: ["CAMX", "CPrefetch"], swiftSettings: [.unsafeFlags(kernelFlags + amxFlags)]),
         // A cache prefetch hint for the GEMM's weight stream (a C header: Swift has no prefetch intrinsic).
         .systemLibrary(name: "CPrefetch"),
         // AVX512-BF16's dot product vdpbf16ps (a C header: Swift has no intrinsic for it).
         .systemLibrary(name: "CBF16Dot"),
+        // AMX's tile configuration, loads, stores and bf16 tile dot product (a C header: Swift has no intrinsics).
+        .systemLibrary(name: "CAMX"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         // `scripts/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
         .executableTarget(name: "bench-kernels", dependencies: ["Kernels"], swiftSettings: optimised),

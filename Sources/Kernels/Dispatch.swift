@@ -8,9 +8,15 @@ import KernelsAVX2
 import KernelsAVX512
 import KernelsAVX512BF16
 #endif
+#if arch(x86_64) && os(Linux)
+import KernelsAMX
+#endif
 
 /// A compiled copy of the SIMD kernels: the same source built for one instruction set.
 public enum KernelVariant: String, CaseIterable, Sendable {
+    /// AVX-512 with BF16 and AMX: the avx512bf16 kernels, with the bf16 weight GEMM on AMX tiles (Sapphire Rapids
+    /// and later, on Linux). Only when forced (see `isStartupChoice`).
+    case avx512amx
     /// AVX-512 with BF16 (and VNNI): the avx512 kernels, and for bf16 weights a GEMM on vdpbf16ps, which multiplies
     /// two K rows per instruction with x rounded to bf16 (built for `cooperlake`).
     case avx512bf16
@@ -21,10 +27,11 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// Whatever the build's baseline offers (SSE2 on x86-64, NEON on arm64).
     case portable
 
-    /// The variant this process runs: `EMBED_KERNELS` if set (it must be supported), else the best supported.
+    /// The variant this process runs: `EMBED_KERNELS` if set (it must be supported), else the best supported one
+    /// that start-up may choose by itself.
     public static let active: KernelVariant = {
         guard let forced = getenv("EMBED_KERNELS").map({ String(cString: $0) }), !forced.isEmpty else {
-            return allCases.first { $0.isSupported }!
+            return allCases.first { $0.isSupported && $0.isStartupChoice }!
         }
         guard let variant = KernelVariant(rawValue: forced) else {
             fatalError("EMBED_KERNELS=\(forced) is not a kernel variant; use one of: \(allCases.map(\.rawValue).joined(separator: ", "))")
@@ -49,11 +56,41 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         case .avx2: return CPUFeatures.current.isSuperset(of: CPUFeatures.haswell)
         case .avx512: return CPUFeatures.current.isSuperset(of: CPUFeatures.skylakeAVX512)
         case .avx512bf16: return CPUFeatures.current.isSuperset(of: CPUFeatures.cooperLake)
+        #endif
+        #if arch(x86_64) && os(Linux)
+        case .avx512amx: return CPUFeatures.current.isSuperset(of: CPUFeatures.sapphireRapids) && amxPermitted
+        #elseif arch(x86_64)
+        case .avx512amx: return false
         #else
-        case .avx2, .avx512, .avx512bf16: return false
+        case .avx2, .avx512, .avx512bf16, .avx512amx: return false
         #endif
         }
     }
+
+    /// Whether start-up picks this variant when the CPU supports it.
+    /// - avx512amx: never by itself. x rounded to bf16 costs the same parity as on avx512bf16, but on the golden
+    ///   texts one 24-token case lands at cosine 0.99984 to the reference, under the 0.9999 that bf16 promises (the
+    ///   avx512bf16 GEMM's worst is 0.99994 on the same texts, a 17-token one): a summation order that rounding
+    ///   x to bf16 leaves no margin for. Forcing it trades that for 2.5–4× the bf16 GEMM speed.
+    /// - avx512bf16: where vdpbf16ps outpaces the FMAs it replaces (`measuredDotSpeedOverFMA`, about 2 ms at
+    ///   start-up): twice their work on Zen 4, half of it on Emerald Rapids, whose bf16 weights then run faster
+    ///   widened (avx512).
+    var isStartupChoice: Bool {
+        switch self {
+        case .avx512amx: return false
+        #if arch(x86_64)
+        case .avx512bf16: return Self.dotOutpacesFMA
+        #endif
+        default: return true
+        }
+    }
+
+    #if arch(x86_64)
+    private static let dotOutpacesFMA: Bool = measuredDotSpeedOverFMA() > 1.2
+
+    /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16).
+    static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
+    #endif
 
     /// Overrides `active` for the current thread or task (tests run every supported variant this way).
     @TaskLocal static var override: KernelVariant?
@@ -64,12 +101,17 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// The function table of this variant.
     var table: KernelTable {
         switch self {
+        #if arch(x86_64) && os(Linux)
+        case .avx512amx: return .avx512amx
+        #elseif arch(x86_64)
+        case .avx512amx: return .avx512bf16
+        #endif
         #if arch(x86_64)
         case .avx512bf16: return .avx512bf16
         case .avx512: return .avx512
         case .avx2: return .avx2
         #else
-        case .avx512bf16, .avx512, .avx2: return .portable
+        case .avx512amx, .avx512bf16, .avx512, .avx2: return .portable
         #endif
         case .portable: return .portable
         }
@@ -109,7 +151,7 @@ struct KernelTable: Sendable {
     let firstTileRows: Int
     /// The bf16 dot-product GEMM, where the variant has one: bf16 weights are then packed in K pairs
     /// (`PackedMatrix.pairsAlongK`) and x is rounded to bf16 pairs for them; without it they are widened to fp32.
-    let bfloat16Dot: BFloat16DotKernels?
+    var bfloat16Dot: BFloat16DotKernels?
 
     static let portable = KernelTable(
         matmulBlock: { Kernels.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
@@ -207,6 +249,21 @@ struct KernelTable: Sendable {
             geluTanhMultiplyPairs: { KernelsAVX512BF16.geluTanhMultiplyPairRowsToBFloat16(
                 $0, productStride: $1, rows: $2, columns: $3, into: $4, outStride: $5) }))
     #endif
+
+    #if arch(x86_64) && os(Linux)
+    static let avx512amx: KernelTable = {
+        // Linux must grant the tile state before any thread touches a tile, or the first tile instruction faults:
+        // whoever takes this table (a forced variant too) asks first. Not a precondition: -Ounchecked drops those,
+        // condition and all.
+        if !amxPermitted { fatalError("avx512amx kernels, but Linux did not grant this process the AMX tile state") }
+        var table = avx512bf16
+        table.bfloat16Dot?.matmulBlock = {
+            KernelsAMX.amxMatmulBlock(pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4, pairBlock: $5,
+                                      firstPanel: $6, lastPanel: $7, outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
+        }
+        return table
+    }()
+    #endif
 }
 
 /// The entry points of a bf16 dot-product GEMM (see `KernelTable.bfloat16Dot`).
@@ -214,7 +271,7 @@ struct BFloat16DotKernels: Sendable {
     /// (x, ldx, rows, inFeatures, pairs, pairStride): rows of x as bf16 pairs along K, rounded to nearest even.
     let roundRowsToPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt32>, Int) -> Void
     /// (pairs, ldp, rows, panels, pairRows, pairBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
-    let matmulBlock: @Sendable (UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
+    var matmulBlock: @Sendable (UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
                                 UnsafeMutablePointer<Float>, Int, Bool) -> Void
     /// (x, ldx, y, yStride, rows, width, weightPlusOne, epsilon): `KernelTable.rmsNormRows` with y as bf16 values,
     /// `yStride` apart, rounded as `roundRowsToPairs` rounds.
@@ -245,6 +302,8 @@ struct CPUFeatures: OptionSet, Sendable {
     static let avx512cd = CPUFeatures(rawValue: 1 << 12)
     static let avx512vnni = CPUFeatures(rawValue: 1 << 13)
     static let avx512bf16 = CPUFeatures(rawValue: 1 << 14)
+    static let amxTile = CPUFeatures(rawValue: 1 << 15)
+    static let amxBF16 = CPUFeatures(rawValue: 1 << 16)
 
     /// What `-target-cpu haswell` lets the compiler use.
     static let haswell: CPUFeatures = [.avx, .avx2, .fma, .f16c, .bmi1, .bmi2, .lzcnt, .movbe]
@@ -252,6 +311,9 @@ struct CPUFeatures: OptionSet, Sendable {
     static let skylakeAVX512: CPUFeatures = haswell.union([.avx512f, .avx512bw, .avx512dq, .avx512vl, .avx512cd])
     /// What `-target-cpu cooperlake` adds on top of that.
     static let cooperLake: CPUFeatures = skylakeAVX512.union([.avx512vnni, .avx512bf16])
+    /// The AMX part of what `-target-cpu sapphirerapids` lets KernelsAMX use (its Swift is plain loops and the
+    /// tile wrappers).
+    static let sapphireRapids: CPUFeatures = cooperLake.union([.amxTile, .amxBF16])
 
     /// Linux lists a feature in /proc/cpuinfo only when the kernel also saves its registers (XCR0), so a listed
     /// feature is usable; macOS answers through sysctl.
@@ -262,7 +324,7 @@ struct CPUFeatures: OptionSet, Sendable {
             ("avx", .avx), ("avx2", .avx2), ("fma", .fma), ("f16c", .f16c), ("bmi1", .bmi1), ("bmi2", .bmi2),
             ("abm", .lzcnt), ("movbe", .movbe), ("avx512f", .avx512f), ("avx512bw", .avx512bw),
             ("avx512dq", .avx512dq), ("avx512vl", .avx512vl), ("avx512cd", .avx512cd),
-            ("avx512_vnni", .avx512vnni), ("avx512_bf16", .avx512bf16),
+            ("avx512_vnni", .avx512vnni), ("avx512_bf16", .avx512bf16), ("amx_tile", .amxTile), ("amx_bf16", .amxBF16),
         ]
         guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
         defer { fclose(file) }

@@ -61,7 +61,7 @@ let shapes: [(name: String, n: Int, k: Int)] = [
 let rowCounts = ProcessInfo.processInfo.environment["BENCH_ROWS"]
     .map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 16, 128, 512, 2048]
 
-print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512bf16|avx512|avx2|portable forces one)")
+print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512amx|avx512bf16|avx512|avx2|portable forces one)")
 // Packed once for every thread count: packing the ~600 MB of both precisions takes seconds.
 let streamWeights = runStream ? WeightPrecision.allCases.map { (precision: $0, layers: streamLayers($0)) } : []
 for threads in threadCounts {

@@ -74,11 +74,27 @@ struct ComputePoolTests {
 
 @Suite("CPU dispatch")
 struct DispatchTests {
-    @Test("the active variant is supported, portable always is, and the name is the variant's")
+    @Test("the active variant is the best supported one start-up may choose, portable always is supported, and the name is the variant's")
     func active() {
         #expect(KernelVariant.active.isSupported)
         #expect(KernelVariant.supported.contains(.portable))
-        #expect(KernelVariant.supported.first == KernelVariant.active || ProcessInfo.processInfo.environment["EMBED_KERNELS"] != nil)
+        #expect(KernelVariant.supported.first { $0.isStartupChoice } == KernelVariant.active
+                || ProcessInfo.processInfo.environment["EMBED_KERNELS"] != nil)
         #expect(Kernels.activeVariant == KernelVariant.active.rawValue)
+    }
+
+    /// AMX is opt-in (its parity), and vdpbf16ps is chosen only where it beats the FMAs it replaces: on a CPU
+    /// that has it, the measured ratio decides, and it is far from 1 on every CPU measured (0.5 or 2).
+    @Test("avx512amx is never start-up's choice, and avx512bf16 is exactly where vdpbf16ps outpaces the FMAs")
+    func startupChoice() {
+        #expect(!KernelVariant.avx512amx.isStartupChoice)
+        #expect(KernelVariant.avx512.isStartupChoice && KernelVariant.avx2.isStartupChoice && KernelVariant.portable.isStartupChoice)
+        #if arch(x86_64)
+        if KernelVariant.avx512bf16.isSupported {
+            let ratio = KernelVariant.measuredDotSpeedOverFMA()
+            #expect(ratio > 0.3 && ratio < 3, "vdpbf16ps against FMA: \(ratio)")
+            if ratio < 0.8 || ratio > 1.6 { #expect(KernelVariant.avx512bf16.isStartupChoice == (ratio > 1.2)) }
+        }
+        #endif
     }
 }
