@@ -71,8 +71,9 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// - avx512amx: never by itself. x rounded to bf16 costs the same parity as on avx512bf16, but on the golden
     ///   texts one 24-token case lands at cosine 0.99984 to the reference, under the 0.9999 that bf16 promises (the
     ///   avx512bf16 GEMM's worst is 0.99994 on the same texts, a 17-token one): a summation order that rounding
-    ///   x to bf16 leaves no margin for. Forcing it trades that for 2.5–4× the bf16 GEMM speed.
-    /// - avx512bf16: where vdpbf16ps outpaces the FMAs it replaces (`measuredDotSpeedOverFMA`, about 2 ms at
+    ///   x to bf16 leaves no margin for. Forcing it trades that for 2–3× the speed of the widened bf16 GEMM
+    ///   (430–780 against 230–280 GFLOP/s over the model's shapes on Emerald Rapids).
+    /// - avx512bf16: where vdpbf16ps outpaces the FMAs it replaces (`measuredDotSpeedOverFMA`, under a millisecond at
     ///   start-up): twice their work on Zen 4, half of it on Emerald Rapids, whose bf16 weights then run faster
     ///   widened (avx512).
     var isStartupChoice: Bool {
@@ -88,8 +89,8 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     #if arch(x86_64)
     private static let dotOutpacesFMA: Bool = measuredDotSpeedOverFMA() > 1.2
 
-    /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16).
-    static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
+    /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16), as start-up measures it.
+    public static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
     #endif
 
     /// Overrides `active` for the current thread or task (tests run every supported variant this way).

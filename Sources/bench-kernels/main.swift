@@ -62,6 +62,11 @@ let rowCounts = ProcessInfo.processInfo.environment["BENCH_ROWS"]
     .map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 16, 128, 512, 2048]
 
 print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512amx|avx512bf16|avx512|avx2|portable forces one)")
+#if arch(x86_64)
+if KernelVariant.avx512bf16.isSupported {
+    print("vdpbf16ps does \(String(format: "%.2f", KernelVariant.measuredDotSpeedOverFMA()))× the FMAs' work per second here")
+}
+#endif
 // Packed once for every thread count: packing the ~600 MB of both precisions takes seconds.
 let streamWeights = runStream ? WeightPrecision.allCases.map { (precision: $0, layers: streamLayers($0)) } : []
 for threads in threadCounts {
