@@ -55,20 +55,19 @@ struct Encoder: Sendable {
         }
 
         let rowBlocks = RowBlocks(rows: tokens, threads: pool.threadCount)
-        nonisolated(unsafe) let embeddings = weights.embeddings.baseAddress!
-        let scale = embeddingScale
+        let scale = embeddingScale, file = weights.file, table = weights.embeddingOffset, rowBytes = hidden * 4
         ids.withUnsafeBufferPointer { idBuffer in
             nonisolated(unsafe) let idPointer = idBuffer.baseAddress!
             rowBlocks.run(pool) { range in
                 for t in range {
-                    let source = embeddings + Int(idPointer[t]) * hidden, target = x + t * hidden
-                    for d in 0..<hidden { target[d] = source[d] * scale }
+                    // Read, not mapped: resident memory stays the packed weights plus activations however much of
+                    // the 262k-row table the traffic touches (see `copyBytes`).
+                    let target = x + t * hidden
+                    file.copyBytes(fileOffset: table + Int(idPointer[t]) * rowBytes, count: rowBytes, into: target)
+                    for d in 0..<hidden { target[d] *= scale }
                 }
             }
         }
-        // The gathered rows are copied; unmapping them again keeps resident memory at the packed weights plus
-        // activations however much of the 262k-row table the traffic touches (the page cache still holds them).
-        weights.file.evictPages(of: [weights.embeddingTensor])
 
         // The configuration's validation guarantees at least one layer. Each norm or activation that feeds a weight
         // GEMM writes `normed` or `activated` in the form that GEMM reads (bf16 pairs on the dot-product variant).

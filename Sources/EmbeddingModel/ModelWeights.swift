@@ -36,18 +36,16 @@ struct DenseWeights: Sendable {
     let bias: [Float]?
 }
 
-/// Every weight the encoder and the sentence head read. The embedding table stays a view into the mapped file.
+/// Every weight the encoder and the sentence head read. The embedding table stays in the file: the forward pass
+/// reads the rows a batch needs.
 ///
 /// The encoder's matrices and the embedding table are read in place and must be F32 (as the published model is);
 /// norms and the small Dense matrices are copied and may also be BF16 or F16.
 struct ModelWeights: Sendable {
-    /// Kept open so `embeddings` stays mapped.
+    /// Kept open for the embedding rows.
     let file: SafetensorsFile
-    /// Name of the embedding table in `file`.
-    let embeddingTensor: String
-    /// `[vocabularySize × hidden]`, memory-mapped; the forward pass gathers the rows a batch needs.
-    /// `nonisolated(unsafe)`: a read-only view of a read-only mapping that `file` keeps alive.
-    nonisolated(unsafe) let embeddings: UnsafeBufferPointer<Float>
+    /// Where the `[vocabularySize × hidden]` fp32 embedding table starts in `file`.
+    let embeddingOffset: Int
     let layers: [LayerWeights]
     let finalNorm: NormWeights
     /// The Dense head, consecutive modules folded where that is cheaper.
@@ -66,9 +64,10 @@ struct ModelWeights: Sendable {
             ? "model." : ""
         let hidden = config.hiddenSize, headDim = config.headDim
         let queryWidth = config.queryHeadCount * headDim, keyValueWidth = config.keyValueHeadCount * headDim
-        embeddingTensor = prefix + "embed_tokens.weight"
-        embeddings = try file.floats(embeddingTensor, shape: [config.vocabularySize, hidden])
-        file.adviseRandomAccess(embeddingTensor)
+        let embeddingName = prefix + "embed_tokens.weight"
+        // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
+        _ = try file.floats(embeddingName, shape: [config.vocabularySize, hidden])
+        embeddingOffset = try file.info(embeddingName).fileOffset
 
         var packedLayers: [LayerWeights] = []
         for (index, kind) in config.layerKinds.enumerated() {

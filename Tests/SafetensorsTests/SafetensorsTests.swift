@@ -157,16 +157,29 @@ struct SafetensorsTests {
         #expect(throws: SafetensorsError.self) { _ = try SafetensorsFile(path: absurdPath) }
     }
 
-    @Test("views stay readable after their pages are evicted or advised as randomly accessed")
-    func pageAdvice() throws {
+    @Test("views stay readable after their pages are evicted")
+    func pageEviction() throws {
         let json = #"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#
         let header = json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8)
         let path = try temporaryFile(fileImage(header: header, data: bytes(ofFloats: matrix)))
         let file = try SafetensorsFile(path: path)
         let view = try file.floats("w")
-        file.adviseRandomAccess("w")
         file.evictPages(of: ["w", "not-a-tensor"])
         #expect(Array(view) == matrix)
+    }
+
+    @Test("copyBytes reads any row of a tensor from the file, as the mapped view has it")
+    func copyRows() throws {
+        let json = #"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#
+        let header = json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8)
+        let path = try temporaryFile(fileImage(header: header, data: bytes(ofFloats: matrix)))
+        let file = try SafetensorsFile(path: path)
+        let start = try file.info("w").fileOffset
+        for row in [1, 0] {
+            var copied = [Float](repeating: .nan, count: 3)
+            copied.withUnsafeMutableBytes { file.copyBytes(fileOffset: start + row * 12, count: 12, into: $0.baseAddress!) }
+            #expect(copied == Array(matrix[row * 3..<row * 3 + 3]))
+        }
     }
 
     @Test("a file that does not exist cannot be opened")
