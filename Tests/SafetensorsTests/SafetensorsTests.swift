@@ -157,12 +157,16 @@ struct SafetensorsTests {
         #expect(throws: SafetensorsError.self) { _ = try SafetensorsFile(path: absurdPath) }
     }
 
-    @Test("views stay readable after their pages are evicted")
-    func pageEviction() throws {
+    /// A file holding `matrix` as the one F32 tensor "w" of shape [2, 3].
+    func matrixFile() throws -> SafetensorsFile {
         let json = #"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#
         let header = json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8)
-        let path = try temporaryFile(fileImage(header: header, data: bytes(ofFloats: matrix)))
-        let file = try SafetensorsFile(path: path)
+        return try SafetensorsFile(path: temporaryFile(fileImage(header: header, data: bytes(ofFloats: matrix))))
+    }
+
+    @Test("views stay readable after their pages are evicted")
+    func pageEviction() throws {
+        let file = try matrixFile()
         let view = try file.floats("w")
         file.evictPages(of: ["w", "not-a-tensor"])
         #expect(Array(view) == matrix)
@@ -170,10 +174,7 @@ struct SafetensorsTests {
 
     @Test("copyBytes reads any row of a tensor from the file, as the mapped view has it")
     func copyRows() throws {
-        let json = #"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#
-        let header = json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8)
-        let path = try temporaryFile(fileImage(header: header, data: bytes(ofFloats: matrix)))
-        let file = try SafetensorsFile(path: path)
+        let file = try matrixFile()
         let start = try file.info("w").fileOffset
         for row in [1, 0] {
             var copied = [Float](repeating: .nan, count: 3)
