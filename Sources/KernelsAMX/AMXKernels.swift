@@ -79,9 +79,9 @@ package func amxMatmulBlock(pairs: UnsafePointer<UInt32>, ldp: Int, rows: Int, p
                     if tailPairs > 0 {
                         bTail.initialize(repeating: 0, count: 2 * tileWords)
                         let k = steps * tileSide
-                        (bTail).update(from: bLow + k * tileSide, count: tailPairs * tileSide)
+                        bTail.update(from: bLow + k * tileSide, count: tailPairs * tileSide)
                         (bTail + tileWords).update(from: bHigh + k * tileSide, count: tailPairs * tileSide)
-                        embedAMXStep(aTail, Int(tileSide * 4), bTail, bTail + tileWords, high)
+                        embedAMXStep(aTail, tileSide * 4, bTail, bTail + tileWords, high)
                     }
                     if wholePanel {
                         embedAMXStoreC(c, ldy * 4, high)
