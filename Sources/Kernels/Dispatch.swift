@@ -31,7 +31,9 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     /// that start-up may choose by itself.
     public static let active: KernelVariant = {
         guard let forced = getenv("EMBED_KERNELS").map({ String(cString: $0) }), !forced.isEmpty else {
-            return allCases.first { $0.isSupported && $0.isStartupChoice }!
+            // The start-up choice first: asking whether avx512amx is supported requests the AMX tile state from
+            // Linux, which a process that never runs AMX should not hold.
+            return allCases.first { $0.isStartupChoice && $0.isSupported }!
         }
         guard let variant = KernelVariant(rawValue: forced) else {
             fatalError("EMBED_KERNELS=\(forced) is not a kernel variant; use one of: \(allCases.map(\.rawValue).joined(separator: ", "))")
@@ -87,7 +89,8 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     }
 
     #if arch(x86_64)
-    private static let dotOutpacesFMA: Bool = measuredDotSpeedOverFMA() > 1.2
+    /// Measured only where the CPU has the instruction.
+    private static let dotOutpacesFMA: Bool = avx512bf16.isSupported && measuredDotSpeedOverFMA() > 1.2
 
     /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16), as start-up measures it.
     public static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }

@@ -90,31 +90,27 @@ public final class SafetensorsFile: @unchecked Sendable {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SafetensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        // The file stays open for `copyBytes` once the header has parsed; any throw before that closes it.
+        var opened = false
+        defer { if !opened { close(fd) } }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw SafetensorsError.cannotOpen(path: path, reason: reason)
+            throw SafetensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         let fileBytes = Int(status.st_size)
-        guard fileBytes >= 8 else {
-            close(fd)
-            throw SafetensorsError.truncated(path: path, neededBytes: 8, fileBytes: fileBytes)
-        }
+        guard fileBytes >= 8 else { throw SafetensorsError.truncated(path: path, neededBytes: 8, fileBytes: fileBytes) }
         let mapped: UnsafeMutableRawPointer? = mmap(nil, fileBytes, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let mapping = mapped, mapping != MAP_FAILED else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw SafetensorsError.cannotOpen(path: path, reason: "mmap: " + reason)
+            throw SafetensorsError.cannotOpen(path: path, reason: "mmap: " + String(cString: strerror(errno)))
         }
         let base = UnsafeRawPointer(mapping)
         do {
             (tensors, metadata) = try Self.parseHeader(base: base, fileBytes: fileBytes, path: path)
         } catch {
             munmap(mapping, fileBytes)
-            close(fd)
             throw error
         }
+        opened = true
         self.base = base
         mappedBytes = fileBytes
         descriptor = fd
