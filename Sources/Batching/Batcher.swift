@@ -10,7 +10,8 @@ public enum BatcherError: Error, Equatable, Sendable {
     case shutDown
 }
 
-/// What the batcher limits: TEI's `--max-batch-tokens`, `--max-batch-requests` and `--max-concurrent-requests`.
+/// What the batcher limits: TEI's `--max-batch-tokens`, `--max-batch-requests` and `--max-concurrent-requests`, plus
+/// a time budget per batch and the wait after which queued work goes first whatever its size.
 public struct BatcherConfiguration: Sendable, Equatable {
     /// Largest number of tokens packed into one batch (a single longer sequence still runs alone).
     public var maxBatchTokens: Int
@@ -22,17 +23,29 @@ public struct BatcherConfiguration: Sendable, Equatable {
     public var maxGatherSeconds: Double
     /// That wait as a fraction of the previous batch's run time (the smaller of the two bounds applies).
     public var gatherFraction: Double
+    /// Target run time of one batch: its tokens are capped at this many seconds of the measured throughput (never
+    /// below `minBatchTokens`). A request that arrives while a batch runs waits for it, then for its own batch, so
+    /// this bounds a short request's wait behind bulk work to about twice itself. Nil: tokens alone size batches.
+    public var maxBatchSeconds: Double?
+    /// The floor of that cap, and the cap until a batch of at least this size has been measured.
+    public var minBatchTokens: Int
+    /// Requests whose inputs have waited this long go first, oldest first, so shorter work cannot starve them.
+    public var maxQueueSeconds: Double
 
-    /// Creates a configuration; the limits' defaults are TEI's.
+    /// Creates a configuration; the token and permit limits' defaults are TEI's.
     public init(
         maxBatchTokens: Int = 16384, maxBatchRequests: Int? = nil, maxConcurrentRequests: Int = 512,
-        maxGatherSeconds: Double = 0.02, gatherFraction: Double = 0.05
+        maxGatherSeconds: Double = 0.02, gatherFraction: Double = 0.05, maxBatchSeconds: Double? = nil,
+        minBatchTokens: Int = 512, maxQueueSeconds: Double = 10
     ) {
         self.maxBatchTokens = maxBatchTokens
         self.maxBatchRequests = maxBatchRequests
         self.maxConcurrentRequests = maxConcurrentRequests
         self.maxGatherSeconds = maxGatherSeconds
         self.gatherFraction = gatherFraction
+        self.maxBatchSeconds = maxBatchSeconds
+        self.minBatchTokens = minBatchTokens
+        self.maxQueueSeconds = maxQueueSeconds
     }
 }
 
@@ -60,13 +73,15 @@ public struct BatchRecord: Sendable, Equatable {
     public var queuedAfter: Int
 }
 
-/// A FIFO queue of input sequences in front of one encoder thread that runs them in packed batches.
+/// A queue of input sequences in front of one encoder thread that runs them in packed batches.
 ///
 /// Each submission first takes one permit per input (none left: `BatcherError.overloaded` at once), then its inputs
-/// are queued. A dedicated thread (never the cooperative pool, so compute cannot starve I/O) takes from the queue head
-/// as many inputs as fit `maxBatchTokens` and `maxBatchRequests`, calls `encode` once with all of them, and answers
-/// each submission when all its inputs are done. Inputs queued while a batch runs form the next one. Cancelling the
-/// submitting task removes its still-queued inputs.
+/// are queued. A dedicated thread (never the cooperative pool, so compute cannot starve I/O) forms each batch from the
+/// submissions with the fewest tokens left to run first (a submission's own inputs in order), so a short query waiting
+/// behind bulk work runs in the next batch; submissions that have waited `maxQueueSeconds` go first, oldest first, so
+/// nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
+/// `encode` once with all of them, and answers each submission when all its inputs are done. Inputs queued while a
+/// batch runs form the next one. Cancelling the submitting task removes its still-queued inputs.
 public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// Runs one packed batch; must return one output per input, in order.
     public typealias EncodeFunction = @Sendable ([Input]) throws -> [Output]
@@ -88,14 +103,16 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     private struct State {
+        /// Queued inputs in arrival order; a submission's inputs are appended together, so they stay adjacent.
         var queue: [Entry] = []
-        var queueHead = 0
         var pending: [UInt64: Pending] = [:]
         var nextRequestID: UInt64 = 0
         var freePermits: Int
         var stopping = false
+        /// Encoder throughput measured on batches of at least `minBatchTokens` (nil until one has run).
+        var tokensPerSecond: Double?
 
-        var queuedCount: Int { queue.count - queueHead }
+        var queuedCount: Int { queue.count }
     }
 
     /// The limits this batcher enforces.
@@ -224,10 +241,9 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 state.pending[requestID] = pending
                 return nil
             }
-            let live = state.queue[state.queueHead...].filter { $0.requestID != requestID }
+            let live = state.queue.filter { $0.requestID != requestID }
             let removed = state.queuedCount - live.count
             state.queue = live
-            state.queueHead = 0
             // Inputs already in a running batch keep their permits until that batch returns.
             pending.remaining -= removed
             pending.permitsHeld -= removed
@@ -250,26 +266,53 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    /// Takes the next batch from the queue head: strict FIFO, stops at the first input that does not fit.
-    private static func nextBatch(from state: inout State, configuration: BatcherConfiguration) -> [Entry] {
+    /// The token cap of the next batch: `maxBatchTokens`, lowered to `maxBatchSeconds` of measured throughput.
+    private static func tokenCap(_ state: State, configuration: BatcherConfiguration) -> Int {
+        guard let seconds = configuration.maxBatchSeconds else { return configuration.maxBatchTokens }
+        let budget = state.tokensPerSecond.map { Int(min($0 * seconds, Double(Int.max / 2))) } ?? 0
+        return min(configuration.maxBatchTokens, max(configuration.minBatchTokens, budget))
+    }
+
+    /// Takes the next batch: submissions by priority (waited `maxQueueSeconds`: oldest first; then fewest queued
+    /// tokens first, ties by arrival), each contributing its inputs in order while they fit the caps.
+    private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry] {
+        guard !state.queue.isEmpty else { return [] }
+        // One run of adjacent queue entries per submission: where it starts and ends, its tokens, its arrival.
+        var runs: [(start: Int, end: Int, tokens: Int, enqueuedAt: UInt64)] = []
+        for (position, entry) in state.queue.enumerated() {
+            if let last = runs.last, state.queue[last.start].requestID == entry.requestID {
+                runs[runs.count - 1].end = position + 1
+                runs[runs.count - 1].tokens += entry.tokens
+            } else {
+                runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
+            }
+        }
+        let ageLimit = UInt64(max(0, configuration.maxQueueSeconds) * 1e9)
+        let order = runs.indices.sorted { a, b in
+            let (x, y) = (runs[a], runs[b])
+            let xAged = now &- min(now, x.enqueuedAt) >= ageLimit
+            let yAged = now &- min(now, y.enqueuedAt) >= ageLimit
+            if xAged != yAged { return xAged }
+            if !xAged && x.tokens != y.tokens { return x.tokens < y.tokens }
+            return a < b
+        }
+        let cap = tokenCap(state, configuration: configuration)
+        var taken = [Bool](repeating: false, count: state.queue.count)
         var batch: [Entry] = []
         var tokens = 0
-        while state.queueHead < state.queue.count {
-            let entry = state.queue[state.queueHead]
-            if !batch.isEmpty && tokens + entry.tokens > configuration.maxBatchTokens { break }
-            if let maxRequests = configuration.maxBatchRequests, batch.count >= maxRequests { break }
-            batch.append(entry)
-            tokens += entry.tokens
-            state.queueHead += 1
+        selection: for run in order {
+            for position in runs[run].start..<runs[run].end {
+                if let maxRequests = configuration.maxBatchRequests, batch.count >= maxRequests { break selection }
+                let entry = state.queue[position]
+                // Another submission's shorter inputs may still fit; this one's later inputs wait their turn.
+                if !batch.isEmpty && tokens + entry.tokens > cap { break }
+                batch.append(entry)
+                tokens += entry.tokens
+                taken[position] = true
+            }
+            if tokens >= cap { break }
         }
-        // Compact the consumed prefix now and then so the array does not grow without bound.
-        if state.queueHead == state.queue.count {
-            state.queue.removeAll(keepingCapacity: true)
-            state.queueHead = 0
-        } else if state.queueHead > 1024 && state.queueHead * 2 > state.queue.count {
-            state.queue.removeFirst(state.queueHead)
-            state.queueHead = 0
-        }
+        state.queue = zip(state.queue, taken).filter { !$0.1 }.map(\.0)
         return batch
     }
 
@@ -278,7 +321,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         while true {
             if let previous { gather(answered: previous.size, previousSeconds: previous.seconds) }
             let next = state.withLock { state -> (batch: [Entry], queuedAfter: Int)? in
-                let batch = Self.nextBatch(from: &state, configuration: configuration)
+                let batch = Self.nextBatch(
+                    from: &state, configuration: configuration, now: DispatchTime.now().uptimeNanoseconds)
                 if batch.isEmpty && state.stopping { return nil }
                 return (batch, state.queuedCount)
             }
@@ -307,8 +351,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         while true {
             let enough = state.withLock { state -> Bool in
                 if state.stopping || state.queuedCount >= needed { return true }
-                let queuedTokens = state.queue[state.queueHead...].reduce(0) { $0 + $1.tokens }
-                return queuedTokens >= configuration.maxBatchTokens
+                let queuedTokens = state.queue.reduce(0) { $0 + $1.tokens }
+                return queuedTokens >= Self.tokenCap(state, configuration: configuration)
             }
             if enough || wakeUp.wait(timeout: deadline) == .timedOut { return }
         }
@@ -325,7 +369,13 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let end = DispatchTime.now().uptimeNanoseconds
         let inferenceSeconds = Double(end - start) / 1e9
         var answers: [(CheckedContinuation<[BatchedOutput<Output>], any Error>, Result<[BatchedOutput<Output>], any Error>)] = []
+        let tokens = batch.reduce(0) { $0 + $1.tokens }
         state.withLock { state in
+            // Smaller batches stream the weights for few rows and understate the rate; a failed one measured nothing.
+            if tokens >= configuration.minBatchTokens, inferenceSeconds > 0, (try? outcome.get()) != nil {
+                let rate = Double(tokens) / inferenceSeconds
+                state.tokensPerSecond = state.tokensPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
+            }
             for (position, entry) in batch.enumerated() {
                 guard var pending = state.pending[entry.requestID] else { continue }
                 let queueSeconds = Double(start &- min(start, entry.enqueuedAt)) / 1e9
@@ -347,7 +397,6 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         for (continuation, result) in answers {
             continuation.resume(with: result)
         }
-        let tokens = batch.reduce(0) { $0 + $1.tokens }
         onBatch(BatchRecord(
             size: batch.count, tokens: tokens, inferenceSeconds: inferenceSeconds,
             failed: (try? outcome.get()) == nil, queuedAfter: queuedAfter))

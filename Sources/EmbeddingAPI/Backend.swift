@@ -84,6 +84,8 @@ public struct APIConfiguration: Sendable, Equatable {
     public var maxConcurrentRequests = 512
     public var maxBatchTokens = 16384
     public var maxBatchRequests: Int?
+    /// Target run time of one batch (`--max-batch-time-ms`); nil: tokens alone size batches, as in TEI.
+    public var maxBatchSeconds: Double?
     public var maxClientBatchSize = 32
     public var autoTruncate = true
     /// `--default-prompt-name`: a key of the model's prompts, applied when a request names none.

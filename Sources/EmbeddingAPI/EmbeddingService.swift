@@ -24,6 +24,43 @@ struct EncodedBatch: Sendable {
     var tokenizationSeconds: Double
     var queueSeconds: Double
     var inferenceSeconds: Double
+    /// For token-level requests, their share of the server-wide token-level budget, held until the response is built.
+    var tokenLevelReservation: TokenLevelReservation?
+}
+
+/// Tokens of token-level (`/embed_all`) requests being computed or encoded at once, server-wide: each token returns
+/// `hidden` floats, about 8.8 KB of JSON at 768 floats, so 8 × 2,048 tokens answer with 144 MB. The budget is one
+/// batch (`--max-batch-tokens`); a request past what is free gets TEI's 429, as when permits run out.
+final class TokenLevelBudget: Sendable {
+    private let free: Mutex<Int>
+
+    init(tokens: Int) { free = Mutex(tokens) }
+
+    var freeTokens: Int { free.withLock { $0 } }
+
+    func reserve(_ tokens: Int) -> TokenLevelReservation? {
+        let granted = free.withLock { free -> Bool in
+            guard free >= tokens else { return false }
+            free -= tokens
+            return true
+        }
+        return granted ? TokenLevelReservation(tokens: tokens, budget: self) : nil
+    }
+
+    fileprivate func release(_ tokens: Int) { free.withLock { $0 += tokens } }
+}
+
+/// Tokens taken from a `TokenLevelBudget`; given back when the last copy of the batch holding it goes away.
+final class TokenLevelReservation: Sendable {
+    let tokens: Int
+    private let budget: TokenLevelBudget
+
+    fileprivate init(tokens: Int, budget: TokenLevelBudget) {
+        self.tokens = tokens
+        self.budget = budget
+    }
+
+    deinit { budget.release(tokens) }
 }
 
 /// The request pipeline behind every route: validation, prompts, tokenization on worker threads, the batcher.
@@ -41,6 +78,7 @@ public final class EmbeddingService: Sendable {
     let defaultPrompt: String?
     /// False from a failed batch until the next successful one.
     let health: HealthFlag
+    let tokenLevelBudget: TokenLevelBudget
 
     /// Checks the settings against the model, then starts the tokenization workers and the encoder thread.
     public init(model: ModelDescription, configuration: APIConfiguration, backend: EmbeddingBackend) throws(APIError) {
@@ -56,11 +94,13 @@ public final class EmbeddingService: Sendable {
         self.metrics = metrics
         let health = HealthFlag()
         self.health = health
+        tokenLevelBudget = TokenLevelBudget(tokens: configuration.maxBatchTokens)
         tokenizers = WorkerPool(threadCount: max(1, configuration.tokenizationWorkers), name: "tokenizer")
         batcher = Batcher(
             configuration: BatcherConfiguration(
                 maxBatchTokens: configuration.maxBatchTokens, maxBatchRequests: configuration.maxBatchRequests,
-                maxConcurrentRequests: configuration.maxConcurrentRequests),
+                maxConcurrentRequests: configuration.maxConcurrentRequests,
+                maxBatchSeconds: configuration.maxBatchSeconds),
             encode: { jobs in try Self.encode(jobs, with: backend) },
             onBatch: { record in
                 health.healthy.withLock { $0 = !record.failed }
@@ -260,6 +300,16 @@ public final class EmbeddingService: Sendable {
             throw .inputValidation("`dimensions` should be smaller than the maximum embedding dimension.")
         }
         let tokenCounts = prepared.map(\.ids.count)
+        var reservation: TokenLevelReservation?
+        if tokenLevel {
+            let total = tokenCounts.reduce(0, +)
+            if total > configuration.maxBatchTokens {
+                throw .inputValidation(
+                    "token-level outputs of at most \(configuration.maxBatchTokens) tokens per request (`--max-batch-tokens`). Given: \(total)")
+            }
+            guard let granted = tokenLevelBudget.reserve(total) else { throw .overloaded }
+            reservation = granted
+        }
         for count in tokenCounts { metrics.observe("te_request_input_length", Double(count)) }
         metrics.increment("te_embed_count", by: UInt64(inputs.count))
         metrics.set("te_queue_size", Double(batcher.queuedCount + inputs.count))
@@ -296,7 +346,8 @@ public final class EmbeddingService: Sendable {
         return EncodedBatch(
             outputs: outputs.map(\.output), tokenCounts: tokenCounts,
             characters: inputs.reduce(0) { $0 + $1.characterCount },
-            tokenizationSeconds: tokenizationSeconds, queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
+            tokenizationSeconds: tokenizationSeconds, queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds,
+            tokenLevelReservation: reservation)
     }
 }
 

@@ -340,7 +340,7 @@ struct JSONWriter {
         }
     }
 
-    mutating func floats(_ values: [Float]) {
+    mutating func floats(_ values: some Collection<Float>) {
         beginArray()
         for value in values { float(value) }
         endArray()

@@ -74,6 +74,10 @@ public struct TokenizeRequest: Sendable, Equatable {
     public var isBatch: Bool
     public var addSpecialTokens = true
     public var promptName: String?
+    /// Cut inputs longer than the model's max input length (default: `--auto-truncate`); beyond TEI, which
+    /// returns every token however many there are.
+    public var truncate: Bool?
+    public var truncationDirection: TruncationDirection = .right
 }
 
 /// `POST /decode`.
@@ -315,7 +319,8 @@ enum RequestDecoder {
         return TokenizeRequest(
             inputs: inputs, isBatch: isBatch,
             addSpecialTokens: try bool(members, "add_special_tokens", default: true),
-            promptName: try optionalString(members, "prompt_name"))
+            promptName: try optionalString(members, "prompt_name"), truncate: try optionalBool(members, "truncate"),
+            truncationDirection: try direction(members))
     }
 
     static func decode(_ body: [UInt8]) throws(APIError) -> DecodeRequest {

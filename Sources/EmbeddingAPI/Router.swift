@@ -288,17 +288,20 @@ public struct APIRouter: Sendable {
             request.inputs, promptName: request.promptName, truncate: request.truncate,
             direction: request.truncationDirection, dimensions: nil, tokenLevel: true)
         let hidden = service.model.hiddenSize
-        var json = JSONWriter(reservingCapacity: batch.tokenCounts.reduce(0, +) * hidden * 12 + 8)
-        json.beginArray()
-        for matrix in batch.outputs {  // [tokens × hidden] each
+        let body = await offloaded {
+            var json = JSONWriter(reservingCapacity: batch.tokenCounts.reduce(0, +) * hidden * 12 + 8)
             json.beginArray()
-            for row in stride(from: 0, to: matrix.count, by: hidden) {
-                json.floats(Array(matrix[row..<min(row + hidden, matrix.count)]))
+            for matrix in batch.outputs {  // [tokens × hidden] each
+                json.beginArray()
+                for row in stride(from: 0, to: matrix.count, by: hidden) {
+                    json.floats(matrix[row..<min(row + hidden, matrix.count)])
+                }
+                json.endArray()
             }
             json.endArray()
+            return json.bytes
         }
-        json.endArray()
-        return success(json.bytes, batch: batch, start: start)
+        return success(body, batch: batch, start: start)
     }
 
     private func similarity(_ body: [UInt8]) async throws -> HTTPResponse {

@@ -44,6 +44,8 @@ struct ServeCommand: ParsableCommand {
     var maxBatchTokens: Int?
     @Option(help: "Most sequences in one batch (default: no limit). [MAX_BATCH_REQUESTS]")
     var maxBatchRequests: Int?
+    @Option(help: "Target run time of one batch in ms: its tokens are capped at that much of the measured throughput (at least 512), so short requests wait little behind bulk work; 0: tokens only (default 500). [MAX_BATCH_TIME_MS]")
+    var maxBatchTimeMs: Int?
     @Option(help: "Most inputs in one request (default 32). [MAX_CLIENT_BATCH_SIZE]")
     var maxClientBatchSize: Int?
     @Option(help: "Truncate over-long inputs unless a request says otherwise: true or false (default true). [AUTO_TRUNCATE]")
@@ -99,6 +101,7 @@ struct ServeCommand: ParsableCommand {
             ("MAX_CONCURRENT_REQUESTS", maxConcurrentRequests.map(String.init)),
             ("MAX_BATCH_TOKENS", maxBatchTokens.map(String.init)),
             ("MAX_BATCH_REQUESTS", maxBatchRequests.map(String.init)),
+            ("MAX_BATCH_TIME_MS", maxBatchTimeMs.map(String.init)),
             ("MAX_CLIENT_BATCH_SIZE", maxClientBatchSize.map(String.init)), ("AUTO_TRUNCATE", autoTruncate),
             ("TOKENIZATION_WORKERS", tokenizationWorkers.map(String.init)),
             ("EMBED_THREADS", computeThreads.map(String.init)),

@@ -72,6 +72,8 @@ struct ServeSettings: Equatable {
     var maxConcurrentRequests = 512
     var maxBatchTokens = 16384
     var maxBatchRequests: Int?
+    /// `--max-batch-time-ms`; 0 turns the time cap off.
+    var maxBatchMilliseconds = 500
     var maxClientBatchSize = 32
     var autoTruncate = true
     var defaultPromptName: String?
@@ -112,7 +114,7 @@ struct ServeSettings: Equatable {
     /// Every key the config file may set (TEI's environment variable names, plus CONFIG-independent extras).
     static let knownKeys: Set<String> = [
         "MODEL_ID", "REVISION", "DTYPE", "POOLING", "SERVED_MODEL_NAME", "MAX_CONCURRENT_REQUESTS",
-        "MAX_BATCH_TOKENS", "MAX_BATCH_REQUESTS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE", "DEFAULT_PROMPT_NAME",
+        "MAX_BATCH_TOKENS", "MAX_BATCH_REQUESTS", "MAX_BATCH_TIME_MS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE", "DEFAULT_PROMPT_NAME",
         "DEFAULT_PROMPT", "HF_TOKEN", "HF_API_TOKEN", "HOSTNAME", "PORT", "UNIX_SOCKET", "UDS_PATH",
         "HUGGINGFACE_HUB_CACHE", "PAYLOAD_LIMIT", "API_KEY", "JSON_OUTPUT", "CORS_ALLOW_ORIGIN", "PROMETHEUS_PORT",
         "TOKENIZATION_WORKERS", "EMBED_THREADS", "TLS_CERTIFICATE", "TLS_KEY", "DENSE_PATH", "DISABLE_SPANS", "OTLP_ENDPOINT", "OTLP_SERVICE_NAME",
@@ -162,6 +164,7 @@ struct ServeSettings: Equatable {
         settings.maxConcurrentRequests = try integer("MAX_CONCURRENT_REQUESTS", minimum: 1) ?? 512
         settings.maxBatchTokens = try integer("MAX_BATCH_TOKENS", minimum: 1) ?? 16384
         settings.maxBatchRequests = try integer("MAX_BATCH_REQUESTS", minimum: 1)
+        settings.maxBatchMilliseconds = try integer("MAX_BATCH_TIME_MS", minimum: 0) ?? 500
         settings.maxClientBatchSize = try integer("MAX_CLIENT_BATCH_SIZE", minimum: 1) ?? 32
         settings.autoTruncate = try bool("AUTO_TRUNCATE") ?? true
         settings.defaultPromptName = string("DEFAULT_PROMPT_NAME")

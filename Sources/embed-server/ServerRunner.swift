@@ -85,6 +85,8 @@ struct ServerRunner {
         configuration.maxConcurrentRequests = settings.maxConcurrentRequests
         configuration.maxBatchTokens = settings.maxBatchTokens
         configuration.maxBatchRequests = settings.maxBatchRequests
+        configuration.maxBatchSeconds =
+            settings.maxBatchMilliseconds > 0 ? Double(settings.maxBatchMilliseconds) / 1000 : nil
         configuration.maxClientBatchSize = settings.maxClientBatchSize
         configuration.autoTruncate = settings.autoTruncate
         configuration.defaultPromptName = settings.defaultPromptName

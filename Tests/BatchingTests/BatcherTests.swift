@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Synchronization
 import Testing
@@ -153,6 +156,65 @@ struct BatcherTests {
         let outputs = try await batcher.submit([7, 8], tokenCounts: [50, 2])
         #expect(outputs.map(\.output) == [70, 80])
         #expect(probe.batches.withLock { $0 } == [[7], [8]])
+    }
+
+    @Test("a short submission queued behind bulk work runs in the next batch, and the bulk fills the rest")
+    func shortSubmissionOvertakesBulk() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = makeBatcher(probe, maxBatchTokens: 10)
+        defer { batcher.shutdown() }
+        let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
+        await probe.waitUntilEntered()
+        let bulk = Task { try await batcher.submit(Array(1...6), tokenCounts: Array(repeating: 5, count: 6)) }
+        await eventually { batcher.queuedCount == 6 }
+        let query = Task { try await batcher.submit([99], tokenCounts: [2]) }
+        await eventually { batcher.queuedCount == 7 }
+        for _ in 0..<6 { probe.gate!.signal() }
+        _ = try await blocker.value
+        #expect(try await query.value.map(\.output) == [990])
+        #expect(try await bulk.value.map(\.output) == (1...6).map { $0 * 10 })
+        // Strict FIFO ran [1, 2], [3, 4], [5, 6], then [99]: the query waited for all the bulk work.
+        #expect(probe.batches.withLock { $0 } == [[0], [99, 1], [2, 3], [4, 5], [6]])
+    }
+
+    @Test("a submission that has waited maxQueueSeconds goes before shorter ones, so it cannot starve")
+    func agedSubmissionGoesFirst() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = Batcher<Int, Int>(
+            configuration: BatcherConfiguration(maxBatchTokens: 10, maxQueueSeconds: 0.05),
+            encode: { try probe.encode($0) })
+        defer { batcher.shutdown() }
+        let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
+        await probe.waitUntilEntered()
+        let long = Task { try await batcher.submit([7], tokenCounts: [10]) }
+        await eventually { batcher.queuedCount == 1 }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        let short = Task { try await batcher.submit([8], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 2 }
+        for _ in 0..<3 { probe.gate!.signal() }
+        _ = try await blocker.value
+        _ = try await long.value
+        _ = try await short.value
+        #expect(probe.batches.withLock { $0 } == [[0], [7], [8]])
+    }
+
+    @Test("with a time budget, batches hold about that many seconds of the measured throughput")
+    func timeBudgetCapsBatches() async throws {
+        let batches = Mutex<[Int]>([])
+        // At least 1 ms per token, so the measured rate is at most 1,000 tokens/s and 20 ms holds at most 20 tokens.
+        let batcher = Batcher<Int, Int>(
+            configuration: BatcherConfiguration(maxBatchTokens: 1000, maxBatchSeconds: 0.02, minBatchTokens: 4),
+            encode: { inputs in
+                batches.withLock { $0.append(inputs.count * 2) }
+                usleep(UInt32(inputs.count * 2 * 1000))
+                return inputs
+            })
+        defer { batcher.shutdown() }
+        let outputs = try await batcher.submit(Array(0..<100), tokenCounts: Array(repeating: 2, count: 100))
+        #expect(outputs.map(\.output) == Array(0..<100))
+        let tokens = batches.withLock { $0 }
+        #expect(tokens.first == 4, "the first batch holds minBatchTokens, before any throughput is measured")
+        #expect(tokens.count > 5 && tokens.allSatisfy { $0 <= 20 }, "batches: \(tokens)")
     }
 
     @Test("without enough free permits a submission is refused at once as overloaded, and others still run")

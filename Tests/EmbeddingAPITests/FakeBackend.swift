@@ -83,7 +83,8 @@ enum FakeModel {
                 return sequences.map(embed)
             },
             tokenEmbeddings: { sequences in
-                sequences.map { ids in ids.flatMap { [Float($0), Float($0) * 2, -1] } }
+                embedGate?.wait()
+                return sequences.map { ids in ids.flatMap { [Float($0), Float($0) * 2, -1] } }
             },
             finalize: finalize)
     }
