@@ -246,7 +246,12 @@ public final class EmbeddingService: Sendable {
             metrics.increment("te_request_success", label: ("method", method))
             return result
         } catch {
-            metrics.increment("te_request_failure", label: ("err", error.metricLabel))
+            if Task.isCancelled {
+                // The client left: no failure of the server, so counted apart from te_request_failure.
+                metrics.increment("te_request_cancelled", label: ("method", method))
+            } else {
+                metrics.increment("te_request_failure", label: ("err", error.metricLabel))
+            }
             throw error
         }
     }
@@ -321,9 +326,7 @@ public final class EmbeddingService: Sendable {
         } catch BatcherError.overloaded {
             throw .overloaded
         } catch is CancellationError {
-            var error = APIError.backend("request cancelled")
-            error.metricLabelOverride = "dropped"
-            throw error
+            throw .backend("request cancelled")
         } catch {
             throw .backend("\(error)")
         }

@@ -76,17 +76,27 @@ public struct APIRouter: Sendable {
     /// Answers one request; never throws: every failure is a TEI-shaped response.
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
-        let requestID = request.header("x-request-id").flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
+        let requestID = request.header("x-request-id").flatMap(Self.acceptedRequestID) ?? UUID().uuidString.lowercased()
         var response = await respond(request)
         response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
         if let requestLog {
+            // Cancelled: the connection closed before the answer (the client left, or shutdown outlasted its
+            // grace), so nobody receives it; nginx logs that as 499.
             requestLog(
                 RequestLogRecord(
-                    method: request.method, path: request.path, status: response.status,
+                    method: request.method, path: request.path, status: Task.isCancelled ? 499 : response.status,
                     durationMilliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6,
                     requestID: requestID, tokens: response.headers["x-compute-tokens"].flatMap { Int($0) }))
         }
         return response
+    }
+
+    /// A client's `x-request-id` if it is 1 to 128 bytes of visible ASCII, else nil: it is echoed and logged, so
+    /// its size is bounded and it can hold no spaces, quotes or line breaks (128 fits any UUID, ULID or trace id).
+    static func acceptedRequestID(_ id: String) -> String? {
+        let bytes = id.utf8
+        guard (1...128).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        return id
     }
 
     /// Renders the server's own errors (bad HTTP, payload too large, time-outs) in TEI's error shape.

@@ -31,6 +31,7 @@ final class Connection {
     let fd: Int32
     unowned let loop: EventLoop
     let remoteAddress: String
+    let slot: ConnectionSlot
     private let tls: TLSSession?
     private var parser: HTTPRequestParser
     private(set) var phase: Phase = .awaitingRequest
@@ -43,6 +44,9 @@ final class Connection {
     private var tlsReadNeedsWritable = false
     private var tlsWriteNeedsReadable = false
     private var readDeadlineSeconds = Double.infinity
+    private var bodyDeadlineSeconds = Double.infinity
+    /// Bytes of the server's buffer budget held for the current request's body.
+    private var bodyReservedBytes = 0
     private var writeDeadlineSeconds = Double.infinity
     private var registeredEvents: UInt32 = 0
 
@@ -51,12 +55,16 @@ final class Connection {
     /// Output above which the next pipelined request waits.
     private static let outputHighWaterBytes = 65536
     private static let lingerSeconds = 2.0
+    /// Time a probe slot has from its connect to the end of its request head: a kubelet probe gives up after 1 s
+    /// by default, and a connection that idles longer only keeps the reserve from the next probe.
+    private static let probeHeadSeconds = 2.0
 
-    init(id: UInt64, fd: Int32, loop: EventLoop, remoteAddress: String) {
+    init(id: UInt64, fd: Int32, loop: EventLoop, remoteAddress: String, slot: ConnectionSlot) {
         self.id = id
         self.fd = fd
         self.loop = loop
         self.remoteAddress = remoteAddress
+        self.slot = slot
         tls = loop.shared.tls?.makeSession(fd: fd)
         parser = HTTPRequestParser(limits: loop.shared.configuration.parserLimits)
         registeredEvents = interest
@@ -86,7 +94,8 @@ final class Connection {
             forceClose()
             return
         }
-        readDeadlineSeconds = loop.nowSeconds + configuration.idleTimeoutSeconds
+        let idle = configuration.idleTimeoutSeconds
+        readDeadlineSeconds = loop.nowSeconds + (slot == .probe ? min(idle, Self.probeHeadSeconds) : idle)
     }
 
     // MARK: Events
@@ -197,7 +206,9 @@ final class Connection {
             guard let event else {
                 if case .awaitingRequest = phase, parser.bufferedByteCount > 0 {
                     phase = .readingHead
-                    readDeadlineSeconds = loop.nowSeconds + configuration.headerTimeoutSeconds
+                    let headDeadline = loop.nowSeconds + configuration.headerTimeoutSeconds
+                    // A probe slot keeps the short deadline of its connect.
+                    readDeadlineSeconds = slot == .probe ? min(readDeadlineSeconds, headDeadline) : headDeadline
                 }
                 return
             }
@@ -205,30 +216,47 @@ final class Connection {
             case .head(let newHead):
                 head = newHead
                 body = []
+                if slot == .probe, !loop.shared.isProbe(newHead) {
+                    respondWithError(status: 503, message: "too many connections")
+                    return
+                }
+                if case .length(let length) = newHead.framing, length > 0, !reserveBody(length) { return }
                 phase = .readingBody
-                readDeadlineSeconds = loop.nowSeconds + configuration.bodyTimeoutSeconds
+                bodyDeadlineSeconds = loop.nowSeconds + configuration.bodyDeadlineSeconds
+                readDeadlineSeconds = min(loop.nowSeconds + configuration.bodyTimeoutSeconds, bodyDeadlineSeconds)
                 if newHead.expectsContinue, newHead.framing != .length(0), parser.bufferedByteCount == 0 {
-                    output += ResponseWriter.continueLine
+                    enqueueOutput(ResponseWriter.continueLine)
                     flush()
                 }
             case .body(let bytes):
+                if head?.framing == .chunked, !reserveBody(bytes.count) { return }
                 body += bytes
-                readDeadlineSeconds = loop.nowSeconds + configuration.bodyTimeoutSeconds
-            case .end(let trailers):
+                readDeadlineSeconds = min(loop.nowSeconds + configuration.bodyTimeoutSeconds, bodyDeadlineSeconds)
+            case .end:
+                // Trailer fields are dropped: they arrive after the head a proxy in front checked (RFC 9110 §6.5.1).
                 guard let head else { return }
-                startHandler(head: head, trailers: trailers)
+                startHandler(head: head)
             }
         }
     }
 
-    private func startHandler(head: HTTPRequestHead, trailers: HTTPHeaders) {
-        var headers = head.headers
-        for field in trailers { headers.add(name: field.name, value: field.value) }
+    /// Takes body bytes from the server's buffer budget; when they do not fit, answers 503 and returns false.
+    private func reserveBody(_ count: Int) -> Bool {
+        guard loop.shared.reserveBufferBytes(count) else {
+            respondWithError(status: 503, message: "server busy: too many request bytes buffered", retryAfterSeconds: 1)
+            return false
+        }
+        bodyReservedBytes += count
+        return true
+    }
+
+    private func startHandler(head: HTTPRequestHead) {
         let request = HTTPRequest(
-            method: head.method, path: head.path, query: head.query, version: head.version, headers: headers,
+            method: head.method, path: head.path, query: head.query, version: head.version, headers: head.headers,
             body: body, remoteAddress: remoteAddress)
         body = []
-        closeAfterResponse = !head.keepAlive
+        // A probe slot serves one request, so the reserve is free again for the next probe.
+        closeAfterResponse = !head.keepAlive || slot == .probe
         readDeadlineSeconds = .infinity
         let shared = loop.shared
         if let preflight = shared.preflightResponse(for: request) {
@@ -257,11 +285,15 @@ final class Connection {
 
     /// Frames a response, queues and starts writing it, then goes on with the next request.
     private func queue(_ response: PreparedResponse) {
+        // The request's body is answered, so its bytes no longer count; the response's do until they are sent.
+        loop.shared.releaseBufferBytes(bodyReservedBytes)
+        bodyReservedBytes = 0
+        bodyDeadlineSeconds = .infinity
         let close = closeAfterResponse || loop.shared.isDraining
-        output += ResponseWriter.head(
+        enqueueOutput(ResponseWriter.head(
             status: response.status, headers: response.headers, contentLength: response.contentLength, close: close,
-            keepAliveHeader: head?.version == .http1_0, dateLine: loop.dateHeaderLine)
-        output += response.body
+            keepAliveHeader: head?.version == .http1_0, dateLine: loop.dateHeaderLine))
+        enqueueOutput(response.body)
         head = nil
         if close {
             phase = .closing
@@ -274,14 +306,20 @@ final class Connection {
     }
 
     /// Answers a request the server rejects itself, then closes (framing is lost after a parse error).
-    private func respondWithError(status: Int, message: String) {
-        let error = loop.shared.errorResponse(status: status, message: message)
+    private func respondWithError(status: Int, message: String, retryAfterSeconds: Int? = nil) {
+        var error = loop.shared.errorResponse(status: status, message: message)
+        if let retryAfterSeconds { error.headers.replaceOrAdd(name: "retry-after", value: String(retryAfterSeconds)) }
         let request = HTTPRequest(method: head?.method ?? "GET", path: head?.path ?? "/", headers: head?.headers ?? HTTPHeaders())
         closeAfterResponse = true
         queue(loop.shared.finish(error, for: request))
     }
 
     // MARK: Output
+
+    private func enqueueOutput(_ bytes: [UInt8]) {
+        output += bytes
+        loop.shared.chargeBufferBytes(bytes.count)
+    }
 
     private func flush() {
         tlsWriteNeedsReadable = false
@@ -296,6 +334,7 @@ final class Connection {
             switch result {
             case .wrote(let count):
                 outputSent += count
+                loop.shared.releaseBufferBytes(count)
                 writeDeadlineSeconds = loop.nowSeconds + configuration.writeTimeoutSeconds
             case .wouldBlock:
                 break
@@ -387,6 +426,7 @@ final class Connection {
         if case .handling(let task) = phase { task.cancel() }
         guard isOpen else { return }
         phase = .closed
+        loop.shared.releaseBufferBytes(bodyReservedBytes + pendingOutputBytes)
         if let tls { tls.free() }
         close(fd)
         loop.forget(self)

@@ -159,7 +159,7 @@ final class EventLoop: @unchecked Sendable {
                 }
                 return
             }
-            guard shared.reserveConnectionSlot() else {
+            guard let slot = shared.reserveConnectionSlot() else {
                 rejectOverLimit(fd: fd)
                 continue
             }
@@ -172,9 +172,9 @@ final class EventLoop: @unchecked Sendable {
             let target = loops[nextLoopForAccept % loops.count]
             nextLoopForAccept &+= 1
             if target === self {
-                adopt(fd: fd, remoteAddress: remote)
+                adopt(fd: fd, remoteAddress: remote, slot: slot)
             } else {
-                target.execute { target.adopt(fd: fd, remoteAddress: remote) }
+                target.execute { target.adopt(fd: fd, remoteAddress: remote, slot: slot) }
             }
         }
     }
@@ -197,15 +197,15 @@ final class EventLoop: @unchecked Sendable {
         for listener in listeners { epoll_ctl(epollFD, EPOLL_CTL_DEL, listener.fd, nil) }
     }
 
-    func adopt(fd: Int32, remoteAddress: String) {
+    func adopt(fd: Int32, remoteAddress: String, slot: ConnectionSlot) {
         guard running, !shared.isDraining else {
             close(fd)
-            shared.releaseConnectionSlot()
+            shared.releaseConnectionSlot(slot)
             return
         }
         let id = nextConnectionID
         nextConnectionID += 1
-        let connection = Connection(id: id, fd: fd, loop: self, remoteAddress: remoteAddress)
+        let connection = Connection(id: id, fd: fd, loop: self, remoteAddress: remoteAddress, slot: slot)
         connections[id] = connection
         register(fd: fd, token: id, events: connection.interest)
         connection.start()
@@ -217,7 +217,7 @@ final class EventLoop: @unchecked Sendable {
 
     func forget(_ connection: Connection) {
         connections[connection.id] = nil
-        shared.releaseConnectionSlot()
+        shared.releaseConnectionSlot(connection.slot)
     }
 
     func register(fd: Int32, token: UInt64, events: UInt32) {

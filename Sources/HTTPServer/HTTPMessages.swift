@@ -8,7 +8,8 @@ public struct HTTPRequest: Sendable {
     public var query: String?
     /// The protocol version.
     public var version: HTTPVersion
-    /// The header fields in wire order (chunked trailers appended).
+    /// The header fields in wire order. Trailer fields of a chunked body are not among them (RFC 9110 §6.5.1): a
+    /// proxy in front may never have inspected them, so an `Authorization` sent there must not count.
     public var headers: HTTPHeaders
     /// The body bytes, decompressed when the client sent `Content-Encoding: gzip` or `deflate`.
     public var body: [UInt8]

@@ -85,7 +85,7 @@ public enum HTTPParserEvent: Sendable {
 
 /// Size limits the parser enforces while reading.
 public struct HTTPParserLimits: Sendable, Equatable {
-    /// Longest request line, without CRLF (longer: 414).
+    /// Longest request line, without its line end (longer: 414).
     public var maxRequestLineBytes: Int
     /// Largest header section, and separately trailer section (larger: 431).
     public var maxHeaderBytes: Int
@@ -101,6 +101,9 @@ public struct HTTPParserLimits: Sendable, Equatable {
 }
 
 /// Incremental HTTP/1.1 request parser: `append` bytes, then call `next()` until it returns nil.
+///
+/// Lines end in CRLF or a bare LF (RFC 9112 §2.2 lets a recipient accept the latter, as nginx and hyper do); a CR
+/// anywhere else is an error, since a peer that treats it as a line end would read different fields.
 ///
 /// After an error the parser stays failed: the connection must answer and close, since framing is lost.
 public struct HTTPRequestParser: Sendable {
@@ -204,9 +207,9 @@ public struct HTTPRequestParser: Sendable {
             state = remaining == count ? .chunkDataEnd : .chunkData(remaining: remaining - count)
             return .body(piece)
         case .chunkDataEnd:
-            guard bufferedByteCount >= 2 else { return nil }
-            guard buffer[start] == 13, buffer[start + 1] == 10 else { throw .badRequest("chunk data not followed by CRLF") }
-            start += 2
+            guard let terminator = lineTerminatorLength(at: start) else { return nil }
+            guard terminator > 0 else { throw .badRequest("chunk data not followed by a line end") }
+            start += terminator
             state = .chunkSize
             return try step()
         case .trailers(var trailers, var bytes):
@@ -219,14 +222,13 @@ public struct HTTPRequestParser: Sendable {
                 let lineLength = lineEnd + 1 - start
                 bytes += lineLength
                 guard bytes <= limits.maxHeaderBytes else { throw .headersTooLarge }
-                guard lineEnd > start, buffer[lineEnd - 1] == 13 else { throw .badRequest("trailer line not ended by CRLF") }
-                let line = buffer[start..<lineEnd - 1]
+                let trailerLine = line(from: start, to: lineEnd)
                 start = lineEnd + 1
-                if line.isEmpty {
+                if trailerLine.isEmpty {
                     state = .endOfMessage(trailers)
                     return try step()
                 }
-                let field = try Self.parseField(line)
+                let field = try Self.parseField(trailerLine)
                 trailers.add(name: field.name, value: field.value)
             }
         }
@@ -243,20 +245,21 @@ public struct HTTPRequestParser: Sendable {
         // Limits are checked before syntax, in the same order as checkIncompleteHeadLimits, so the answer does not
         // depend on how the bytes were split.
         let requestLineEnd = findLineFeed(from: start)!  // headEnd exists, so a line feed does too
-        guard requestLineEnd - 1 - start <= limits.maxRequestLineBytes else { throw .uriTooLong }
+        let requestLine = line(from: start, to: requestLineEnd)
+        guard requestLine.count <= limits.maxRequestLineBytes else { throw .uriTooLong }
         guard headEnd - requestLineEnd <= limits.maxHeaderBytes else { throw .headersTooLarge }
-        guard requestLineEnd > start, buffer[requestLineEnd - 1] == 13 else { throw .badRequest("request line not ended by CRLF") }
-        let (method, target, version) = try Self.parseRequestLine(buffer[start..<requestLineEnd - 1])
+        let (method, target, version) = try Self.parseRequestLine(requestLine)
 
         var headers = HTTPHeaders()
         var lineStart = requestLineEnd + 1
-        // headEnd is the index of the last LF of CRLFCRLF; the last line before it is the empty one.
-        while lineStart < headEnd - 1 {
+        // headEnd is the LF that ends the first empty line, so every line before it holds a field.
+        while lineStart <= headEnd {
             let lineFeed = findLineFeed(from: lineStart)!
-            guard buffer[lineFeed - 1] == 13 else { throw .badRequest("header line not ended by CRLF") }
-            let field = try Self.parseField(buffer[lineStart..<lineFeed - 1])
-            headers.add(name: field.name, value: field.value)
+            let fieldLine = line(from: lineStart, to: lineFeed)
             lineStart = lineFeed + 1
+            if fieldLine.isEmpty { break }
+            let field = try Self.parseField(fieldLine)
+            headers.add(name: field.name, value: field.value)
         }
         start = headEnd + 1
         headScanOffset = start
@@ -264,17 +267,34 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func skipLeadingEmptyLines() throws(HTTPParseError) {
-        while bufferedByteCount >= 2, buffer[start] == 13, buffer[start + 1] == 10 {
+        while let terminator = lineTerminatorLength(at: start), terminator > 0 {
             leadingEmptyLines += 1
             guard leadingEmptyLines <= Self.maxLeadingEmptyLines else { throw .badRequest("too many empty lines before request") }
-            start += 2
+            start += terminator
             headScanOffset = max(headScanOffset, start)
         }
     }
 
+    /// The length of the line end at `index`: 2 for CRLF, 1 for LF, 0 for anything else; nil until it is known.
+    private func lineTerminatorLength(at index: Int) -> Int? {
+        guard index < buffer.count else { return nil }
+        switch buffer[index] {
+        case 10: return 1
+        case 13:
+            guard index + 1 < buffer.count else { return nil }
+            return buffer[index + 1] == 10 ? 2 : 0
+        default: return 0
+        }
+    }
+
+    /// The line that the LF at `lineFeed` ends, without that LF or a CR just before it.
+    private func line(from lineStart: Int, to lineFeed: Int) -> ArraySlice<UInt8> {
+        buffer[lineStart..<(lineFeed > lineStart && buffer[lineFeed - 1] == 13 ? lineFeed - 1 : lineFeed)]
+    }
+
     private func checkIncompleteHeadLimits() throws(HTTPParseError) {
         if let requestLineEnd = findLineFeed(from: start) {
-            guard requestLineEnd - 1 - start <= limits.maxRequestLineBytes else { throw .uriTooLong }
+            guard line(from: start, to: requestLineEnd).count <= limits.maxRequestLineBytes else { throw .uriTooLong }
             // The section will be at least one byte (its final LF) longer than what has arrived.
             guard buffer.count - requestLineEnd - 1 < limits.maxHeaderBytes else { throw .headersTooLarge }
         } else {
@@ -282,17 +302,19 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    /// The index of the final LF of the first CRLFCRLF at or after `start`, resuming where the last scan stopped.
+    /// The index of the LF ending the first empty line (LF LF or LF CR LF) after `start`, resuming where the last
+    /// scan stopped. Leading empty lines are skipped before, so the request line is never taken for it.
     private mutating func findHeadEnd() -> Int? {
-        var index = max(start + 3, headScanOffset)
+        var index = max(start + 1, headScanOffset)
         while index < buffer.count {
-            if buffer[index] == 10, buffer[index - 1] == 13, buffer[index - 2] == 10, buffer[index - 3] == 13 {
-                return index
+            if buffer[index] == 10 {
+                if buffer[index - 1] == 10 { return index }
+                if buffer[index - 1] == 13, index - 2 >= start, buffer[index - 2] == 10 { return index }
             }
             index += 1
         }
-        // The terminator may straddle the next append: rescan the last three bytes then.
-        headScanOffset = max(start + 3, buffer.count)
+        // The empty line may straddle the next append: its checks look back from the first new byte.
+        headScanOffset = max(start + 1, buffer.count)
         return nil
     }
 
@@ -409,12 +431,11 @@ public struct HTTPRequestParser: Sendable {
             return nil
         }
         guard lineEnd - start <= Self.maxChunkLineBytes else { throw .badRequest("chunk size line too long") }
-        guard lineEnd > start, buffer[lineEnd - 1] == 13 else { throw .badRequest("chunk size line not ended by CRLF") }
-        let line = buffer[start..<lineEnd - 1]
+        let sizeLine = line(from: start, to: lineEnd)
         start = lineEnd + 1
-        let digits = line.prefix { Self.hexValue($0) != nil }
+        let digits = sizeLine.prefix { Self.hexValue($0) != nil }
         guard !digits.isEmpty else { throw .badRequest("invalid chunk size") }
-        let rest = line[digits.endIndex...].drop { $0 == 32 || $0 == 9 }
+        let rest = sizeLine[digits.endIndex...].drop { $0 == 32 || $0 == 9 }
         guard rest.isEmpty || rest.first == 59 else { throw .badRequest("invalid chunk size") }  // ";" starts an extension
         guard rest.allSatisfy({ $0 >= 32 && $0 != 127 || $0 == 9 }) else { throw .badRequest("invalid chunk extension") }
         let significant = digits.drop { $0 == 48 }

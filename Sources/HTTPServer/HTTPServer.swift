@@ -70,6 +70,20 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Raises the soft limit on open files to the hard one, as Go and nginx do (the soft default, often 1024, is
+    /// below the default connection cap); returns the soft limit in force afterwards.
+    public static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            // An unlimited hard limit is refused above fs.nr_open; the soft limit then stays as it was.
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
     /// Connections open right now.
     public var connectionCount: Int { shared.withLock { $0?.connectionCount ?? 0 } }
 

@@ -18,12 +18,24 @@ public struct ServerConfiguration: Sendable {
     public var headerTimeoutSeconds: Double = 10
     /// Time allowed between body bytes (then 408 and close).
     public var bodyTimeoutSeconds: Double = 30
+    /// Time allowed for a whole body, from the end of its head (then 408 and close): without it a client that
+    /// sends a byte just inside `bodyTimeoutSeconds` holds its connection and body buffer for ever.
+    public var bodyDeadlineSeconds: Double = 60
+    /// Bytes of request bodies and unsent responses held at once, server-wide; a body that does not fit is answered
+    /// 503 with `Retry-After`. Nil: 64 × `payloadLimitBytes` (128 MB at TEI's 2 MB, a quarter of what the fp32
+    /// model itself takes). Below `payloadLimitBytes`, a body of the largest size is never accepted.
+    public var maxBufferedBytes: Int?
     /// Time an idle keep-alive (or new) connection may wait for a request (then it is closed).
     public var idleTimeoutSeconds: Double = 60
     /// Time a pending response may make no progress because the client does not read (then close).
     public var writeTimeoutSeconds: Double = 30
     /// Most simultaneous connections; further ones are accepted, answered 503 and closed.
     public var maxConnections: Int = 4096
+    /// Connections beyond `maxConnections` that serve only GET or HEAD of `probePaths`, one request each, so a
+    /// flood at the cap does not fail a liveness probe (anything else there gets 503).
+    public var probeConnectionReserve: Int = 16
+    /// The paths of liveness and readiness probes.
+    public var probePaths: Set<String> = ["/health"]
     /// Origins allowed by CORS (`*` for any); empty disables CORS.
     public var corsAllowOrigins: [String] = []
     /// Compress responses of compressible types ≥ `gzipMinimumBytes` for clients that accept gzip.
@@ -39,6 +51,20 @@ public struct ServerConfiguration: Sendable {
 
     /// A configuration with defaults (port 3000 on all IPv4 addresses, TEI's 2 MB payload limit).
     public init() {}
+
+    /// Descriptors left for everything but client connections: standard streams, listeners, two per event loop,
+    /// the model and tokenizer files, Dispatch's; about 20 in all, so 128 leaves ample room.
+    public static let ownDescriptors = 128
+
+    /// This configuration with `maxConnections` lowered, if need be, so that connections, the probe reserve and
+    /// `ownDescriptors` fit in `descriptorLimit` open files; at least one connection.
+    public func fitting(descriptorLimit: Int) -> ServerConfiguration {
+        var fitted = self
+        fitted.maxConnections = max(1, min(maxConnections, descriptorLimit - probeConnectionReserve - Self.ownDescriptors))
+        return fitted
+    }
+
+    var resolvedMaxBufferedBytes: Int { maxBufferedBytes ?? 64 * payloadLimitBytes }
 
     var parserLimits: HTTPParserLimits {
         HTTPParserLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: payloadLimitBytes)

@@ -1,18 +1,35 @@
 import Synchronization
 
+/// Which connection count a connection was admitted under.
+enum ConnectionSlot {
+    /// One of `maxConnections`: serves anything.
+    case regular
+    /// One of `probeConnectionReserve`, taken at the cap: serves one probe request, then closes.
+    case probe
+}
+
 /// State every loop and handler task of one server reads: configuration, handler, TLS context, counters.
 final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse
     let tls: TLSContext?
+    /// The buffer budget in force (`maxBufferedBytes` resolved).
+    let maxBufferedBytes: Int
     private let loopList = Mutex<[EventLoop]>([])
-    private let activeConnections = Atomic<Int>(0)
+    private let regularConnections = Atomic<Int>(0)
+    private let probeConnections = Atomic<Int>(0)
+    private let bufferedBytes = Atomic<Int>(0)
     private let draining = Atomic<Bool>(false)
+
+    /// Allowed methods and request headers of CORS preflights: those the API uses, never an echo of the request.
+    static let corsAllowMethods = "GET, POST, OPTIONS"
+    static let corsAllowHeaders = "Content-Type, Authorization, X-Request-Id"
 
     init(configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse, tls: TLSContext?) {
         self.configuration = configuration
         self.handler = handler
         self.tls = tls
+        maxBufferedBytes = configuration.resolvedMaxBufferedBytes
     }
 
     var loops: [EventLoop] {
@@ -20,23 +37,54 @@ final class ServerShared: Sendable {
         set { loopList.withLock { $0 = newValue } }
     }
 
-    var connectionCount: Int { activeConnections.load(ordering: .acquiring) }
+    var connectionCount: Int { regularConnections.load(ordering: .acquiring) + probeConnections.load(ordering: .acquiring) }
 
     var isDraining: Bool { draining.load(ordering: .acquiring) }
 
     func startDraining() { draining.store(true, ordering: .releasing) }
 
-    /// Counts a new connection; false when the server is at `maxConnections`.
-    func reserveConnectionSlot() -> Bool {
-        let count = activeConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-        guard count <= configuration.maxConnections else {
-            activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+    /// Counts a new connection: a regular slot below `maxConnections`, else a probe slot of the reserve, else nil.
+    func reserveConnectionSlot() -> ConnectionSlot? {
+        if Self.take(regularConnections, limit: configuration.maxConnections) { return .regular }
+        if Self.take(probeConnections, limit: configuration.probeConnectionReserve) { return .probe }
+        return nil
+    }
+
+    func releaseConnectionSlot(_ slot: ConnectionSlot) {
+        switch slot {
+        case .regular: regularConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        case .probe: probeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+
+    private static func take(_ counter: borrowing Atomic<Int>, limit: Int) -> Bool {
+        guard counter.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue <= limit else {
+            counter.wrappingSubtract(1, ordering: .acquiringAndReleasing)
             return false
         }
         return true
     }
 
-    func releaseConnectionSlot() { activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+    /// Whether a request may be served on a probe slot: GET or HEAD of a probe path, without a body.
+    func isProbe(_ head: HTTPRequestHead) -> Bool {
+        (head.method == "GET" || head.method == "HEAD") && head.framing == .length(0)
+            && configuration.probePaths.contains(head.path)
+    }
+
+    /// Takes `count` bytes of the buffer budget for a request body; false, taking nothing, when they do not fit.
+    func reserveBufferBytes(_ count: Int) -> Bool {
+        guard bufferedBytes.wrappingAdd(count, ordering: .relaxed).newValue <= maxBufferedBytes else {
+            bufferedBytes.wrappingSubtract(count, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Counts response bytes against the budget: they exist already, so they are never refused, but while they
+    /// wait for a slow reader new bodies are.
+    func chargeBufferBytes(_ count: Int) { bufferedBytes.wrappingAdd(count, ordering: .relaxed) }
+
+    func releaseBufferBytes(_ count: Int) { bufferedBytes.wrappingSubtract(count, ordering: .relaxed) }
 
     func errorResponse(status: Int, message: String) -> HTTPResponse {
         configuration.errorResponder(HTTPServerError(status: status, message: message))
@@ -101,10 +149,8 @@ final class ServerShared: Sendable {
         else { return nil }
         var headers = HTTPHeaders()
         if allowedOrigin(request.headers["origin"]) != nil {
-            headers.add(name: "access-control-allow-methods", value: "GET, POST, PUT, DELETE, OPTIONS")
-            if let requested = request.headers["access-control-request-headers"] {
-                headers.add(name: "access-control-allow-headers", value: requested)
-            }
+            headers.add(name: "access-control-allow-methods", value: Self.corsAllowMethods)
+            headers.add(name: "access-control-allow-headers", value: Self.corsAllowHeaders)
             headers.add(name: "access-control-max-age", value: "86400")
         }
         return HTTPResponse(status: 204, headers: headers)

@@ -56,6 +56,10 @@ struct ServeCommand: ParsableCommand {
     var computeThreads: Int?
     @Option(help: "Largest request body in bytes (default 2000000). [PAYLOAD_LIMIT]")
     var payloadLimit: Int?
+    @Option(help: "Seconds a whole request body may take to arrive, then 408 (default 60). [REQUEST_BODY_TIMEOUT]")
+    var requestBodyTimeout: Int?
+    @Option(help: "Bytes of request bodies and unsent responses held at once; past it new bodies get 503 (default 64 × --payload-limit). [MAX_BUFFERED_BYTES]")
+    var maxBufferedBytes: Int?
 
     @Option(help: "Hugging Face token, for the Hub. [HF_TOKEN]")
     var hfToken: String?
@@ -72,9 +76,9 @@ struct ServeCommand: ParsableCommand {
     var unixSocket: String?
     @Option(help: "Ignored: TEI's Python-backend socket. [UDS_PATH]")
     var udsPath: String?
-    @Option(help: "Serve HTTPS with this PEM certificate chain (needs --tls-key). [TLS_CERTIFICATE]")
+    @Option(help: "Serve HTTPS with this PEM certificate chain (needs --tls-key); TLS 1.3, or 1.2 with ECDHE AEAD suites. [TLS_CERTIFICATE]")
     var tlsCertificate: String?
-    @Option(help: "PEM private key of --tls-certificate. [TLS_KEY]")
+    @Option(help: "PEM private key of --tls-certificate, unencrypted. [TLS_KEY]")
     var tlsKey: String?
     @Option(help: "Require `Authorization: Bearer <key>` on the API routes. [API_KEY]")
     var apiKey: String?
@@ -105,7 +109,9 @@ struct ServeCommand: ParsableCommand {
             ("MAX_CLIENT_BATCH_SIZE", maxClientBatchSize.map(String.init)), ("AUTO_TRUNCATE", autoTruncate),
             ("TOKENIZATION_WORKERS", tokenizationWorkers.map(String.init)),
             ("EMBED_THREADS", computeThreads.map(String.init)),
-            ("PAYLOAD_LIMIT", payloadLimit.map(String.init)), ("HF_TOKEN", hfToken), ("HF_API_TOKEN", hfAPIToken),
+            ("PAYLOAD_LIMIT", payloadLimit.map(String.init)),
+            ("REQUEST_BODY_TIMEOUT", requestBodyTimeout.map(String.init)),
+            ("MAX_BUFFERED_BYTES", maxBufferedBytes.map(String.init)), ("HF_TOKEN", hfToken), ("HF_API_TOKEN", hfAPIToken),
             ("HUGGINGFACE_HUB_CACHE", huggingfaceHubCache), ("HOSTNAME", hostname), ("PORT", port.map(String.init)),
             ("UNIX_SOCKET", unixSocket), ("UDS_PATH", udsPath), ("API_KEY", apiKey),
             ("TLS_CERTIFICATE", tlsCertificate), ("TLS_KEY", tlsKey),

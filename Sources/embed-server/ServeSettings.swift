@@ -85,6 +85,10 @@ struct ServeSettings: Equatable {
     var unixSocket: String?
     var hubCache: String?
     var payloadLimitBytes = 2_000_000
+    /// Seconds a whole request body may take to arrive (`--request-body-timeout`).
+    var requestBodyTimeoutSeconds = 60
+    /// Bytes of request bodies and unsent responses held at once (`--max-buffered-bytes`); nil: 64 × the payload limit.
+    var maxBufferedBytes: Int?
     var apiKey: String?
     /// Certificate chain and private key (PEM) for HTTPS; nil: plain HTTP.
     var tls: TLSFiles?
@@ -116,7 +120,7 @@ struct ServeSettings: Equatable {
         "MODEL_ID", "REVISION", "DTYPE", "POOLING", "SERVED_MODEL_NAME", "MAX_CONCURRENT_REQUESTS",
         "MAX_BATCH_TOKENS", "MAX_BATCH_REQUESTS", "MAX_BATCH_TIME_MS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE", "DEFAULT_PROMPT_NAME",
         "DEFAULT_PROMPT", "HF_TOKEN", "HF_API_TOKEN", "HOSTNAME", "PORT", "UNIX_SOCKET", "UDS_PATH",
-        "HUGGINGFACE_HUB_CACHE", "PAYLOAD_LIMIT", "API_KEY", "JSON_OUTPUT", "CORS_ALLOW_ORIGIN", "PROMETHEUS_PORT",
+        "HUGGINGFACE_HUB_CACHE", "PAYLOAD_LIMIT", "REQUEST_BODY_TIMEOUT", "MAX_BUFFERED_BYTES", "API_KEY", "JSON_OUTPUT", "CORS_ALLOW_ORIGIN", "PROMETHEUS_PORT",
         "TOKENIZATION_WORKERS", "EMBED_THREADS", "TLS_CERTIFICATE", "TLS_KEY", "DENSE_PATH", "DISABLE_SPANS", "OTLP_ENDPOINT", "OTLP_SERVICE_NAME",
     ]
 
@@ -186,6 +190,8 @@ struct ServeSettings: Equatable {
         settings.unixSocket = string("UNIX_SOCKET")
         settings.hubCache = string("HUGGINGFACE_HUB_CACHE")
         settings.payloadLimitBytes = try integer("PAYLOAD_LIMIT", minimum: 1) ?? 2_000_000
+        settings.requestBodyTimeoutSeconds = try integer("REQUEST_BODY_TIMEOUT", minimum: 1) ?? 60
+        settings.maxBufferedBytes = try integer("MAX_BUFFERED_BYTES", minimum: settings.payloadLimitBytes)
         settings.apiKey = string("API_KEY")
         switch (string("TLS_CERTIFICATE"), string("TLS_KEY")) {
         case let (certificate?, key?): settings.tls = TLSFiles(certificatePath: certificate, privateKeyPath: key)

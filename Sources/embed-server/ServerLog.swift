@@ -82,9 +82,36 @@ struct ServerLog: Sendable {
             for (key, value) in fields { line += ",\(JSONLines.quoted(key)):\(JSONLines.quoted(value))" }
             line += "}"
         } else {
-            line = "\(timestamp) \(level.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(message)"
-            for (key, value) in fields { line += " \(key)=\(value)" }
+            line = "\(timestamp) \(level.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(Self.escaped(message, quotes: false))"
+            for (key, value) in fields { line += " \(key)=\(Self.plainValue(value))" }
         }
         return line
+    }
+
+    /// A field value as logfmt writes it: bare when it is visible ASCII without `"`, `=` or `\`, else quoted and
+    /// escaped, so that no value (a client's request id, a path) can end its field or its line and forge others.
+    static func plainValue(_ value: String) -> String {
+        let bare = !value.isEmpty && value.utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x3D && $0 != 0x5C }
+        return bare ? value : "\"" + escaped(value, quotes: true) + "\""
+    }
+
+    /// `text` with control and line-separator characters written as escapes, so it stays on one line; inside
+    /// quotes, `"` and `\` are escaped too. A message is written unquoted: it is the server's own words.
+    static func escaped(_ text: String, quotes: Bool) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"" where quotes: out += "\\\""
+            case "\\" where quotes: out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

@@ -25,6 +25,17 @@ struct ServerRunner {
         configuration.port = settings.port
         configuration.unixSocketPath = settings.unixSocket
         configuration.payloadLimitBytes = settings.payloadLimitBytes
+        configuration.bodyDeadlineSeconds = Double(settings.requestBodyTimeoutSeconds)
+        configuration.maxBufferedBytes = settings.maxBufferedBytes
+        configuration.probePaths = ServerLog.probePaths
+        let openFiles = HTTPServer.raiseOpenFileLimit()
+        let configuredConnections = configuration.maxConnections
+        configuration = configuration.fitting(descriptorLimit: openFiles)
+        if configuration.maxConnections < configuredConnections {
+            log.warning(
+                "open-file limit \(openFiles) is too low for \(configuredConnections) connections; raise it (ulimit -n) for more",
+                [("max_connections", String(configuration.maxConnections))])
+        }
         configuration.tls = settings.tls.map { TLSConfiguration(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath) }
         configuration.corsAllowOrigins = settings.corsAllowOrigins.isEmpty ? ["*"] : settings.corsAllowOrigins
         configuration.errorResponder = APIRouter.errorResponder
@@ -36,7 +47,12 @@ struct ServerRunner {
         let scheme = settings.tls == nil ? "http" : "https"
         let address = settings.unixSocket.map { "unix:\($0)" }
             ?? "\(scheme)://\(settings.hostname.contains(":") ? "[\(settings.hostname)]" : settings.hostname):\(server.boundPort ?? settings.port)"
-        log.info("ready", [("listening", address)])
+        log.info(
+            "ready",
+            [
+                ("listening", address), ("max_connections", String(configuration.maxConnections)),
+                ("open_files_limit", String(openFiles)),
+            ])
         let number = await stop.wait()
         log.info("shutting down: draining requests in flight", [("signal", number == SIGTERM ? "SIGTERM" : "SIGINT")])
         await server.shutdown(gracePeriodSeconds: Self.drainSeconds)

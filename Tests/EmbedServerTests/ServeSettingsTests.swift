@@ -17,6 +17,8 @@ struct ServeSettingsTests {
         #expect(settings.maxClientBatchSize == 32)
         #expect(settings.autoTruncate)
         #expect(settings.payloadLimitBytes == 2_000_000)
+        #expect(settings.requestBodyTimeoutSeconds == 60)
+        #expect(settings.maxBufferedBytes == nil)
         #expect(!settings.jsonOutput)
         #expect(settings.corsAllowOrigins.isEmpty)
         #expect(settings.tokenizationWorkers >= 1)
@@ -148,6 +150,26 @@ struct ServeSettingsTests {
             SettingSources(flags: ["MODEL_ID": "m", "CORS_ALLOW_ORIGIN": "https://a.example, https://b.example", "UDS_PATH": "/tmp/x"]))
         #expect(settings.corsAllowOrigins == ["https://a.example", "https://b.example"])
         #expect(settings.ignored.count == 1)
+    }
+
+    @Test("--request-body-timeout and --max-buffered-bytes come from flags, environment or file; the budget holds a largest body")
+    func bodyLimits() throws {
+        let serve = try #require(
+            try EmbedServer.parseAsRoot(["--model-id", "m", "--request-body-timeout", "5", "--max-buffered-bytes", "4000000"])
+                as? ServeCommand)
+        #expect(serve.flagValues == ["MODEL_ID": "m", "REQUEST_BODY_TIMEOUT": "5", "MAX_BUFFERED_BYTES": "4000000"])
+        let flagged = try ServeSettings.resolve(SettingSources(flags: serve.flagValues))
+        #expect(flagged.requestBodyTimeoutSeconds == 5 && flagged.maxBufferedBytes == 4_000_000)
+        let file = try SettingSources.parseConfigFile("request-body-timeout = 7\nMAX_BUFFERED_BYTES=3000", path: "t.conf")
+        let fromFile = try ServeSettings.resolve(
+            SettingSources(flags: ["MODEL_ID": "m"], environment: ["PAYLOAD_LIMIT": "1000"], file: file))
+        #expect(fromFile.requestBodyTimeoutSeconds == 7 && fromFile.maxBufferedBytes == 3000)
+        #expect(throws: SettingsError(description: "environment variable MAX_BUFFERED_BYTES: `1000` is not an integer ≥ 2000000")) {
+            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"], environment: ["MAX_BUFFERED_BYTES": "1000"]))
+        }
+        #expect(throws: SettingsError(description: "--request-body-timeout: `0` is not an integer ≥ 1")) {
+            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "REQUEST_BODY_TIMEOUT": "0"]))
+        }
     }
 
     @Test("a bare --auto-truncate means true; an explicit value is kept")

@@ -24,7 +24,21 @@ struct ServerLogTests {
     @Test("a plain request line lists key=value fields after the message")
     func plainRequestLine() {
         let line = ServerLog(json: false).line("T", .info, "request", ServerLog.fields(of: record))
-        #expect(line == "T INFO  request method=POST path=/embed status=200 duration_ms=12.35 request_id=id \"1\" tokens=7")
+        #expect(line == "T INFO  request method=POST path=/embed status=200 duration_ms=12.35 request_id=\"id \\\"1\\\"\" tokens=7")
+    }
+
+    @Test("plain values with spaces, quotes, = or control bytes are quoted and escaped, so no value can forge a field")
+    func plainValuesQuoted() throws {
+        var forged = record
+        forged.requestID = "x status=500\nT ERROR request \\ \u{1}"
+        forged.path = "/a=b"
+        let line = ServerLog(json: false).line("T", .info, "one\nline", ServerLog.fields(of: forged))
+        #expect(line == #"T INFO  one\nline method=POST path="/a=b" status=200 duration_ms=12.35 request_id="x status=500\nT ERROR request \\ \u0001" tokens=7"#)
+        #expect(!line.contains("\n"))
+        #expect(ServerLog(json: false).line("T", .info, "m", [("empty", "")]) == #"T INFO  m empty="""#)
+        let json = ServerLog(json: true).line("T", .info, "m", ServerLog.fields(of: forged))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String])
+        #expect(object["request_id"] == forged.requestID)
     }
 
     @Test("server errors log at error level, client errors at info")

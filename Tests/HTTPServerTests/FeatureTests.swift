@@ -125,13 +125,14 @@ struct FeatureTests {
             let client = try await RawClient.connect(port: port)
             try await client.send(RawClient.request("OPTIONS", "/embed", headers: [
                 "Origin: https://app.example", "Access-Control-Request-Method: POST",
-                "Access-Control-Request-Headers: content-type",
+                "Access-Control-Request-Headers: content-type, x-anything-else",
             ]))
             let preflight = try await client.readResponse()
             #expect(preflight.status == 204)
             #expect(preflight.headers["access-control-allow-origin"] == "https://app.example")
-            #expect(preflight.headers["access-control-allow-headers"] == "content-type")
-            #expect(preflight.headers["access-control-allow-methods"]?.contains("POST") == true)
+            // A fixed list, never an echo of what was asked: a browser then refuses to send headers outside it.
+            #expect(preflight.headers["access-control-allow-headers"] == "Content-Type, Authorization, X-Request-Id")
+            #expect(preflight.headers["access-control-allow-methods"] == "GET, POST, OPTIONS")
 
             try await client.send(RawClient.request("GET", "/", headers: ["Origin: https://app.example"]))
             let allowed = try await client.readResponse()
@@ -203,6 +204,48 @@ struct FeatureTests {
         }
     }
 
+    @Test("TLS 1.2 offers only forward-secret AEAD suites: RSA key exchange and CBC suites fail the handshake")
+    func tlsCipherSuites() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (certificate, key) = try await makeCertificate(in: directory)
+        try await withServer({ $0.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key) }) { _, port in
+            let request = Data(RawClient.request("GET", "/suite", headers: ["Connection: close"]).utf8)
+            // SECLEVEL=0 makes the client offer the weak suite whatever its own policy, so the server alone decides.
+            for (suite, accepted) in [
+                ("ECDHE-RSA-AES128-GCM-SHA256", true), ("ECDHE-RSA-CHACHA20-POLY1305", true),
+                ("ECDHE-RSA-AES256-GCM-SHA384", true), ("AES128-SHA256", false), ("AES128-GCM-SHA256", false),
+                ("ECDHE-RSA-AES128-SHA", false), ("ECDHE-RSA-AES256-SHA384", false),
+            ] {
+                let session = try await run(
+                    "/usr/bin/openssl",
+                    ["s_client", "-connect", "127.0.0.1:\(port)", "-tls1_2", "-cipher", "\(suite):@SECLEVEL=0", "-quiet"],
+                    stdin: request)
+                #expect(session.stdout.contains("GET /suite - ") == accepted, "\(suite): \(session.stderr)")
+            }
+            let tls13 = try await run(
+                "/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-tls1_3", "-quiet"], stdin: request)
+            #expect(tls13.stdout.contains("GET /suite - "), "\(tls13.stderr)")
+        }
+    }
+
+    @Test("a passphrase-protected private key is refused at start-up with an error that says so")
+    func tlsEncryptedKey() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (certificate, key) = try await makeCertificate(in: directory, passphrase: "secret")
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.hostname = "127.0.0.1"
+        configuration.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key)
+        let server = HTTPServer(configuration: configuration) { _ in HTTPResponse() }
+        #expect {
+            try server.start()
+        } throws: { error in
+            "\(error)".contains("\(key) is encrypted")
+        }
+    }
+
     @Test("a missing certificate is a clear start-up error")
     func tlsMissingFiles() {
         var configuration = ServerConfiguration()
@@ -248,6 +291,19 @@ struct FeatureTests {
         await server.shutdown(gracePeriodSeconds: 1)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
+}
+
+/// A self-signed RSA certificate for localhost and its key (encrypted with `passphrase` when given): their paths.
+private func makeCertificate(in directory: URL, passphrase: String? = nil) async throws -> (certificate: String, key: String) {
+    let certificate = directory.appendingPathComponent("cert.pem").path
+    let key = directory.appendingPathComponent("key.pem").path
+    let protection = passphrase.map { ["-passout", "pass:\($0)"] } ?? ["-nodes"]
+    let made = try await run("/usr/bin/openssl", [
+        "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=localhost", "-days", "1",
+        "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+    ] + protection)
+    try #require(made.status == 0, "openssl failed: \(made.stderr)")
+    return (certificate, key)
 }
 
 /// zlib-format deflate of `bytes` (what `Content-Encoding: deflate` means), made with zlib's compress2.

@@ -115,7 +115,10 @@ struct LimitsTests {
 
     @Test("at the connection limit a new client is answered 503 and closed; a slot frees when a client leaves")
     func maxConnections() async throws {
-        try await withServer({ $0.maxConnections = 2 }) { server, port in
+        try await withServer({
+            $0.maxConnections = 2
+            $0.probeConnectionReserve = 0
+        }) { server, port in
             var clients = try await offPool { try (0..<2).map { _ in try RawClient(port: port) } }
             for client in clients {
                 try await client.send(RawClient.request("GET", "/"))
@@ -131,6 +134,134 @@ struct LimitsTests {
             let admitted = try await RawClient.connect(port: port)
             try await admitted.send(RawClient.request("GET", "/again"))
             #expect(try await admitted.readResponse().text == "GET /again - ")
+        }
+    }
+
+    @Test("at the connection cap, probes are still answered on a small reserve, where anything else gets 503")
+    func probeReserve() async throws {
+        try await withServer({
+            $0.maxConnections = 2
+            $0.probeConnectionReserve = 1
+            $0.probePaths = ["/health"]
+        }) { server, port in
+            let clients = try await offPool { try (0..<2).map { _ in try RawClient(port: port) } }
+            for client in clients {
+                try await client.send(RawClient.request("GET", "/"))
+                #expect(try await client.readResponse().status == 200)
+            }
+            let probe = try await RawClient.connect(port: port)
+            try await probe.send(RawClient.request("GET", "/health"))
+            let answer = try await probe.readResponse()
+            #expect(answer.text == "GET /health - ")
+            #expect(answer.headers["connection"] == "close")
+            #expect(await probe.readsEndOfStream())
+
+            let intruder = try await RawClient.connect(port: port)
+            try await intruder.send(RawClient.request("POST", "/work", body: "x"))
+            #expect(try await intruder.readResponse().status == 503)
+            #expect(await intruder.readsEndOfStream())
+
+            // An idle connection holding the reserve: the next one is refused at once.
+            let squatter = try await RawClient.connect(port: port)
+            #expect(await waitUntil { server.connectionCount == 3 })
+            let refused = try await RawClient.connect(port: port)
+            #expect(try await refused.readResponse().status == 503)
+            withExtendedLifetime((clients, squatter)) {}
+        }
+    }
+
+    @Test("the soft open-file limit is raised to the hard one, and the connection cap fits under any limit")
+    func descriptorLimit() throws {
+        let limit = HTTPServer.raiseOpenFileLimit()
+        var current = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &current)
+        #expect(limit == Int(current.rlim_cur))
+        if current.rlim_max != rlim_t.max { #expect(current.rlim_cur == current.rlim_max) }
+
+        let configuration = ServerConfiguration()
+        #expect(configuration.fitting(descriptorLimit: 1 << 20).maxConnections == 4096)
+        for descriptors in [1024, 4096, 4096 + 16] {
+            let fitted = configuration.fitting(descriptorLimit: descriptors)
+            #expect(fitted.maxConnections + fitted.probeConnectionReserve + ServerConfiguration.ownDescriptors <= descriptors)
+            #expect(fitted.maxConnections >= descriptors / 2)
+        }
+        #expect(configuration.fitting(descriptorLimit: 64).maxConnections == 1)
+    }
+
+    @Test("a body that trickles in a byte at a time still gets 408 at its total deadline")
+    func bodyDeadline() async throws {
+        try await withServer({
+            $0.bodyTimeoutSeconds = 0.5
+            $0.bodyDeadlineSeconds = 1
+        }) { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+            // Each byte well inside the 0.5 s between reads; the drip ends when the server closes.
+            let drip = Task { try? await offPool { for _ in 0..<200 { try client.sendNow([0x61]); usleep(100_000) } } }
+            let response = try await client.readResponse()
+            #expect(response.status == 408)
+            #expect(response.headers["connection"] == "close")
+            drip.cancel()
+        }
+    }
+
+    @Test("past the server-wide buffer budget a new body gets 503 with Retry-After, until memory is freed")
+    func bodyBudget() async throws {
+        try await withServer({
+            $0.payloadLimitBytes = 1000
+            $0.maxBufferedBytes = 1000
+        }) { _, port in
+            let holder = try await RawClient.connect(port: port)
+            try await holder.send("POST /held HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 800\r\n\r\n")
+            #expect(try await holder.readResponse().status == 100)
+            try await holder.send(String(repeating: "h", count: 100))
+
+            let refused = try await RawClient.connect(port: port)
+            try await refused.send(RawClient.request("POST", "/other", body: String(repeating: "o", count: 300)))
+            let busy = try await refused.readResponse()
+            #expect(busy.status == 503)
+            #expect(busy.headers["retry-after"] != nil)
+            #expect(await refused.readsEndOfStream())
+
+            let chunked = try await RawClient.connect(port: port)
+            try await chunked.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n12c\r\n" + String(repeating: "c", count: 300))
+            #expect(try await chunked.readResponse().status == 503)
+
+            try await holder.send(String(repeating: "h", count: 700))
+            #expect(try await holder.readResponse().text == "POST /held - " + String(repeating: "h", count: 800))
+            let admitted = try await RawClient.connect(port: port)
+            try await admitted.send(RawClient.request("POST", "/other", body: String(repeating: "o", count: 300)))
+            #expect(try await admitted.readResponse().status == 200)
+        }
+    }
+
+    @Test("unsent response bytes count against the buffer budget: new bodies get 503 while a reader stalls")
+    func responseBytesInBudget() async throws {
+        let huge = [UInt8](repeating: 0x61, count: 32 << 20)
+        let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
+            request.path == "/huge" ? HTTPResponse(body: huge) : .text("ok")
+        }
+        try await withServer({ $0.maxBufferedBytes = 1 << 20 }, handler: handler) { _, port in
+            var stalled: RawClient? = try await RawClient.connect(port: port)
+            try await stalled?.send(RawClient.request("GET", "/huge"))
+            func post() async throws -> Int {
+                let client = try await RawClient.connect(port: port)
+                try await client.send(RawClient.request("POST", "/small", body: "x"))
+                return try await client.readResponse().status
+            }
+            var statuses: [Int] = []
+            for _ in 0..<100 where statuses.last != 503 {
+                statuses.append(try await post())
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+            #expect(statuses.last == 503)
+            stalled = nil
+            statuses = []
+            for _ in 0..<100 where statuses.last != 200 {
+                try await Task.sleep(nanoseconds: 20_000_000)
+                statuses.append(try await post())
+            }
+            #expect(statuses.last == 200)
         }
     }
 

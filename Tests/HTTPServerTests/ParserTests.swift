@@ -110,6 +110,27 @@ struct ParserTests {
         #expect(parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").requests.first?.head.path == "*")
     }
 
+    @Test("bare LF ends the request line, header, chunk-size, chunk-data and trailer lines, as in nginx", arguments: splits)
+    func bareLineFeeds(chunkLength: Int) {
+        let text = "\nPOST /lf HTTP/1.1\nHost: x\nX-Mixed: crlf\r\nTransfer-Encoding: chunked\n\n"
+            + "3;e=1\nabc\n2\r\nde\r\n0\nX-Trailer: t\n\n"
+            + "GET /next HTTP/1.1\nHost: x\n\r\nGET /last HTTP/1.0\n\n"
+        let result = parse(text, chunkLength: chunkLength)
+        #expect(result.error == nil)
+        #expect(result.requests.map(\.head.path) == ["/lf", "/next", "/last"])
+        #expect(result.requests.first?.head.headers["x-mixed"] == "crlf")
+        #expect(result.requests.first?.body == Array("abcde".utf8))
+        #expect(result.requests.first?.trailers["x-trailer"] == "t")
+    }
+
+    @Test("the request-line limit counts the line without its terminator, LF or CRLF")
+    func bareLineFeedAtLimit() {
+        let limits = HTTPParserLimits(maxRequestLineBytes: 30, maxHeaderBytes: 100, maxBodyBytes: 5)
+        let requestLine = "GET /" + String(repeating: "p", count: 16) + " HTTP/1.1"  // 30 bytes
+        #expect(parse(requestLine + "\nHost: x\n\n", chunkLength: 1, limits: limits).requests.count == 1)
+        #expect(parse("GET /" + String(repeating: "p", count: 17) + " HTTP/1.1\n", limits: limits).error == .uriTooLong)
+    }
+
     @Test("empty lines before a request are skipped")
     func leadingEmptyLines() {
         #expect(parse("\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", chunkLength: 1).requests.first?.head.path == "/a")
@@ -125,7 +146,10 @@ struct ParserTests {
             "GET / HTTP/1.1\r\nHost: x\r\nSpace : x\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\nX: a\u{0}b\r\n\r\n",
-            "GET / HTTP/1.1\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\rHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\rX-Smuggled: y\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\r\n\r\n",
+            "GET / HTTP/1.1\nHost: x\n\r\r\n\n",
             "GET / HTTP/1.1\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
             "GET / HTTX/1.1\r\nHost: x\r\n\r\n",
@@ -138,6 +162,9 @@ struct ParserTests {
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n",
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n",
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\nabc\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\r\nabc\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\rZ: w\r\n\r\n",
         ])
     func badRequests(text: String) {
         for chunkLength in [1, Int.max] {

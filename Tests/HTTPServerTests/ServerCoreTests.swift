@@ -90,16 +90,31 @@ struct ServerCoreTests {
         }
     }
 
-    @Test("chunked request bodies are decoded, and trailers join the headers")
+    @Test("chunked request bodies are decoded; trailer fields never reach the request headers")
     func chunkedBody() async throws {
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
-            .text(String(decoding: request.body, as: UTF8.self) + "|" + (request.header("x-trailer") ?? "none"))
+            let seen = ["x-trailer", "authorization", "content-type", "x-request-id"].map { request.header($0) ?? "none" }
+            return .text(String(decoding: request.body, as: UTF8.self) + "|" + seen.joined(separator: ","))
         }
         try await withServer(handler: handler) { _, port in
             let client = try await RawClient.connect(port: port)
             try await client.send(
-                "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n")
-            #expect(try await client.readResponse().text == "hello world|yes")
+                "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n"
+                    + "X-Trailer: yes\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nX-Request-Id: t\r\n\r\n")
+            #expect(try await client.readResponse().text == "hello world|none,none,none,none")
+        }
+    }
+
+    @Test("requests whose lines end in a bare LF are answered at once, and the connection stays in sync")
+    func bareLineFeeds() async throws {
+        try await withServer { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /lf HTTP/1.1\nHost: t\n\n")
+            #expect(try await client.readResponse().text == "GET /lf - ")
+            try await client.send("POST /c HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n2\nab\n0\n\n")
+            #expect(try await client.readResponse().text == "POST /c - ab")
+            try await client.send("GET / HTTP/1.1\nHost: t\rX: y\n\n")
+            #expect(try await client.readResponse().status == 400)
         }
     }
 
