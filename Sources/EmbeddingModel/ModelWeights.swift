@@ -68,15 +68,18 @@ struct ModelWeights: Sendable {
         // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
         _ = try file.floats(embeddingName, shape: [config.vocabularySize, hidden])
         embeddingOffset = try file.info(embeddingName).fileOffset
+        var used: Set<String> = [embeddingName, prefix + "norm.weight"]
 
         var packedLayers: [LayerWeights] = []
         for (index, kind) in config.layerKinds.enumerated() {
             let layer = "\(prefix)layers.\(index)."
             func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> UnsafeBufferPointer<Float> {
-                try file.floats(layer + name, shape: [rows, columns])
+                used.insert(layer + name)
+                return try file.floats(layer + name, shape: [rows, columns])
             }
             func norm(_ name: String, _ width: Int) throws -> NormWeights {
-                try NormWeights(file, layer + name, width: width)
+                used.insert(layer + name)
+                return try NormWeights(file, layer + name, width: width)
             }
             let intermediate = config.intermediateSize
             packedLayers.append(LayerWeights(
@@ -105,6 +108,7 @@ struct ModelWeights: Sendable {
         }
         layers = packedLayers
         finalNorm = try NormWeights(file, prefix + "norm.weight", width: hidden)
+        try Self.checkAllUsed(file, used)
 
         var denseLayers: [DenseParameters] = []
         for module in sentence.denseLayers {
@@ -113,6 +117,7 @@ struct ModelWeights: Sendable {
                 throw ModelLoadError.missingFile(path: densePath)
             }
             let denseFile = try SafetensorsFile(path: densePath)
+            try Self.checkAllUsed(denseFile, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
             denseLayers.append(DenseParameters(
                 weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
                 bias: module.hasBias ? try denseFile.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
@@ -125,6 +130,15 @@ struct ModelWeights: Sendable {
                                                   inFeatures: layer.inFeatures, precision: precision),
                              bias: layer.bias)
             }
+        }
+    }
+
+    /// A tensor the model does not read means config.json does not describe this checkpoint (12 of its 24 layers,
+    /// say): serving it would give wrong vectors without a word, so it is an error naming a few of them.
+    private static func checkAllUsed(_ file: SafetensorsFile, _ used: Set<String>) throws {
+        let unused = file.tensors.keys.filter { !used.contains($0) }.sorted()
+        guard unused.isEmpty else {
+            throw ModelLoadError.unusedTensors(path: file.path, names: Array(unused.prefix(3)), count: unused.count)
         }
     }
 }
