@@ -56,8 +56,7 @@ struct ModelWeights: Sendable {
     init(directory: String, encoder config: EncoderConfiguration, sentence: SentenceConfiguration,
          precision: WeightPrecision, pool: ComputePool) throws {
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
-        guard FileManager.default.fileExists(atPath: path) else { throw ModelLoadError.missingFile(path: path) }
-        let file = try SafetensorsFile(path: path)
+        let file = try Self.openWeights(path)
         self.file = file
         // Gemma3TextModel checkpoints have bare names; ones saved from a wrapping model put them under `model.`.
         let prefix = file.tensors["embed_tokens.weight"] == nil && file.tensors["model.embed_tokens.weight"] != nil
@@ -113,10 +112,7 @@ struct ModelWeights: Sendable {
         var denseLayers: [DenseParameters] = []
         for module in sentence.denseLayers {
             let densePath = (module.directory as NSString).appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: densePath) else {
-                throw ModelLoadError.missingFile(path: densePath)
-            }
-            let denseFile = try SafetensorsFile(path: densePath)
+            let denseFile = try Self.openWeights(densePath)
             try Self.checkAllUsed(denseFile, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
             denseLayers.append(DenseParameters(
                 weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
@@ -131,6 +127,14 @@ struct ModelWeights: Sendable {
                              bias: layer.bias)
             }
         }
+    }
+
+    /// Opens a weights file: a missing one is `missingFile`; any other failure is `SafetensorsFile`'s error, with
+    /// the system's reason (permission denied, not a directory, …).
+    private static func openWeights(_ path: String) throws -> SafetensorsFile {
+        var status = stat()
+        if stat(path, &status) != 0 && errno == ENOENT { throw ModelLoadError.missingFile(path: path) }
+        return try SafetensorsFile(path: path)
     }
 
     /// A tensor the model does not read means config.json does not describe this checkpoint (12 of its 24 layers,

@@ -206,9 +206,18 @@ struct UntrustedModelTests {
         try FileManager.default.copyItem(atPath: path, toPath: bert + ".blob")
         try FileManager.default.createSymbolicLink(atPath: bert, withDestinationPath: path + "/inner")
         expectModelLoadError(directory, bert, String(cString: strerror(ENOTDIR)))
+        try FileManager.default.removeItem(atPath: bert)
+        try FileManager.default.copyItem(atPath: bert + ".blob", toPath: bert)
+        let weights = (directory as NSString).appendingPathComponent("2_Dense/model.safetensors")
+        try FileManager.default.removeItem(atPath: weights)
+        try FileManager.default.createSymbolicLink(atPath: weights, withDestinationPath: path + "/inner")
+        do {
+            _ = try SentenceEmbedder(directory: directory, pool: testPool)
+            Issue.record("the model loaded")
+        } catch {
+            #expect("\(error)".contains(weights) && "\(error)".contains(String(cString: strerror(ENOTDIR))), "\(error)")
+        }
         if geteuid() != 0 {
-            try FileManager.default.removeItem(atPath: bert)
-            try FileManager.default.copyItem(atPath: bert + ".blob", toPath: bert)
             #expect(chmod(path, 0) == 0)
             expectModelLoadError(directory, path, String(cString: strerror(EACCES)))
         }
