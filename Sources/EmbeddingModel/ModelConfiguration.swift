@@ -168,6 +168,9 @@ struct DenseConfiguration: Sendable, Equatable {
         let json = try JSONObject(path: path)
         inFeatures = try json.int("in_features")
         outFeatures = try json.int("out_features")
+        for (field, value) in [("in_features", inFeatures), ("out_features", outFeatures)] where !(1...(1 << 16)).contains(value) {
+            throw ModelLoadError.invalidField(file: path, field: field, reason: "must be in 1...\(1 << 16), is \(value)")
+        }
         hasBias = try json.optionalBool("bias") ?? true
         let activation = try json.string("activation_function")
         guard Self.identity.contains(activation) else {

@@ -76,6 +76,8 @@ enum TokenizerCache {
         do {
             guard let bytes = try readFileIfPresent(path) else { return .absent }
             file = bytes
+        } catch let TokenizerError.unreadableFile(_, reason) {
+            return .rejected(reason: reason)
         } catch {
             return .rejected(reason: "\(error)")
         }

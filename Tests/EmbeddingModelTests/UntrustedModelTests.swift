@@ -109,6 +109,7 @@ struct UntrustedModelTests {
         try expectRefused(editing: "config.json", { $0["hidden_size"] = 1 << 40 }, "hidden_size")
         try expectRefused(editing: "config.json", { $0["vocab_size"] = 1 << 40 }, "vocab_size")
         try expectRefused(editing: "config.json", { $0["query_pre_attn_scalar"] = 0 }, "query_pre_attn_scalar")
+        try expectRefused(editing: "3_Dense/config.json", { $0["out_features"] = 0 }, "out_features")
     }
 
     @Test("a config with fewer layers than the checkpoint is refused, naming tensors it would leave unused")
