@@ -16,7 +16,8 @@ let cpuFlags: [String] = []
 // FMA (the real-model and kernel tests: 96 s → 39 s in a debug build). `-num-threads` keeps one object file per
 // source, as SwiftPM's index store expects; the driver's remark that incremental builds are off is this.
 let kernelFlags = ["-Ounchecked", "-wmo", "-num-threads", "1"]
-let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)]
+// Modules that read model files keep their bounds and overflow checks (-O, not -Ounchecked): the files are untrusted.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"] + cpuFlags)]
 
 // Kernels itself is built for the baseline ISA (its copy of the SIMD code is the portable variant); the same SIMD
 // sources are compiled again, once per instruction set, into KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16, and

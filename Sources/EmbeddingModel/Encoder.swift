@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Synchronization
 
 /// The Gemma3 bidirectional encoder over a packed batch: sequences concatenated without padding, every Linear one
 /// GEMM over all tokens, attention within each sequence.
@@ -28,8 +29,8 @@ struct Encoder: Sendable {
     /// Runs the encoder; afterwards `scratch.residual` holds the final-norm token states `[T × hidden]`.
     ///
     /// `ids` are the concatenated sequences, `lengths` their token counts (each ≥ 1, ≤ maxPositions, ids checked
-    /// against the vocabulary by the caller).
-    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) {
+    /// against the vocabulary by the caller). Throws when the embedding rows cannot be read (the weights file shrank).
+    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws {
         let tokens = ids.count
         let hidden = config.hiddenSize, headDim = config.headDim
         let heads = config.queryHeadCount, kvHeads = config.keyValueHeadCount
@@ -56,18 +57,24 @@ struct Encoder: Sendable {
 
         let rowBlocks = RowBlocks(rows: tokens, threads: pool.threadCount)
         let scale = embeddingScale, file = weights.file, table = weights.embeddingOffset, rowBytes = hidden * 4
+        let readFailure = Mutex<(any Error)?>(nil)
         ids.withUnsafeBufferPointer { idBuffer in
             nonisolated(unsafe) let idPointer = idBuffer.baseAddress!
             rowBlocks.run(pool) { range in
-                for t in range {
-                    // Read, not mapped: resident memory stays the packed weights plus activations however much of
-                    // the 262k-row table the traffic touches (see `copyBytes`).
-                    let target = x + t * hidden
-                    file.copyBytes(fileOffset: table + Int(idPointer[t]) * rowBytes, count: rowBytes, into: target)
-                    for d in 0..<hidden { target[d] *= scale }
+                do {
+                    for t in range {
+                        // Read, not mapped: resident memory stays the packed weights plus activations however much
+                        // of the 262k-row table the traffic touches (see `copyBytes`).
+                        let target = x + t * hidden
+                        try file.copyBytes(fileOffset: table + Int(idPointer[t]) * rowBytes, count: rowBytes, into: target)
+                        for d in 0..<hidden { target[d] *= scale }
+                    }
+                } catch {
+                    readFailure.withLock { $0 = $0 ?? error }
                 }
             }
         }
+        if let error = readFailure.withLock({ $0 }) { throw error }
 
         // The configuration's validation guarantees at least one layer. Each norm or activation that feeds a weight
         // GEMM writes `normed` or `activated` in the form that GEMM reads (bf16 pairs on the dot-product variant).

@@ -1,17 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Why a model directory cannot be loaded: the file and the field are always named.
 public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     case missingFile(path: String)
+    /// The file exists but cannot be read: permissions, not a regular file, an I/O error.
+    case unreadableFile(path: String, reason: String)
     case invalidJSON(path: String, reason: String)
     case missingField(file: String, field: String)
     case invalidField(file: String, field: String, reason: String)
     case unsupported(file: String, field: String, value: String, supported: String)
+    /// Tensors in a weights file that the configured model does not read: the config does not describe the checkpoint.
+    case unusedTensors(path: String, names: [String], count: Int)
 
     public var description: String {
         switch self {
         case let .missingFile(path):
             "model file \(path) does not exist"
+        case let .unreadableFile(path, reason):
+            "cannot read model file \(path): \(reason)"
         case let .invalidJSON(path, reason):
             "model file \(path) is not valid JSON: \(reason)"
         case let .missingField(file, field):
@@ -20,6 +29,9 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
             "\(file): field '\(field)' \(reason)"
         case let .unsupported(file, field, value, supported):
             "\(file): '\(field)' is \(value), which this server does not support (supported: \(supported))"
+        case let .unusedTensors(path, names, count):
+            "\(path) holds \(count) tensors the model described by config.json does not use (\(names.joined(separator: ", "))"
+                + (count > names.count ? ", …" : "") + "): the config does not match the checkpoint"
         }
     }
 }
@@ -31,17 +43,36 @@ struct JSONObject {
 
     /// Reads and parses the JSON object in `path`.
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelLoadError.missingFile(path: path) }
+        guard let object = try JSONObject(optionalPath: path) else { throw ModelLoadError.missingFile(path: path) }
+        self = object
+    }
+
+    /// Reads and parses the JSON object in `path`; nil when there is no such file.
+    init?(optionalPath path: String) throws {
+        guard let data = try readModelFile(path) else { return nil }
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw ModelLoadError.invalidJSON(path: path, reason: "\(error.localizedDescription)")
+            throw ModelLoadError.invalidJSON(path: path, reason: Self.describe(error, in: data))
         }
         guard let object = root as? [String: Any] else {
             throw ModelLoadError.invalidJSON(path: path, reason: "the top level is not an object")
         }
         self.init(file: path, values: object)
+    }
+
+    /// What JSONSerialization says went wrong, with the line and column of the byte it points at: it names only a
+    /// byte offset, inside its message ("Invalid value around character 25."), which is hard to find by hand.
+    private static func describe(_ error: any Error, in data: Data) -> String {
+        let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+        guard let marker = detail.range(of: "around character "),
+              let offset = Int(detail[marker.upperBound...].prefix(while: \.isNumber)), offset <= data.count
+        else { return detail }
+        let before = data.prefix(offset)
+        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        let column = before.count - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+        return "line \(line), column \(column): \(detail)"
     }
 
     init(file: String, values: [String: Any]) {
@@ -138,4 +169,31 @@ struct JSONObject {
         // JSONSerialization returns booleans as NSNumber too; only they have the C `char` type code.
         String(cString: number.objCType) == "c"
     }
+}
+
+/// The bytes of the model file at `path`, or nil when it does not exist. Anything but a regular file (after
+/// symlinks, so Hugging Face cache snapshots work) is refused: opening a FIFO would block start-up forever.
+func readModelFile(_ path: String) throws(ModelLoadError) -> Data? {
+    // O_NONBLOCK makes the open of a FIFO return at once; regular files ignore it.
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard descriptor >= 0 else {
+        let code = errno
+        if code == ENOENT { return nil }
+        throw .unreadableFile(path: path, reason: String(cString: strerror(code)))
+    }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+    guard status.st_mode & S_IFMT == S_IFREG else { throw .unreadableFile(path: path, reason: "not a regular file") }
+    var data = Data(count: Int(status.st_size))
+    var filled = 0
+    while filled < data.count {
+        let count = data.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else {
+            throw .unreadableFile(path: path, reason: count == 0 ? "the file shrank while it was read" : String(cString: strerror(errno)))
+        }
+        filled += count
+    }
+    return data
 }

@@ -37,34 +37,48 @@ struct EncoderConfiguration: Sendable, Equatable {
         guard modelType == "gemma3_text" else {
             throw ModelLoadError.unsupported(file: path, field: "model_type", value: modelType, supported: "gemma3_text")
         }
-        hiddenSize = try json.int("hidden_size")
-        layerCount = try json.int("num_hidden_layers")
-        queryHeadCount = try json.int("num_attention_heads")
-        keyValueHeadCount = try json.optionalInt("num_key_value_heads") ?? queryHeadCount
-        headDim = try json.optionalInt("head_dim") ?? hiddenSize / max(queryHeadCount, 1)
-        intermediateSize = try json.int("intermediate_size")
-        vocabularySize = try json.int("vocab_size")
-        maxPositionEmbeddings = try json.int("max_position_embeddings")
-        rmsNormEpsilon = Float(try json.double("rms_norm_eps"))
-        queryPreAttentionScalar = try json.optionalDouble("query_pre_attn_scalar") ?? Double(headDim)
-
-        for (field, value) in [("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
-                               ("num_attention_heads", queryHeadCount), ("num_key_value_heads", keyValueHeadCount),
-                               ("head_dim", headDim), ("intermediate_size", intermediateSize),
-                               ("vocab_size", vocabularySize), ("max_position_embeddings", maxPositionEmbeddings)]
-            where value <= 0 {
-            throw ModelLoadError.invalidField(file: path, field: field, reason: "must be positive, is \(value)")
+        // Each size has an upper limit far above any Gemma 3 model (max_position_embeddings: Gemma 3's longest
+        // context). config.json comes from whoever published the model, and sizes are used before the weights'
+        // shapes can be compared with them (the RoPE tables, the layer list), so an absurd one must not get that far.
+        func size(_ field: String, limit: Int, default value: Int? = nil) throws -> Int {
+            let size = try json.optionalInt(field) ?? value
+            guard let size else { throw ModelLoadError.missingField(file: path, field: field) }
+            guard size > 0, size <= limit else {
+                throw ModelLoadError.invalidField(file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
+            }
+            return size
         }
+        hiddenSize = try size("hidden_size", limit: 1 << 16)
+        layerCount = try size("num_hidden_layers", limit: 1 << 10)
+        queryHeadCount = try size("num_attention_heads", limit: 1 << 10)
+        keyValueHeadCount = try size("num_key_value_heads", limit: 1 << 10, default: queryHeadCount)
+        if json.isNull("head_dim"), hiddenSize % queryHeadCount != 0 {
+            throw ModelLoadError.invalidField(
+                file: path, field: "num_attention_heads",
+                reason: "(\(queryHeadCount)) must divide hidden_size (\(hiddenSize)) when head_dim is absent")
+        }
+        headDim = try size("head_dim", limit: 1 << 12, default: hiddenSize / queryHeadCount)
+        intermediateSize = try size("intermediate_size", limit: 1 << 18)
+        vocabularySize = try size("vocab_size", limit: 1 << 24)
+        maxPositionEmbeddings = try size("max_position_embeddings", limit: 1 << 17)
+        let epsilon = try json.double("rms_norm_eps")
+        rmsNormEpsilon = Float(epsilon)
+        guard rmsNormEpsilon > 0, rmsNormEpsilon.isFinite else {
+            throw ModelLoadError.invalidField(file: path, field: "rms_norm_eps",
+                                              reason: "must be a positive finite float, is \(epsilon)")
+        }
+        queryPreAttentionScalar = try json.optionalDouble("query_pre_attn_scalar") ?? Double(headDim)
+        guard queryPreAttentionScalar > 0, queryPreAttentionScalar.isFinite else {
+            throw ModelLoadError.invalidField(file: path, field: "query_pre_attn_scalar",
+                                              reason: "must be positive and finite, is \(queryPreAttentionScalar)")
+        }
+
         guard queryHeadCount % keyValueHeadCount == 0 else {
             throw ModelLoadError.invalidField(file: path, field: "num_key_value_heads",
                                               reason: "(\(keyValueHeadCount)) must divide num_attention_heads (\(queryHeadCount))")
         }
         guard headDim % 2 == 0 else {
             throw ModelLoadError.invalidField(file: path, field: "head_dim", reason: "must be even for RoPE, is \(headDim)")
-        }
-        guard rmsNormEpsilon > 0, queryPreAttentionScalar > 0 else {
-            throw ModelLoadError.invalidField(file: path, field: rmsNormEpsilon > 0 ? "query_pre_attn_scalar" : "rms_norm_eps",
-                                              reason: "must be positive")
         }
 
         let activation = try json.optionalString("hidden_activation") ?? json.string("hidden_act")
@@ -83,7 +97,7 @@ struct EncoderConfiguration: Sendable, Equatable {
             throw ModelLoadError.unsupported(file: path, field: field, value: "\(json.values[field]!)", supported: "null")
         }
 
-        let slidingWindow = try json.int("sliding_window")
+        let slidingWindow = try size("sliding_window", limit: 1 << 24)
         guard slidingWindow >= 2 else {
             throw ModelLoadError.invalidField(file: path, field: "sliding_window", reason: "must be at least 2, is \(slidingWindow)")
         }
@@ -122,11 +136,20 @@ struct EncoderConfiguration: Sendable, Equatable {
                     throw ModelLoadError.missingField(file: json.file, field: "rope_parameters.\(kind.rawValue)")
                 }
                 try entry.require("rope_type", isAbsentOr: "default", supported: "default")
-                return try entry.double("rope_theta")
+                return try checkedTheta(entry, "rope_theta", entry.double("rope_theta"))
             }
             return (try theta(.full), try theta(.sliding))
         }
-        return (try json.double("rope_theta"), try json.optionalDouble("rope_local_base_freq") ?? 10_000)
+        return (try checkedTheta(json, "rope_theta", json.double("rope_theta")),
+                try checkedTheta(json, "rope_local_base_freq", json.optionalDouble("rope_local_base_freq") ?? 10_000))
+    }
+
+    /// A RoPE base must be a positive finite Float: the tables raise it to negative powers.
+    private static func checkedTheta(_ json: JSONObject, _ field: String, _ theta: Double) throws -> Double {
+        guard theta > 0, Float(theta).isFinite else {
+            throw ModelLoadError.invalidField(file: json.file, field: field, reason: "must be positive and finite, is \(theta)")
+        }
+        return theta
     }
 }
 
@@ -145,6 +168,9 @@ struct DenseConfiguration: Sendable, Equatable {
         let json = try JSONObject(path: path)
         inFeatures = try json.int("in_features")
         outFeatures = try json.int("out_features")
+        for (field, value) in [("in_features", inFeatures), ("out_features", outFeatures)] where !(1...(1 << 16)).contains(value) {
+            throw ModelLoadError.invalidField(file: path, field: field, reason: "must be in 1...\(1 << 16), is \(value)")
+        }
         hasBias = try json.optionalBool("bias") ?? true
         let activation = try json.string("activation_function")
         guard Self.identity.contains(activation) else {
@@ -168,9 +194,7 @@ struct SentenceConfiguration: Sendable, Equatable {
     init(directory: String, encoder: EncoderConfiguration) throws {
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let modulesPath = file("modules.json")
-        guard let data = FileManager.default.contents(atPath: modulesPath) else {
-            throw ModelLoadError.missingFile(path: modulesPath)
-        }
+        guard let data = try readModelFile(modulesPath) else { throw ModelLoadError.missingFile(path: modulesPath) }
         guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
             throw ModelLoadError.invalidJSON(path: modulesPath, reason: "expected a list of module objects")
         }
@@ -215,8 +239,7 @@ struct SentenceConfiguration: Sendable, Equatable {
         }
 
         let promptsPath = file("config_sentence_transformers.json")
-        if FileManager.default.fileExists(atPath: promptsPath) {
-            let json = try JSONObject(path: promptsPath)
+        if let json = try JSONObject(optionalPath: promptsPath) {
             prompts = try json.optionalStringMap("prompts") ?? [:]
             defaultPromptName = try json.optionalString("default_prompt_name")
             if let name = defaultPromptName, prompts[name] == nil {
@@ -234,16 +257,18 @@ struct SentenceConfiguration: Sendable, Equatable {
     /// tokenizer's `model_max_length` and the encoder's `max_position_embeddings`.
     private static func maxSequenceLength(directory: String, encoder: EncoderConfiguration) throws -> Int {
         let bertPath = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
-        if FileManager.default.fileExists(atPath: bertPath),
-           let length = try JSONObject(path: bertPath).optionalInt("max_seq_length") {
-            guard length > 0 else {
-                throw ModelLoadError.invalidField(file: bertPath, field: "max_seq_length", reason: "must be positive")
+        if let length = try JSONObject(optionalPath: bertPath)?.optionalInt("max_seq_length") {
+            // The encoder's tables are sized by this, so it is bounded by what the config says the model handles.
+            guard length > 0, length <= encoder.maxPositionEmbeddings else {
+                throw ModelLoadError.invalidField(
+                    file: bertPath, field: "max_seq_length",
+                    reason: "must be in 1...\(encoder.maxPositionEmbeddings) (max_position_embeddings), is \(length)")
             }
             return length
         }
+        // HF writes a huge placeholder (1e30) here when the tokenizer has no limit: such a value is not an error.
         let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
-        if FileManager.default.fileExists(atPath: tokenizerPath),
-           let length = try? JSONObject(path: tokenizerPath).optionalInt("model_max_length"), length > 0 {
+        if let length = try? JSONObject(optionalPath: tokenizerPath)?.optionalInt("model_max_length"), length > 0 {
             return min(length, encoder.maxPositionEmbeddings)
         }
         return encoder.maxPositionEmbeddings

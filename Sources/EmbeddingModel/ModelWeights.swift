@@ -56,8 +56,7 @@ struct ModelWeights: Sendable {
     init(directory: String, encoder config: EncoderConfiguration, sentence: SentenceConfiguration,
          precision: WeightPrecision, pool: ComputePool) throws {
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
-        guard FileManager.default.fileExists(atPath: path) else { throw ModelLoadError.missingFile(path: path) }
-        let file = try SafetensorsFile(path: path)
+        let file = try Self.openWeights(path)
         self.file = file
         // Gemma3TextModel checkpoints have bare names; ones saved from a wrapping model put them under `model.`.
         let prefix = file.tensors["embed_tokens.weight"] == nil && file.tensors["model.embed_tokens.weight"] != nil
@@ -68,15 +67,18 @@ struct ModelWeights: Sendable {
         // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
         _ = try file.floats(embeddingName, shape: [config.vocabularySize, hidden])
         embeddingOffset = try file.info(embeddingName).fileOffset
+        var used: Set<String> = [embeddingName, prefix + "norm.weight"]
 
         var packedLayers: [LayerWeights] = []
         for (index, kind) in config.layerKinds.enumerated() {
             let layer = "\(prefix)layers.\(index)."
             func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> UnsafeBufferPointer<Float> {
-                try file.floats(layer + name, shape: [rows, columns])
+                used.insert(layer + name)
+                return try file.floats(layer + name, shape: [rows, columns])
             }
             func norm(_ name: String, _ width: Int) throws -> NormWeights {
-                try NormWeights(file, layer + name, width: width)
+                used.insert(layer + name)
+                return try NormWeights(file, layer + name, width: width)
             }
             let intermediate = config.intermediateSize
             packedLayers.append(LayerWeights(
@@ -105,14 +107,13 @@ struct ModelWeights: Sendable {
         }
         layers = packedLayers
         finalNorm = try NormWeights(file, prefix + "norm.weight", width: hidden)
+        try Self.checkAllUsed(file, used)
 
         var denseLayers: [DenseParameters] = []
         for module in sentence.denseLayers {
             let densePath = (module.directory as NSString).appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: densePath) else {
-                throw ModelLoadError.missingFile(path: densePath)
-            }
-            let denseFile = try SafetensorsFile(path: densePath)
+            let denseFile = try Self.openWeights(densePath)
+            try Self.checkAllUsed(denseFile, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
             denseLayers.append(DenseParameters(
                 weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
                 bias: module.hasBias ? try denseFile.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
@@ -125,6 +126,23 @@ struct ModelWeights: Sendable {
                                                   inFeatures: layer.inFeatures, precision: precision),
                              bias: layer.bias)
             }
+        }
+    }
+
+    /// Opens a weights file: a missing one is `missingFile`; any other failure is `SafetensorsFile`'s error, with
+    /// the system's reason (permission denied, not a directory, …).
+    private static func openWeights(_ path: String) throws -> SafetensorsFile {
+        var status = stat()
+        if stat(path, &status) != 0 && errno == ENOENT { throw ModelLoadError.missingFile(path: path) }
+        return try SafetensorsFile(path: path)
+    }
+
+    /// A tensor the model does not read means config.json does not describe this checkpoint (12 of its 24 layers,
+    /// say): serving it would give wrong vectors without a word, so it is an error naming a few of them.
+    private static func checkAllUsed(_ file: SafetensorsFile, _ used: Set<String>) throws {
+        let unused = file.tensors.keys.filter { !used.contains($0) }.sorted()
+        guard unused.isEmpty else {
+            throw ModelLoadError.unusedTensors(path: file.path, names: Array(unused.prefix(3)), count: unused.count)
         }
     }
 }

@@ -24,6 +24,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case emptySequence(index: Int)
     case tokenOutOfRange(sequence: Int, position: Int, id: Int32, vocabularySize: Int)
     case sequenceTooLong(index: Int, tokens: Int, maxTokens: Int)
+    /// The model produced NaN or infinity for this sequence: its weights are broken (or overflow on this input).
+    case nonFiniteOutput(sequence: Int)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
             "sequence \(sequence), position \(position): token id \(id) is outside the embedding table (0..<\(vocabularySize))"
         case let .sequenceTooLong(index, tokens, maxTokens):
             "sequence \(index) has \(tokens) tokens; the model takes at most \(maxTokens)"
+        case let .nonFiniteOutput(sequence):
+            "the model's output for sequence \(sequence) is not finite (NaN or infinity): its weights are likely corrupt"
         }
     }
 }
@@ -60,8 +64,8 @@ public final class SentenceEmbedder: @unchecked Sendable {
         let weights = try ModelWeights(directory: directory, encoder: config, sentence: sentence,
                                        precision: precision, pool: pool)
         let modelType = try JSONObject(path: configPath).string("model_type")
-        encoder = Encoder(config: config, weights: weights,
-                          maxPositions: max(sentence.maxSequenceLength, config.maxPositionEmbeddings))
+        // The RoPE tables cover the longest sequence accepted, not every position the config names.
+        encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
         self.pool = pool
         self.precision = precision
         info = ModelInfo(
@@ -83,7 +87,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
         let width = encoder.weights.dense.reduce(encoder.config.hiddenSize) { max($0, $1.matrix.outFeatures) }
-        run(sequences, lengths: lengths, headWidth: width)
+        try run(sequences, lengths: lengths, headWidth: width)
         let hidden = encoder.config.hiddenSize
         let count = sequences.count
         let pooled = scratch.pooled.pointer  // [sequences × hidden]
@@ -106,7 +110,11 @@ public final class SentenceEmbedder: @unchecked Sendable {
             swap(&input, &output)
             inputWidth = outputWidth
         }
-        return (0..<count).map { Array(UnsafeBufferPointer(start: input + $0 * inputWidth, count: inputWidth)) }
+        return try (0..<count).map { index in
+            let vector = UnsafeBufferPointer(start: input + index * inputWidth, count: inputWidth)
+            try checkFinite(vector, sequence: index)
+            return Array(vector)
+        }
     }
 
     /// Final-norm token states per sequence: [n_i × hidden] flattened row-major.
@@ -116,20 +124,28 @@ public final class SentenceEmbedder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
-        run(sequences, lengths: lengths, headWidth: encoder.config.hiddenSize)
+        try run(sequences, lengths: lengths, headWidth: encoder.config.hiddenSize)
         let hidden = encoder.config.hiddenSize
         var row = 0
-        return lengths.map { length in
+        return try lengths.enumerated().map { index, length in
             defer { row += length }
-            return Array(UnsafeBufferPointer(start: scratch.residual.pointer + row * hidden, count: length * hidden))
+            let states = UnsafeBufferPointer(start: scratch.residual.pointer + row * hidden, count: length * hidden)
+            try checkFinite(states, sequence: index)
+            return Array(states)
         }
     }
 
     /// Runs the encoder over the packed batch; the token states are then in `scratch.residual`. Call with `lock` held.
-    private func run(_ sequences: [[Int32]], lengths: [Int], headWidth: Int) {
+    private func run(_ sequences: [[Int32]], lengths: [Int], headWidth: Int) throws {
         let ids = Array(sequences.joined())
         scratch.reserve(tokens: ids.count, sequences: sequences.count, config: encoder.config, headWidth: headWidth)
-        encoder.forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
+        try encoder.forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
+    }
+
+    /// Throws for a NaN or infinity in an output: a broken weight poisons every vector it touches, and serving
+    /// those would hand clients garbage that looks like an answer. One pass over the returned values only.
+    private func checkFinite(_ values: UnsafeBufferPointer<Float>, sequence: Int) throws {
+        guard values.allSatisfy(\.isFinite) else { throw EmbeddingError.nonFiniteOutput(sequence: sequence) }
     }
 
     private func validate(_ sequences: [[Int32]]) throws {

@@ -43,7 +43,8 @@ public struct ModelHub: Sendable {
         let expanded = modelID.hasPrefix("~/")
             ? FileManager.default.homeDirectoryForCurrentUser.path + modelID.dropFirst(1) : modelID
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDirectory), isDirectory.boolValue {
+        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ModelHubError.notADirectory(path: expanded) }
             return URL(fileURLWithPath: expanded, isDirectory: true).standardizedFileURL
         }
         if expanded.hasPrefix("/") || expanded.hasPrefix("./") || expanded.hasPrefix("../") || expanded.hasPrefix("~") {

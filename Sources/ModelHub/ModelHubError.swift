@@ -2,6 +2,8 @@
 public enum ModelHubError: Error, Equatable, CustomStringConvertible {
     /// `--model-id` looked like a path, but no such directory exists.
     case localDirectoryNotFound(path: String)
+    /// `--model-id` names an existing file that is not a directory (a model is a directory of files).
+    case notADirectory(path: String)
     /// `--model-id` is neither a directory nor a Hub id of the form `ORG/NAME`.
     case invalidModelID(String)
     /// `HF_HUB_OFFLINE` is set and the cache has no complete snapshot.
@@ -27,6 +29,9 @@ public enum ModelHubError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .localDirectoryNotFound(let path):
             return "model directory \(path) does not exist"
+        case .notADirectory(let path):
+            return "--model-id \(path) is a file, not a directory: name the directory that holds config.json, "
+                + "tokenizer.json and model.safetensors"
         case .invalidModelID(let id):
             return "model id '\(id)' is neither an existing directory nor a Hugging Face id like google/embeddinggemma-300m"
         case .notCachedWhileOffline(let id, let revision, let cachePath):

@@ -47,6 +47,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
     case unsupportedDType(path: String, name: String, dtype: String)
     case misaligned(path: String, name: String)
+    /// A read of tensor bytes after the file was opened failed (it shrank, or the disk failed).
+    case readFailed(path: String, fileOffset: Int, count: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
             "tensor '\(name)' in \(path) has dtype \(dtype); only F32, F16 and BF16 can be read as floats"
         case let .misaligned(path, name):
             "tensor '\(name)' in \(path) is not 4-byte aligned, so it cannot be viewed in place as F32"
+        case let .readFailed(path, offset, count, reason):
+            "cannot read \(count) bytes at offset \(offset) of safetensors file \(path): \(reason)"
         }
     }
 }
@@ -88,7 +92,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Maps the file at `path` and parses its header; throws `SafetensorsError` for an unreadable or malformed file.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. It changes nothing for
+        // the regular files accepted below (reads of regular files never block on it).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw SafetensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         // The file stays open for `copyBytes` once the header has parsed; any throw before that closes it.
         var opened = false
@@ -96,6 +102,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         var status = stat()
         guard fstat(fd, &status) == 0 else {
             throw SafetensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw SafetensorsError.cannotOpen(path: path, reason: "not a regular file")
         }
         let fileBytes = Int(status.st_size)
         guard fileBytes >= 8 else { throw SafetensorsError.truncated(path: path, neededBytes: 8, fileBytes: fileBytes) }
@@ -126,9 +135,12 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// rows): a fault on the mapping maps the whole page-cache folio around the row, and on Linux 6.x, where a
     /// file read sequentially once (downloaded, hashed) sits in large folios, a 4,096-token batch's rows mapped
     /// 200–440 MB of the table for the moment they were read (Emerald Rapids VM, kernel 6.18: bf16 peak RSS 848 MB,
-    /// 448 MB once the page cache had been dropped). Reads from the mapping if pread fails, so it cannot fail.
-    public func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) {
-        precondition(fileOffset >= 0 && count >= 0 && fileOffset + count <= mappedBytes,
+    /// 448 MB once the page cache had been dropped).
+    ///
+    /// A short read throws: the file shrank since it was opened (the mapping would then fault with SIGBUS), or the
+    /// disk failed. The range must lie inside the file as it was opened (the header's offsets are checked for that).
+    public func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) throws(SafetensorsError) {
+        precondition(fileOffset >= 0 && count >= 0 && count <= mappedBytes - fileOffset,
                      "copyBytes: \(count) bytes at \(fileOffset) are outside the \(mappedBytes)-byte file")
         var done = 0
         while done < count {
@@ -138,8 +150,8 @@ public final class SafetensorsFile: @unchecked Sendable {
             } else if read < 0 && errno == EINTR {
                 continue
             } else {
-                target.advanced(by: done).copyMemory(from: base + fileOffset + done, byteCount: count - done)
-                return
+                throw .readFailed(path: path, fileOffset: fileOffset + done, count: count - done,
+                                  reason: read == 0 ? "the file shrank after it was opened" : String(cString: strerror(errno)))
             }
         }
     }
@@ -245,14 +257,56 @@ public final class SafetensorsFile: @unchecked Sendable {
                 metadata = map
                 continue
             }
-            let info = try parseEntry(name: name, value: value, dataStart: dataStart, path: path)
-            guard info.fileOffset + info.byteCount <= fileBytes else {
-                throw SafetensorsError.truncated(path: path, neededBytes: info.fileOffset + info.byteCount,
-                                                 fileBytes: fileBytes)
-            }
-            tensors[name] = info
+            tensors[name] = try parseEntry(name: name, value: value, dataStart: dataStart, path: path)
+        }
+        let dataEnd = try checkLayout(tensors.values, dataStart: dataStart, fileBytes: fileBytes, path: path)
+        guard dataEnd == fileBytes else {
+            throw SafetensorsError.badHeader(
+                path: path, reason: "\(fileBytes - dataEnd) bytes after the last tensor (the tensors must cover the data section)")
         }
         return (tensors, metadata)
+    }
+
+    /// The safetensors format's rule (as its reference implementation checks it): the tensors, in offset order,
+    /// tile the data section from its start without overlapping and without holes. Returns where the last one ends
+    /// in the file, after checking that the file holds it.
+    private static func checkLayout(_ tensors: some Collection<TensorInfo>, dataStart: Int, fileBytes: Int,
+                                    path: String) throws -> Int {
+        func range(_ info: TensorInfo) -> String {
+            "'\(info.name)' [\(info.fileOffset - dataStart), \(info.fileOffset - dataStart + info.byteCount))"
+        }
+        let ordered = tensors.sorted {
+            ($0.fileOffset, $0.byteCount, $0.name) < ($1.fileOffset, $1.byteCount, $1.name)
+        }
+        var end = dataStart
+        var previous: TensorInfo?
+        for info in ordered {
+            if info.fileOffset < end, let previous {
+                throw SafetensorsError.badHeader(path: path, reason: "tensor \(range(info)) overlaps tensor \(range(previous))")
+            }
+            if info.fileOffset > end {
+                throw SafetensorsError.badHeader(
+                    path: path, reason: "a hole of \(info.fileOffset - end) bytes before tensor \(range(info))")
+            }
+            end = info.fileOffset + info.byteCount
+            previous = info
+        }
+        guard end <= fileBytes else { throw SafetensorsError.truncated(path: path, neededBytes: end, fileBytes: fileBytes) }
+        return end
+    }
+
+    /// Offsets and dimensions are at most 2^53 (beyond that JSON numbers are not exact, and no file is that large),
+    /// so sums of them with the file size cannot overflow.
+    private static let largestCount = 1 << 53
+
+    /// A JSON number that is an integer in 0...2^53, or nil.
+    private static func count(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber else { return nil }
+        let double = number.doubleValue
+        guard double >= 0, double <= Double(largestCount), double == double.rounded(),
+              number.int64Value == Int64(double)
+        else { return nil }
+        return Int(double)
     }
 
     private static func parseEntry(name: String, value: Any, dataStart: Int, path: String) throws -> TensorInfo {
@@ -264,24 +318,28 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let dtype = DType(rawValue: dtypeName) else {
             throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: dtypeName)
         }
-        guard let shapeValues = entry["shape"] as? [NSNumber] else { throw bad("missing shape") }
-        guard let offsetValues = entry["data_offsets"] as? [NSNumber], offsetValues.count == 2 else {
+        guard let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2 else {
             throw bad("data_offsets is not a pair")
         }
-        let shape = shapeValues.map(\.intValue)
-        let begin = offsetValues[0].intValue, end = offsetValues[1].intValue
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw bad("negative dimension in \(shape)") }
-        guard begin >= 0, begin <= end else { throw bad("data_offsets [\(begin), \(end)) are not a range") }
-        let (elements, overflow) = shape.reduce((1, false)) { partial, dimension in
-            let product = partial.0.multipliedReportingOverflow(by: dimension)
-            return (product.partialValue, partial.1 || product.overflow)
+        guard let begin = count(offsetValues[0]), let end = count(offsetValues[1]) else {
+            throw bad("data_offsets \(offsetValues) are not integers in 0...2^53")
         }
-        guard !overflow, elements.multipliedReportingOverflow(by: dtype.byteCount).overflow == false,
-              elements * dtype.byteCount == end - begin
-        else {
-            throw bad("shape \(shape) of \(dtypeName) needs a different byte count than data_offsets [\(begin), \(end))")
+        guard begin <= end else { throw bad("data_offsets [\(begin), \(end)) are not a range") }
+        guard let shapeValues = entry["shape"] as? [Any] else { throw bad("missing shape") }
+        let dimensions = shapeValues.compactMap(count)
+        guard dimensions.count == shapeValues.count else {
+            throw bad("shape \(shapeValues) is not a list of integers in 0...2^53")
         }
-        return TensorInfo(name: name, dtype: dtype, shape: shape, fileOffset: dataStart + begin, byteCount: end - begin)
+        var bytes = dtype.byteCount
+        for dimension in dimensions {
+            let product = bytes.multipliedReportingOverflow(by: dimension)
+            guard !product.overflow else { throw bad("shape \(dimensions) of \(dtypeName) overflows a byte count") }
+            bytes = product.partialValue
+        }
+        guard bytes == end - begin else {
+            throw bad("shape \(dimensions) of \(dtypeName) needs \(bytes) bytes, data_offsets [\(begin), \(end)) hold \(end - begin)")
+        }
+        return TensorInfo(name: name, dtype: dtype, shape: dimensions, fileOffset: dataStart + begin, byteCount: bytes)
     }
 }
 

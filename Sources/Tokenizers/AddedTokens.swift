@@ -22,10 +22,13 @@ struct AddedToken: Sendable {
     }
 
     init(json: JSONValue) throws {
-        guard let id = json["id"]?.intValue, let content = json["content"]?.stringValue else {
+        guard let rawID = json["id"]?.intValue, let content = json["content"]?.stringValue else {
             throw TokenizerError.invalidTokenizer("added token without id or content")
         }
-        self.id = Int32(id)
+        guard let id = Int32(exactly: rawID), id >= 0 else {
+            throw TokenizerError.invalidTokenizer("added token \"\(content)\" has id \(rawID), outside 0...\(Int32.max)")
+        }
+        self.id = id
         self.content = content
         special = json["special"]?.boolValue ?? false
         singleWord = json["single_word"]?.boolValue ?? false

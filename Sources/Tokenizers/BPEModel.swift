@@ -154,13 +154,14 @@ struct BPEModel: Sendable {
     private init(vocab: TokenTable, merges: PairTable, settings: [String: JSONValue]) throws {
         self.vocab = vocab
         self.merges = merges
-        var maxID: Int32 = -1
-        for id in vocab.entryIDs where id > maxID { maxID = id }
-        var strings = [String?](repeating: nil, count: Int(maxID) + 1)
+        // Ids index tables sized by the vocab, so they must lie inside it (a file is free to say 2^31).
+        if let id = vocab.entryIDs.first(where: { $0 < 0 || Int($0) >= vocab.count }) {
+            throw TokenizerError.invalidTokenizer("vocab id \(id) is outside 0..<\(vocab.count), the vocab's size")
+        }
+        var strings = [String?](repeating: nil, count: vocab.count)
         var scalarIDs = [Int32](repeating: -1, count: BPEModel.directScalarLimit)
         for entry in 0..<vocab.count {
             let id = vocab.entryIDs[entry]
-            guard id >= 0 else { throw TokenizerError.invalidTokenizer("negative id \(id) in vocab") }
             let text = String(decoding: vocab.entryBytes(entry), as: UTF8.self)
             strings[Int(id)] = text
             var scalars = text.unicodeScalars.makeIterator()

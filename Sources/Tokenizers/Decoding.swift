@@ -27,7 +27,11 @@ indirect enum Decoder: Sendable {
                   content.unicodeScalars.count == 1 else {
                 throw TokenizerError.invalidTokenizer("Strip decoder content must be one character")
             }
-            self = .strip(content: scalar.value, start: json["start"]?.intValue ?? 0, stop: json["stop"]?.intValue ?? 0)
+            let start = json["start"]?.intValue ?? 0, stop = json["stop"]?.intValue ?? 0
+            guard start >= 0, stop >= 0 else {
+                throw TokenizerError.invalidTokenizer("Strip decoder start and stop must not be negative")
+            }
+            self = .strip(content: scalar.value, start: start, stop: stop)
         case "Metaspace":
             let replacement = scalarsOf(json["replacement"]?.stringValue ?? "\u{2581}")
             guard replacement.count == 1 else { throw TokenizerError.invalidTokenizer("Metaspace replacement must be one character") }
@@ -165,7 +169,7 @@ struct PostProcessor: Sendable {
             var specials: [String: (ids: [Int32], tokens: [String])] = [:]
             if case let .object(members)? = json["special_tokens"] {
                 for (name, value) in members {
-                    let ids = (value["ids"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int32.init) }
+                    let ids = try (value["ids"]?.arrayValue ?? []).map { try tokenID($0, of: "special token \"\(name)\"") }
                     let tokens = (value["tokens"]?.arrayValue ?? []).compactMap(\.stringValue)
                     specials[name] = (ids, tokens)
                 }
@@ -184,15 +188,23 @@ struct PostProcessor: Sendable {
             }
         case "BertProcessing":
             func pair(_ key: String) throws -> (ids: [Int32], tokens: [String]) {
-                guard let items = json[key]?.arrayValue, items.count == 2, let token = items[0].stringValue,
-                      let id = items[1].intValue else {
+                guard let items = json[key]?.arrayValue, items.count == 2, let token = items[0].stringValue else {
                     throw TokenizerError.invalidTokenizer("BertProcessing needs \(key) as [token, id]")
                 }
-                return ([Int32(id)], [token])
+                return ([try tokenID(items[1], of: "BertProcessing \(key)")], [token])
             }
             single = [try pair("cls"), nil, try pair("sep")]
         default:
             throw TokenizerError.unsupportedComponent(kind: "post_processor", type: type)
         }
     }
+}
+
+/// A token id from the file: an integer that fits the `Int32` ids are kept in, and not negative.
+private func tokenID(_ value: JSONValue, of owner: String) throws -> Int32 {
+    guard let raw = value.intValue, let id = Int32(exactly: raw), id >= 0 else {
+        let shown = value.intValue.map(String.init) ?? "\(value)"
+        throw TokenizerError.invalidTokenizer("\(owner) has id \(shown), outside 0...\(Int32.max)")
+    }
+    return id
 }

@@ -57,8 +57,14 @@ enum JSONValue: Sendable, Equatable {
 
 /// A cursor over JSON text. Errors carry the byte offset so a broken file is easy to locate.
 struct JSONScanner {
+    /// Deepest nesting `readValue` accepts: it recurses once per level, and a file of nothing but brackets would
+    /// otherwise overflow the stack. tokenizer.json files nest a few levels.
+    static let maxDepth = 512
+
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
+    /// Containers `readValue` is inside of.
+    private var depth = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -236,10 +242,14 @@ struct JSONScanner {
     mutating func readValue() throws -> JSONValue {
         switch try peek() {
         case UInt8(ascii: "{"):
+            try enterContainer()
+            defer { depth -= 1 }
             var members: [(String, JSONValue)] = []
             try readObject { scanner, key in members.append((key, try scanner.readValue())) }
             return .object(members)
         case UInt8(ascii: "["):
+            try enterContainer()
+            defer { depth -= 1 }
             var elements: [JSONValue] = []
             try readArray { scanner in elements.append(try scanner.readValue()) }
             return .array(elements)
@@ -257,6 +267,11 @@ struct JSONScanner {
         default:
             return .number(try readNumber())
         }
+    }
+
+    private mutating func enterContainer() throws {
+        guard depth < Self.maxDepth else { throw error("containers nested deeper than \(Self.maxDepth) levels") }
+        depth += 1
     }
 
     /// Skips one value without building it. Containers are skipped by bracket depth alone (no key strings are

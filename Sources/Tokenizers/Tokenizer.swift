@@ -57,6 +57,9 @@ public final class Tokenizer: Sendable {
     let defaultTruncation: (maxLength: Int, direction: TruncationDirection)?
     /// Whether the vocab and merge tables came from the binary cache (for start-up logs).
     public let loadedFromCache: Bool
+    /// Why a cache file that was there could not be used (stale, damaged, failed a check): the tables were built
+    /// from tokenizer.json instead and the cache rewritten. For start-up logs; nil otherwise.
+    public let cacheRebuildReason: String?
 
     /// Reads `directory/tokenizer.json`, with the table cache in the same directory.
     public convenience init(directory: String) throws {
@@ -71,13 +74,23 @@ public final class Tokenizer: Sendable {
     }
 
     /// Reads a tokenizer.json file. With a `cacheDirectory`, the vocab and merge tables are read from a binary cache
-    /// there when it matches the file's content hash, and written there otherwise; an unwritable directory or a
-    /// stale or damaged cache silently means parsing the JSON. `nil` always parses.
+    /// there when it matches the file's content hash and passes its checks, and written there otherwise; an
+    /// unwritable directory means parsing the JSON, and a stale, damaged or failing cache also sets
+    /// `cacheRebuildReason`. `nil` always parses.
     public init(tokenizerJSONPath: String, cacheDirectory: String?) throws {
         let bytes = try readWholeFile(tokenizerJSONPath)
         let contentHash = bytes.withUnsafeBufferPointer { TokenizerCache.contentHash($0) }
         let cachePath = cacheDirectory.map { TokenizerCache.path(for: tokenizerJSONPath, in: $0) }
-        let cached = cachePath.flatMap { TokenizerCache.load(path: $0, contentHash: contentHash) }
+        var cached: (vocab: TokenTable, merges: PairTable)?
+        var rebuildReason: String?
+        if let cachePath {
+            TokenizerCache.removeTemporaryFiles(of: cachePath)
+            switch TokenizerCache.load(path: cachePath, contentHash: contentHash) {
+            case let .loaded(vocab, merges): cached = (vocab, merges)
+            case .absent: break
+            case let .rejected(reason): rebuildReason = "\(cachePath): \(reason)"
+            }
+        }
         var model: BPEModel?
         var addedJSON: [JSONValue] = []
         var normalizerJSON = JSONValue.null
@@ -105,6 +118,7 @@ public final class Tokenizer: Sendable {
         guard let model else { throw TokenizerError.invalidTokenizer("no \"model\"") }
         self.model = model
         loadedFromCache = cached != nil
+        cacheRebuildReason = rebuildReason
         let normalizer = normalizerJSON.isNull ? nil : try Normalizer(json: normalizerJSON)
         self.normalizer = normalizer
         preTokenizer = preTokenizerJSON.isNull ? nil : try PreTokenizer(json: preTokenizerJSON)

@@ -1,7 +1,8 @@
 // A binary cache of the vocab and merge tables next to tokenizer.json. Building them is most of the load time
-// (1.5 million hash lookups); reading them back is a few copies. The cache is keyed by a hash of the whole
-// tokenizer.json, so any edit invalidates it, and every failure (missing, stale, corrupt, unwritable) falls back to
-// parsing without a word.
+// (1.5 million hash lookups); reading them back is a few copies and one checking pass. The cache is keyed by a hash
+// of the whole tokenizer.json, so any edit invalidates it, and every failure (missing, stale, corrupt, unwritable)
+// falls back to parsing. Its content is checked as strictly as tokenizer.json's: whoever can write the directory
+// can write a cache with a valid checksum and key, and the encoder indexes and probes these tables unchecked.
 
 #if canImport(Glibc)
 import Glibc
@@ -60,30 +61,114 @@ enum TokenizerCache {
         return h
     }
 
-    /// The tables from a cache file written for a tokenizer.json with this hash, or nil.
-    static func load(path: String, contentHash: UInt64) -> (vocab: TokenTable, merges: PairTable)? {
-        // The last word is a hash of everything before it: a damaged file must not reach the unchecked encoder.
-        guard let file = try? readWholeFile(path), file.count >= 16 else { return nil }
+    /// What `load` found next to tokenizer.json.
+    enum Lookup {
+        case loaded(vocab: TokenTable, merges: PairTable)
+        /// No cache file yet.
+        case absent
+        /// A cache file that must not be used, and why: it is rebuilt from tokenizer.json and rewritten.
+        case rejected(reason: String)
+    }
+
+    /// The tables from a cache file written for a tokenizer.json with this hash, if it passes every check.
+    static func load(path: String, contentHash: UInt64) -> Lookup {
+        let file: [UInt8]
+        do {
+            guard let bytes = try readFileIfPresent(path) else { return .absent }
+            file = bytes
+        } catch let TokenizerError.unreadableFile(_, reason) {
+            return .rejected(reason: reason)
+        } catch {
+            return .rejected(reason: "\(error)")
+        }
+        // The last word is a hash of everything before it: it catches damage, not forgery (the checks below do).
+        guard file.count >= 16 else { return .rejected(reason: "the file is \(file.count) bytes long") }
         let payloadCount = file.count - 8
         let stored = file.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: payloadCount, as: UInt64.self)) }
         guard file.withUnsafeBufferPointer({ TokenizerCache.contentHash(UnsafeBufferPointer(rebasing: $0[0..<payloadCount])) }) == stored
-        else { return nil }
+        else { return .rejected(reason: "its checksum does not match (a damaged file)") }
         var reader = Reader(bytes: file, end: payloadCount)
-        guard reader.word() == magic, reader.word() == contentHash,
-              reader.word() == UInt64(MemoryLayout<TokenSlot>.stride), reader.word() == UInt64(MemoryLayout<PairSlot>.stride),
+        guard reader.word() == magic else { return .rejected(reason: "it is not in this version's cache format") }
+        guard reader.word() == contentHash else { return .rejected(reason: "it was written for another tokenizer.json") }
+        guard reader.word() == UInt64(MemoryLayout<TokenSlot>.stride), reader.word() == UInt64(MemoryLayout<PairSlot>.stride),
               let hasHashCollision = reader.word(), let shift = reader.word(), let pairCount = reader.word(),
               let storage: [UInt8] = reader.array(), let starts: [Int32] = reader.array(),
               let ids: [Int32] = reader.array(), let slots: [TokenSlot] = reader.array(),
-              let pairSlots: [PairSlot] = reader.array(), reader.isAtEnd,
-              starts.count == ids.count + 1, starts.first == 0, starts.last.map(Int.init) == storage.count,
-              slots.count.nonzeroBitCount == 1, pairSlots.count.nonzeroBitCount == 1,
-              shift == UInt64(64 - pairSlots.count.trailingZeroBitCount), pairCount <= UInt64(pairSlots.count),
-              zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 }),
-              slots.allSatisfy({ $0.entry < Int32(ids.count) })
-        else { return nil }
+              let pairSlots: [PairSlot] = reader.array(), reader.isAtEnd
+        else { return .rejected(reason: "its layout is malformed") }
+        if let problem = checkVocab(storage: storage, starts: starts, ids: ids, slots: slots)
+            ?? checkMerges(pairSlots, shift: shift, count: pairCount, vocabularySize: ids.count) {
+            return .rejected(reason: problem)
+        }
+        // The collision flag only steers how merges are resolved while parsing, which a cached load skips.
         let vocab = TokenTable(storage: storage, entryStarts: starts, entryIDs: ids, slots: slots,
                                hasHashCollision: hasHashCollision != 0)
-        return (vocab, PairTable(slots: pairSlots, shift: shift, count: Int(pairCount)))
+        return .loaded(vocab: vocab, merges: PairTable(slots: pairSlots, shift: shift, count: Int(pairCount)))
+    }
+
+    /// Why these arrays are not a vocab table as `TokenTable` builds one, or nil: entries tile the storage, ids lie
+    /// inside the vocab (as `BPEModel` requires of tokenizer.json), and the slots hold each entry once, with its
+    /// hash and id, where a probe from its hash's home slot finds it, with at least one slot empty (a probe for an
+    /// absent key stops only there).
+    private static func checkVocab(storage: [UInt8], starts: [Int32], ids: [Int32], slots: [TokenSlot]) -> String? {
+        let count = ids.count
+        guard starts.count == count + 1, starts.first == 0, starts.last.map(Int.init) == storage.count,
+              zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
+        else { return "its vocab entries do not tile the token bytes" }
+        if let id = ids.first(where: { $0 < 0 || Int($0) >= count }) {
+            return "vocab id \(id) is outside 0..<\(count)"
+        }
+        guard slots.count.nonzeroBitCount == 1, slots.count > count else {
+            return "its vocab table has \(slots.count) slots for \(count) entries"
+        }
+        let mask = slots.count - 1
+        var seen = [Bool](repeating: false, count: count)
+        return storage.withUnsafeBufferPointer { storage -> String? in
+            for (index, slot) in slots.enumerated() where slot.entry != TokenSlot.empty.entry {
+                let entry = Int(slot.entry)
+                guard entry >= 0, entry < count, !seen[entry] else { return "vocab slot \(index) holds entry \(entry) wrongly" }
+                seen[entry] = true
+                let bytes = UnsafeBufferPointer(rebasing: storage[Int(starts[entry])..<Int(starts[entry + 1])])
+                guard slot.id == ids[entry], slot.hash == TokenTable.hash(bytes) else {
+                    return "vocab slot \(index) disagrees with entry \(entry)"
+                }
+                var probe = Int(truncatingIfNeeded: slot.hash) & mask
+                while probe != index {
+                    if slots[probe].entry == TokenSlot.empty.entry { return "vocab entry \(entry) cannot be found" }
+                    probe = (probe + 1) & mask
+                }
+            }
+            return seen.allSatisfy { $0 } ? nil : "its vocab table lacks some entries"
+        }
+    }
+
+    /// Why these slots are not a merge table as `PairTable` builds one, or nil: a power-of-two table matching
+    /// `shift`, with at least one empty slot, `count` rules over ids inside the vocab, each key once and found by a
+    /// probe from its home slot.
+    private static func checkMerges(_ slots: [PairSlot], shift: UInt64, count: UInt64, vocabularySize: Int) -> String? {
+        guard slots.count.nonzeroBitCount == 1, shift == UInt64(64 - slots.count.trailingZeroBitCount) else {
+            return "its merge table of \(slots.count) slots does not match its shift \(shift)"
+        }
+        let empty = UInt64.max
+        let occupied = slots.reduce(0) { $1.key == empty ? $0 : $0 + 1 }
+        guard UInt64(occupied) == count, occupied < slots.count else {
+            return "its merge table holds \(occupied) rules in \(slots.count) slots, \(count) declared"
+        }
+        func isToken(_ bits: UInt64) -> Bool { UInt64(UInt32(truncatingIfNeeded: bits)) < UInt64(vocabularySize) }
+        let mask = slots.count - 1
+        for (index, slot) in slots.enumerated() where slot.key != empty {
+            guard isToken(slot.key >> 32), isToken(slot.key), isToken(slot.value) else {
+                return "merge slot \(index) names a token outside the vocab"
+            }
+            var probe = PairTable.home(slot.key, shift: shift)
+            while probe != index {
+                if slots[probe].key == empty || slots[probe].key == slot.key {
+                    return "merge slot \(index) cannot be found or repeats a pair"
+                }
+                probe = (probe + 1) & mask
+            }
+        }
+        return nil
     }
 
     /// Writes the tables; any failure leaves no cache behind and is ignored (the next load parses again).
@@ -110,7 +195,7 @@ enum TokenizerCache {
         word(out.withUnsafeBufferPointer { TokenizerCache.contentHash($0) })
 
         // Write to a private name, then rename: readers never see a half-written file, and concurrent writers of
-        // the same content simply replace each other.
+        // the same content simply replace each other. `removeTemporaryFiles` knows this name's pattern.
         let temporary = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else { return }
@@ -126,6 +211,27 @@ enum TokenizerCache {
         }
         let closed = close(descriptor) == 0
         if !(complete && closed && rename(temporary, path) == 0) { unlink(temporary) }
+    }
+
+    /// Deletes what interrupted writes of the cache at `path` left behind: `store`'s temporary files
+    /// (`<cache>.<pid>.<number>.tmp`, in the cache's directory) and nothing else. A writer that is still running
+    /// loses its file too; its rename then fails and it leaves no cache, as with an unwritable directory.
+    static func removeTemporaryFiles(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let prefix = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let stream = opendir(directory) else { return }
+        var leftovers: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix(prefix + "."), name.hasSuffix(".tmp") else { continue }
+            let numbers = name.dropFirst(prefix.count + 1).dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+            if numbers.count == 2, numbers.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
+                leftovers.append(name)
+            }
+        }
+        closedir(stream)
+        for name in leftovers { unlink(directory + "/" + name) }
     }
 
     /// Reads little-endian words and length-prefixed raw arrays.
@@ -162,14 +268,29 @@ enum TokenizerCache {
 
 /// The whole file, read with POSIX calls into one buffer sized from `fstat` (no Foundation `Data` copy).
 func readWholeFile(_ path: String) throws -> [UInt8] {
-    let descriptor = open(path, O_RDONLY)
+    guard let bytes = try readFileIfPresent(path) else {
+        throw TokenizerError.unreadableFile(path: path, reason: String(cString: strerror(ENOENT)))
+    }
+    return bytes
+}
+
+/// The whole file, or nil when it does not exist. Anything but a regular file (after symlinks) is refused: reading
+/// a FIFO would block until someone writes to it.
+func readFileIfPresent(_ path: String) throws -> [UInt8]? {
+    // O_NONBLOCK makes the open of a FIFO return at once; reads of regular files ignore it.
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else {
-        throw TokenizerError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        let code = errno
+        if code == ENOENT { return nil }
+        throw TokenizerError.unreadableFile(path: path, reason: String(cString: strerror(code)))
     }
     defer { close(descriptor) }
     var info = stat()
     guard fstat(descriptor, &info) == 0 else {
         throw TokenizerError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+        throw TokenizerError.unreadableFile(path: path, reason: "not a regular file")
     }
     var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
     var filled = 0

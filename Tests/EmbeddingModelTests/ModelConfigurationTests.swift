@@ -4,7 +4,7 @@ import Testing
 @testable import EmbeddingModel
 
 /// Rewrites one JSON file of a model directory through `edit`.
-private func editJSON(_ directory: String, _ file: String, _ edit: (inout [String: Any]) -> Void) throws {
+func editJSON(_ directory: String, _ file: String, _ edit: (inout [String: Any]) -> Void) throws {
     let path = (directory as NSString).appendingPathComponent(file)
     var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
     edit(&object)

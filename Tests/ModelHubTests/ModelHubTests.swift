@@ -20,6 +20,21 @@ struct ModelResolutionTests {
         }
     }
 
+    @Test("a regular file named as the model is an error saying it is not a directory")
+    func regularFile() throws {
+        let directory = try makeTemporaryDirectory("model-file")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("model.safetensors").path
+        #expect(FileManager.default.createFile(atPath: file, contents: Data([0])))
+        let hub = ModelHub(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": "/nonexistent"])
+        do {
+            _ = try hub.resolve(modelID: file)
+            Issue.record("a regular file resolved as a model directory")
+        } catch {
+            #expect("\(error)".contains(file) && "\(error)".contains("not a directory"), "\(error)")
+        }
+    }
+
     @Test("ids that are not ORG/NAME are rejected", arguments: ["a/b/c", "org/", "org/na me", "org:x/y", "org/..", "--x/y"])
     func invalidIDs(id: String) {
         let hub = ModelHub(environment: ["HF_HUB_OFFLINE": "1"])

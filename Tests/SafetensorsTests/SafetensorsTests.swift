@@ -3,7 +3,7 @@ import Testing
 @testable import Safetensors
 
 /// Writes `bytes` to a fresh temporary file and returns its path.
-private func temporaryFile(_ bytes: [UInt8]) throws -> String {
+func temporaryFile(_ bytes: [UInt8]) throws -> String {
     let path = FileManager.default.temporaryDirectory
         .appendingPathComponent("safetensors-\(UUID().uuidString).safetensors").path
     try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -11,12 +11,12 @@ private func temporaryFile(_ bytes: [UInt8]) throws -> String {
 }
 
 /// A safetensors file image: 8-byte little-endian header length, the JSON header, then `data`.
-private func fileImage(header: String, data: [UInt8]) -> [UInt8] {
+func fileImage(header: String, data: [UInt8]) -> [UInt8] {
     let json = Array(header.utf8)
     return withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json + data
 }
 
-private func bytes(ofFloats floats: [Float]) -> [UInt8] {
+func bytes(ofFloats floats: [Float]) -> [UInt8] {
     floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
 }
 
@@ -178,7 +178,7 @@ struct SafetensorsTests {
         let start = try file.info("w").fileOffset
         for row in [1, 0] {
             var copied = [Float](repeating: .nan, count: 3)
-            copied.withUnsafeMutableBytes { file.copyBytes(fileOffset: start + row * 12, count: 12, into: $0.baseAddress!) }
+            try copied.withUnsafeMutableBytes { try file.copyBytes(fileOffset: start + row * 12, count: 12, into: $0.baseAddress!) }
             #expect(copied == Array(matrix[row * 3..<row * 3 + 3]))
         }
     }

@@ -28,7 +28,7 @@ struct TokenizerCacheTests {
     func roundTrip() throws {
         defer { cleanUp() }
         let parsed = try Tokenizer(tokenizerJSONPath: jsonPath)
-        #expect(!parsed.loadedFromCache)
+        #expect(!parsed.loadedFromCache && parsed.cacheRebuildReason == nil)
         #expect(FileManager.default.fileExists(atPath: TokenizerCache.path(for: jsonPath, in: directory.path)))
         let cached = try Tokenizer(directory: directory.path)
         #expect(cached.loadedFromCache)
@@ -48,6 +48,7 @@ struct TokenizerCacheTests {
         try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: jsonPath))
         let edited = try Tokenizer(tokenizerJSONPath: jsonPath)
         #expect(!edited.loadedFromCache)
+        #expect(edited.cacheRebuildReason?.contains("written for another tokenizer.json") == true)
         #expect(edited.encode("hello world").ids == [1, 21, 24, 14, 11, 2])
         #expect(try Tokenizer(tokenizerJSONPath: jsonPath).loadedFromCache)
     }

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import Tokenizers
+
+/// A fresh directory holding `tokenizer.json` with `text`.
+private func tokenizerDirectory(_ text: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/tokenizer.json"))
+    return directory
+}
+
+/// Expects loading `text` as tokenizer.json to throw an error whose description contains `phrase`.
+private func expectRefused(_ text: String, _ phrase: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let directory = try tokenizerDirectory(text)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    do {
+        _ = try Tokenizer(tokenizerJSONPath: directory + "/tokenizer.json", cacheDirectory: nil)
+        Issue.record("the tokenizer loaded", sourceLocation: sourceLocation)
+    } catch {
+        #expect("\(error)".contains(phrase), "\(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// tokenizer.json files from whoever published the model: ids, nesting and file types may be anything.
+@Suite("tokenizer.json from untrusted files")
+struct UntrustedTokenizerTests {
+    @Test("a vocab id near 2^31 is refused before anything is sized by it; ids must lie inside the vocab")
+    func hugeVocabID() throws {
+        try expectRefused(#"{"model":{"type":"BPE","vocab":{"a":0,"b":2147483000},"merges":[]}}"#, "2147483000")
+        try expectRefused(#"{"model":{"type":"BPE","vocab":{"a":0,"b":2},"merges":[]}}"#, "outside")
+    }
+
+    @Test("added-token and template ids that do not fit in 32 bits are refused, not truncated or trapped on")
+    func hugeAddedTokenIDs() throws {
+        let model = #""model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}"#
+        try expectRefused(#"{"added_tokens":[{"id":3000000000,"content":"x"}],\#(model)}"#, "3000000000")
+        try expectRefused(#"{"added_tokens":[{"id":-1,"content":"x"}],\#(model)}"#, "-1")
+        try expectRefused(#"""
+            {"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"s"}},{"Sequence":{"id":"A"}}],
+             "special_tokens":{"s":{"id":"s","ids":[3000000000],"tokens":["s"]}}},\#(model)}
+            """#, "3000000000")
+        try expectRefused(#"{"post_processor":{"type":"BertProcessing","cls":["a",3000000000],"sep":["b",1]},\#(model)}"#,
+                          "3000000000")
+    }
+
+    @Test("a Strip decoder with a negative start or stop is refused (decoding would form an invalid range)")
+    func negativeStrip() throws {
+        let model = #""model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}"#
+        try expectRefused(#"{"decoder":{"type":"Strip","content":" ","start":-1,"stop":0},\#(model)}"#, "Strip")
+        try expectRefused(#"{"decoder":{"type":"Strip","content":" ","start":0,"stop":-3},\#(model)}"#, "Strip")
+    }
+
+    @Test("nesting 100,000 levels deep is a JSON error naming tokenizer.json, not a stack overflow")
+    func deepNesting() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let model = #""model":{"type":"BPE","vocab":{"a":0},"merges":[]}"#
+        try expectRefused(#"{"normalizer":\#(deep),\#(model)}"#, "tokenizer.json")
+        try expectRefused(#"{"normalizer":\#(deep),\#(model)}"#, "nested deeper than")
+        try expectRefused(#"{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"x":\#(deep)}}"#, "nested deeper than")
+        let objects = String(repeating: #"{"a":"#, count: 100_000) + "1" + String(repeating: "}", count: 100_000)
+        try expectRefused(#"{"decoder":\#(objects),\#(model)}"#, "nested deeper than")
+        // 100 levels is fine (refused for what it is, not for its depth).
+        let shallow = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        try expectRefused(#"{"decoder":\#(shallow),\#(model)}"#, "decoder")
+    }
+
+    @Test("a FIFO in place of tokenizer.json is refused at once instead of blocking the read")
+    func fifoTokenizer() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(mkfifo(directory + "/tokenizer.json", 0o600) == 0)
+        do {
+            _ = try Tokenizer(directory: directory)
+            Issue.record("a FIFO loaded as tokenizer.json")
+        } catch {
+            #expect("\(error)".contains(directory + "/tokenizer.json") && "\(error)".contains("not a regular file"),
+                    "\(error)")
+        }
+    }
+}
+
+/// A crafted table cache (with a valid checksum, as anyone who can write the directory could make) must be
+/// checked as strictly as tokenizer.json: a bad one is rebuilt from the JSON and rewritten, never served.
+@Suite("tokenizer cache from untrusted files")
+struct UntrustedTokenizerCacheTests {
+    let directory: String
+    let jsonPath: String
+    let cachePath: String
+    let parsed: Tokenizer
+    let texts = ["hello world", "€é zzq", "a [MASK] b", "x<sep>  y", "a word b", "a ab b", "     "]
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tok-cache-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        jsonPath = directory + "/tokenizer.json"
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-tokenizer.json"), toPath: jsonPath)
+        cachePath = TokenizerCache.path(for: jsonPath, in: directory)
+        parsed = try Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil)
+    }
+
+    /// Writes a cache holding these tables, keyed to the current tokenizer.json, with a correct checksum.
+    func writeCache(vocab: TokenTable, merges: PairTable) throws {
+        let bytes = try readWholeFile(jsonPath)
+        let hash = bytes.withUnsafeBufferPointer { TokenizerCache.contentHash($0) }
+        TokenizerCache.store(path: cachePath, contentHash: hash, vocab: vocab, merges: merges)
+        #expect(FileManager.default.fileExists(atPath: cachePath))
+    }
+
+    /// Loads through the crafted cache: it must be refused, the tokenizer must encode as the parsed one, and the
+    /// cache must have been rewritten so the next start reads it.
+    func expectRebuilt(_ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let loaded = try Tokenizer(tokenizerJSONPath: jsonPath)
+        #expect(!loaded.loadedFromCache, sourceLocation: sourceLocation)
+        #expect(loaded.cacheRebuildReason?.contains(cachePath) == true, sourceLocation: sourceLocation)
+        #expect(loaded.cacheRebuildReason?.contains(reason) == true, "\(loaded.cacheRebuildReason ?? "nil")",
+                sourceLocation: sourceLocation)
+        #expect(texts.map { loaded.encode($0) } == texts.map { parsed.encode($0) }, sourceLocation: sourceLocation)
+        let next = try Tokenizer(tokenizerJSONPath: jsonPath)
+        #expect(next.loadedFromCache && next.cacheRebuildReason == nil, sourceLocation: sourceLocation)
+        #expect(texts.map { next.encode($0) } == texts.map { parsed.encode($0) }, sourceLocation: sourceLocation)
+    }
+
+    func vocab(ids: [Int32]? = nil, slots: [TokenSlot]? = nil) -> TokenTable {
+        let vocab = parsed.model.vocab
+        return TokenTable(storage: vocab.storage, entryStarts: vocab.entryStarts, entryIDs: ids ?? vocab.entryIDs,
+                          slots: slots ?? vocab.slotArray, hasHashCollision: vocab.hasHashCollision)
+    }
+
+    func merges(_ slots: [PairSlot]) -> PairTable {
+        PairTable(slots: slots, shift: parsed.model.merges.shift, count: parsed.model.merges.count)
+    }
+
+    @Test("a merge whose result id is outside the vocab is refused (it would index past the token strings)")
+    func mergedIDOutOfRange() throws {
+        let slots = parsed.model.merges.slots.map { slot in
+            slot.key == UInt64.max ? slot : PairSlot(key: slot.key, value: slot.value & 0xFFFF_FFFF_0000_0000 | 1 << 30)
+        }
+        try writeCache(vocab: vocab(), merges: merges(slots))
+        try expectRebuilt("outside the vocab")
+    }
+
+    @Test("a merge table without an empty slot is refused (a lookup of an absent pair would probe forever)")
+    func fullMergeTable() throws {
+        let some = try #require(parsed.model.merges.slots.first { $0.key != UInt64.max })
+        try writeCache(vocab: vocab(), merges: merges(parsed.model.merges.slots.map { _ in some }))
+        try expectRebuilt("merge")
+    }
+
+    @Test("a vocab id near 2^31 in the cache is refused before anything is sized by it")
+    func hugeVocabID() throws {
+        var ids = parsed.model.vocab.entryIDs
+        ids[ids.count - 1] = Int32.max - 1
+        let slots = parsed.model.vocab.slotArray.map { slot in
+            slot.entry == Int32(ids.count - 1) ? TokenSlot(hash: slot.hash, entry: slot.entry, id: Int32.max - 1) : slot
+        }
+        try writeCache(vocab: vocab(ids: ids, slots: slots), merges: parsed.model.merges)
+        try expectRebuilt("vocab id 2147483646")
+    }
+
+    @Test("a vocab table without an empty slot is refused (a lookup of an absent token would probe forever)")
+    func fullVocabTable() throws {
+        let some = try #require(parsed.model.vocab.slotArray.first { $0.entry >= 0 })
+        let slots = parsed.model.vocab.slotArray.map { $0.entry >= 0 ? $0 : some }
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try expectRebuilt("vocab")
+    }
+
+    @Test("a vocab slot whose id disagrees with its entry is refused")
+    func inconsistentVocabSlot() throws {
+        let slots = parsed.model.vocab.slotArray.map { slot in
+            slot.entry >= 0 ? TokenSlot(hash: slot.hash, entry: slot.entry, id: (slot.id + 1) % 20) : slot
+        }
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try expectRebuilt("disagrees")
+    }
+
+    @Test("a FIFO in place of the cache file is skipped without blocking, and replaced by a real cache")
+    func fifoCache() throws {
+        #expect(mkfifo(cachePath, 0o600) == 0)
+        try expectRebuilt("not a regular file")
+    }
+
+    @Test("temporary files left by an interrupted cache write are removed at the next load, and nothing else")
+    func leftoverTemporaryFiles() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let leftovers = [cachePath + ".4242.3735928559.tmp", cachePath + ".1.2.tmp"]
+        let unrelated = [directory + "/other.tmp", cachePath + ".tmp", cachePath + ".x.2.tmp", directory + "/notes.4242.1.tmp"]
+        for path in leftovers + unrelated { #expect(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
+        _ = try Tokenizer(tokenizerJSONPath: jsonPath)
+        for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
+        for path in unrelated { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    }
+}
