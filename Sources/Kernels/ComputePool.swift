@@ -90,7 +90,7 @@ public final class ComputePool: @unchecked Sendable {
     }
 
     /// Processors this process may use (affinity and container quota included), at least 1.
-    public static var availableProcessorCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    public static var availableProcessorCount: Int { AvailableCores.count }
 
     /// Runs `body(0) … body(count - 1)` across the pool and returns when all have finished.
     public func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {

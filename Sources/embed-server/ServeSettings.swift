@@ -112,7 +112,7 @@ struct ServeSettings: Equatable {
 
     /// TEI's default: one fewer than the cores, at least 1, at most 64.
     static var defaultTokenizationWorkers: Int {
-        min(64, max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+        min(64, max(1, ComputePool.availableProcessorCount - 1))
     }
 
     /// Every key the config file may set (TEI's environment variable names, plus CONFIG-independent extras).
