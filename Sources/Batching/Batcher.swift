@@ -29,7 +29,8 @@ public struct BatcherConfiguration: Sendable, Equatable {
     public var maxBatchSeconds: Double?
     /// The floor of that cap, and the cap until a batch of at least this size has been measured.
     public var minBatchTokens: Int
-    /// Requests whose inputs have waited this long go first, oldest first, so shorter work cannot starve them.
+    /// Once the oldest submission has waited this long, every batch starts with its next input, so a stream of
+    /// shorter work cannot starve it (and a short request still joins that batch, behind one input).
     public var maxQueueSeconds: Double
 
     /// Creates a configuration; the token and permit limits' defaults are TEI's.
@@ -78,8 +79,8 @@ public struct BatchRecord: Sendable, Equatable {
 /// Each submission first takes one permit per input (none left: `BatcherError.overloaded` at once), then its inputs
 /// are queued. A dedicated thread (never the cooperative pool, so compute cannot starve I/O) forms each batch from the
 /// submissions with the fewest tokens left to run first (a submission's own inputs in order), so a short query waiting
-/// behind bulk work runs in the next batch; submissions that have waited `maxQueueSeconds` go first, oldest first, so
-/// nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
+/// behind bulk work runs in the next batch; once the oldest submission has waited `maxQueueSeconds`, each batch starts
+/// with one of its inputs, so nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
 /// `encode` once with all of them, and answers each submission when all its inputs are done. Inputs queued while a
 /// batch runs form the next one. Cancelling the submitting task removes its still-queued inputs.
 public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
@@ -273,8 +274,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         return min(configuration.maxBatchTokens, max(configuration.minBatchTokens, budget))
     }
 
-    /// Takes the next batch: submissions by priority (waited `maxQueueSeconds`: oldest first; then fewest queued
-    /// tokens first, ties by arrival), each contributing its inputs in order while they fit the caps.
+    /// Takes the next batch: the oldest submission's next input if it has waited `maxQueueSeconds`, then submissions
+    /// by fewest queued tokens (ties by arrival), each contributing its inputs in order while they fit the caps.
     private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry] {
         guard !state.queue.isEmpty else { return [] }
         // One run of adjacent queue entries per submission: where it starts and ends, its tokens, its arrival.
@@ -287,21 +288,25 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
             }
         }
+        // Going first while aged, rather than only being aged, would queue every fresh query behind all bulk work
+        // once the bulk requests themselves wait longer than maxQueueSeconds (4 bulk clients on 2 cores: 203 s).
         let ageLimit = UInt64(max(0, configuration.maxQueueSeconds) * 1e9)
-        let order = runs.indices.sorted { a, b in
-            let (x, y) = (runs[a], runs[b])
-            let xAged = now &- min(now, x.enqueuedAt) >= ageLimit
-            let yAged = now &- min(now, y.enqueuedAt) >= ageLimit
-            if xAged != yAged { return xAged }
-            if !xAged && x.tokens != y.tokens { return x.tokens < y.tokens }
-            return a < b
+        let oldest = runs.indices.min { runs[$0].enqueuedAt < runs[$1].enqueuedAt }!
+        let starving = now &- min(now, runs[oldest].enqueuedAt) >= ageLimit
+        var slices = runs.indices.sorted { a, b in
+            runs[a].tokens != runs[b].tokens ? runs[a].tokens < runs[b].tokens : a < b
+        }.map { runs[$0].start..<runs[$0].end }
+        if starving {
+            // Its first input goes first; the rest keep their place by size.
+            let first = runs[oldest].start
+            slices = [first..<first + 1] + slices.map { $0.lowerBound == first ? first + 1..<$0.upperBound : $0 }
         }
         let cap = tokenCap(state, configuration: configuration)
         var taken = [Bool](repeating: false, count: state.queue.count)
         var batch: [Entry] = []
         var tokens = 0
-        selection: for run in order {
-            for position in runs[run].start..<runs[run].end {
+        selection: for slice in slices {
+            for position in slice {
                 if let maxRequests = configuration.maxBatchRequests, batch.count >= maxRequests { break selection }
                 let entry = state.queue[position]
                 // Another submission's shorter inputs may still fit; this one's later inputs wait their turn.

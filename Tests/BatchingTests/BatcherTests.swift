@@ -177,7 +177,7 @@ struct BatcherTests {
         #expect(probe.batches.withLock { $0 } == [[0], [99, 1], [2, 3], [4, 5], [6]])
     }
 
-    @Test("a submission that has waited maxQueueSeconds goes before shorter ones, so it cannot starve")
+    @Test("a submission that has waited maxQueueSeconds leads the next batch, so it cannot starve")
     func agedSubmissionGoesFirst() async throws {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
@@ -196,6 +196,29 @@ struct BatcherTests {
         _ = try await long.value
         _ = try await short.value
         #expect(probe.batches.withLock { $0 } == [[0], [7], [8]])
+    }
+
+    @Test("a starving submission's next input leads each batch, and a fresh short request still joins that batch")
+    func starvingSubmissionLeadsWithOneInput() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = Batcher<Int, Int>(
+            configuration: BatcherConfiguration(maxBatchTokens: 8, maxQueueSeconds: 0.05),
+            encode: { try probe.encode($0) })
+        defer { batcher.shutdown() }
+        let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
+        await probe.waitUntilEntered()
+        let first = Task { try await batcher.submit([11, 12, 13], tokenCounts: [4, 4, 4]) }
+        await eventually { batcher.queuedCount == 3 }
+        let second = Task { try await batcher.submit([21, 22, 23], tokenCounts: [4, 4, 4]) }
+        await eventually { batcher.queuedCount == 6 }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 7 }
+        for _ in 0..<8 { probe.gate!.signal() }
+        _ = try await blocker.value
+        _ = try await (first.value, second.value, query.value)
+        // Aged submissions going first, oldest first, would have run [11, 12] and left the query behind both.
+        #expect(probe.batches.withLock { $0 } == [[0], [11, 99], [12, 13], [21, 22], [23]])
     }
 
     @Test("with a time budget, batches hold about that many seconds of the measured throughput")
