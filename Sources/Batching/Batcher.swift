@@ -29,8 +29,8 @@ public struct BatcherConfiguration: Sendable, Equatable {
     public var maxBatchSeconds: Double?
     /// The floor of that cap, and the cap until a batch of at least this size has been measured.
     public var minBatchTokens: Int
-    /// Once the oldest submission has waited this long, every batch starts with its next input, so a stream of
-    /// shorter work cannot starve it (and a short request still joins that batch, behind one input).
+    /// Once the oldest queued submission has gone this long without any of its inputs run, the next batch starts with
+    /// one of them, so a stream of shorter work cannot starve it.
     public var maxQueueSeconds: Double
 
     /// Creates a configuration; the token and permit limits' defaults are TEI's.
@@ -79,8 +79,8 @@ public struct BatchRecord: Sendable, Equatable {
 /// Each submission first takes one permit per input (none left: `BatcherError.overloaded` at once), then its inputs
 /// are queued. A dedicated thread (never the cooperative pool, so compute cannot starve I/O) forms each batch from the
 /// submissions with the fewest tokens left to run first (a submission's own inputs in order), so a short query waiting
-/// behind bulk work runs in the next batch; once the oldest submission has waited `maxQueueSeconds`, each batch starts
-/// with one of its inputs, so nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
+/// behind bulk work runs in the next batch; once the oldest submission has gone `maxQueueSeconds` without service, the
+/// next batch starts with one of its inputs, so nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
 /// `encode` once with all of them, and answers each submission when all its inputs are done. Inputs queued while a
 /// batch runs form the next one. Cancelling the submitting task removes its still-queued inputs.
 public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
@@ -101,6 +101,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         var remaining: Int
         var permitsHeld: Int
         var cancelled = false
+        /// When a batch with its inputs last ended, or when it was submitted: how long it has gone without service.
+        var servedAt: UInt64
     }
 
     private struct State {
@@ -191,7 +193,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
             state.nextRequestID += 1
             state.pending[id] = Pending(
                 continuation: nil, results: Array(repeating: nil, count: inputs.count),
-                remaining: inputs.count, permitsHeld: inputs.count)
+                remaining: inputs.count, permitsHeld: inputs.count, servedAt: DispatchTime.now().uptimeNanoseconds)
             return id
         }
         return try await withTaskCancellationHandler {
@@ -274,7 +276,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         return min(configuration.maxBatchTokens, max(configuration.minBatchTokens, budget))
     }
 
-    /// Takes the next batch: the oldest submission's next input if it has waited `maxQueueSeconds`, then submissions
+    /// Takes the next batch: the oldest submission's next input if it went `maxQueueSeconds` unserved, then submissions
     /// by fewest queued tokens (ties by arrival), each contributing its inputs in order while they fit the caps.
     private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry] {
         guard !state.queue.isEmpty else { return [] }
@@ -288,11 +290,13 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
             }
         }
-        // Going first while aged, rather than only being aged, would queue every fresh query behind all bulk work
-        // once the bulk requests themselves wait longer than maxQueueSeconds (4 bulk clients on 2 cores: 203 s).
+        // Only the oldest submission can starve: younger ones wait behind it by arrival, not by being passed over.
+        // Leading with every submission that had merely waited long queued each fresh query behind all bulk work once
+        // the bulk requests themselves waited longer than maxQueueSeconds (4 bulk clients on 2 cores: 203 s).
         let ageLimit = UInt64(max(0, configuration.maxQueueSeconds) * 1e9)
         let oldest = runs.indices.min { runs[$0].enqueuedAt < runs[$1].enqueuedAt }!
-        let starving = now &- min(now, runs[oldest].enqueuedAt) >= ageLimit
+        let servedAt = state.pending[state.queue[runs[oldest].start].requestID]?.servedAt ?? runs[oldest].enqueuedAt
+        let starving = now &- min(now, servedAt) >= ageLimit
         var slices = runs.indices.sorted { a, b in
             runs[a].tokens != runs[b].tokens ? runs[a].tokens < runs[b].tokens : a < b
         }.map { runs[$0].start..<runs[$0].end }
@@ -388,6 +392,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                     BatchedOutput(output: $0[position], queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds)
                 }
                 pending.remaining -= 1
+                pending.servedAt = end
                 pending.permitsHeld -= 1
                 state.freePermits += 1
                 if pending.remaining > 0 {

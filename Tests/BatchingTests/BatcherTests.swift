@@ -198,7 +198,7 @@ struct BatcherTests {
         #expect(probe.batches.withLock { $0 } == [[0], [7], [8]])
     }
 
-    @Test("a starving submission's next input leads each batch, and a fresh short request still joins that batch")
+    @Test("an unserved oldest submission leads the next batch with one input; a short request still joins it")
     func starvingSubmissionLeadsWithOneInput() async throws {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
@@ -219,6 +219,26 @@ struct BatcherTests {
         _ = try await (first.value, second.value, query.value)
         // Aged submissions going first, oldest first, would have run [11, 12] and left the query behind both.
         #expect(probe.batches.withLock { $0 } == [[0], [11, 99], [12, 13], [21, 22], [23]])
+    }
+
+    @Test("younger submissions waiting behind a bulk request that is being served do not hold a short one back")
+    func waitingBehindServedBulkIsNotStarving() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = Batcher<Int, Int>(
+            configuration: BatcherConfiguration(maxBatchTokens: 4, maxQueueSeconds: 0.05),
+            encode: { try probe.encode($0) })
+        defer { batcher.shutdown() }
+        let first = Task { try await batcher.submit([11, 12, 13], tokenCounts: [4, 4, 4]) }
+        await probe.waitUntilEntered()
+        let second = Task { try await batcher.submit([21, 22], tokenCounts: [4, 4]) }
+        await eventually { batcher.queuedCount == 4 }
+        let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 5 }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        for _ in 0..<6 { probe.gate!.signal() }
+        _ = try await (first.value, second.value, query.value)
+        // Leading with any submission that had waited maxQueueSeconds ran the query last, after [12], [13], [21], [22].
+        #expect(probe.batches.withLock { $0 } == [[11], [99], [12], [13], [21], [22]])
     }
 
     @Test("with a time budget, batches hold about that many seconds of the measured throughput")
