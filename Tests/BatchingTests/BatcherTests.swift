@@ -241,6 +241,47 @@ struct BatcherTests {
         #expect(probe.batches.withLock { $0 } == [[11], [99], [12], [13], [21], [22]])
     }
 
+    @Test("after a batch of short work that left a long input out, the next batch goes by arrival")
+    func shortAndLongBatchesAlternate() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = makeBatcher(probe, maxBatchTokens: 8)
+        defer { batcher.shutdown() }
+        let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
+        await probe.waitUntilEntered()
+        let bulk = Task { try await batcher.submit([11, 12, 13], tokenCounts: [8, 8, 8]) }
+        await eventually { batcher.queuedCount == 3 }
+        let first = Task { try await batcher.submit([91], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 4 }
+        probe.gate!.signal()
+        await eventually { probe.batches.withLock(\.count) == 2 }
+        let second = Task { try await batcher.submit([92], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 4 }
+        for _ in 0..<6 { probe.gate!.signal() }
+        _ = try await (blocker.value, bulk.value, first.value, second.value)
+        // Fewest tokens first every time ran [91], [92], then the bulk: queries back to back would starve it.
+        #expect(probe.batches.withLock { $0 } == [[0], [91], [11], [92], [12], [13]])
+    }
+
+    @Test("a request admitted during a batch and still being tokenized when it ends joins the next batch")
+    func waitsForAdmittedRequests() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = makeGatheringBatcher(probe)
+        defer { batcher.shutdown() }
+        let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
+        await probe.waitUntilEntered()
+        let bulk = Task { try await batcher.submit([11], tokenCounts: [50]) }
+        await eventually { batcher.queuedCount == 1 }
+        let permits = try batcher.reservePermits(1)  // a query whose tokenization is still running
+        probe.gate!.signal()
+        _ = try await blocker.value
+        try await Task.sleep(nanoseconds: 50_000_000)
+        let query = Task { try await batcher.submit([91], tokenCounts: [1], permits: permits) }
+        for _ in 0..<2 { probe.gate!.signal() }
+        _ = try await (bulk.value, query.value)
+        // Without the wait, [11] ran the moment [0] ended and the query waited for it.
+        #expect(probe.batches.withLock { $0 } == [[0], [91, 11]])
+    }
+
     @Test("with a time budget, batches hold about that many seconds of the measured throughput")
     func timeBudgetCapsBatches() async throws {
         let batches = Mutex<[Int]>([])
