@@ -146,3 +146,27 @@ func inputHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
     for byte in bytes { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
     return h ^ (h >> 29)
 }
+
+/// Runs `body` on a new thread with a `kilobytes` stack and waits for it. The harnesses whose parsers recurse run
+/// each input this way, so inputs of libFuzzer's few KB can reach a recursion that overflows a thread's stack
+/// (main's 8 MB would need 20,000+ levels, far past -max_len).
+func onThread(stackKilobytes kilobytes: Int, _ body: () -> Void) {
+    withoutActuallyEscaping(body) { escapable in
+        final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
+        let box = Unmanaged.passRetained(Box(escapable))
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setstacksize(&attributes, kilobytes * 1024)
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { context in
+            Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, box.toOpaque())
+        pthread_attr_destroy(&attributes)
+        fuzzCheck(status == 0, "pthread_create failed: \(status)")
+        pthread_join(thread, nil)
+    }
+}
+
+/// FUZZ_STACK_KB (default 512): the stack of the thread `onThread` runs inputs on.
+let fuzzStackKilobytes: Int = environment("FUZZ_STACK_KB").flatMap { Int($0) } ?? 512

@@ -2,6 +2,7 @@
 // (-Ounchecked, as in the release build).
 //
 // Input: tokenizer.json bytes, optionally followed by a NUL and a text to encode (JSON text never holds a raw NUL).
+// Each input runs on a thread with a 512 KB stack (FUZZ_STACK_KB), so nesting within -max_len can overflow it.
 // 1. JSONScanner on the bytes: when `readValue` succeeds, `skipValue` (the bracket-counting skipper the cached load
 //    uses over the vocab and merges) must succeed too and stop at the same byte; the value re-serialised reads back
 //    equal.
@@ -31,20 +32,27 @@ public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutab
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let input = UnsafeBufferPointer(start: data, count: size)
+    // The scanner and the loader recurse on nesting: on a 512 KB stack (FUZZ_STACK_KB) a few KB of brackets reach
+    // a depth that overflows it, which on main's 8 MB would take more than -max_len allows.
+    onThread(stackKilobytes: fuzzStackKilobytes) { testOneInput(UnsafeBufferPointer(start: data, count: size)) }
+    return 0
+}
+
+private func testOneInput(_ input: UnsafeBufferPointer<UInt8>) {
+    let size = input.count
     let split = input.firstIndex(of: 0) ?? size
     let json = UnsafeBufferPointer(rebasing: input[..<split])
     let text = split < size ? textFromInput(input[(split + 1)...]) : nil
     if skipKnownBugs {
         // Known: deep nesting overflows the stack in readValue; vocab ids near 2^31 abort allocating the id table.
-        if jsonNestingDepth(json) > 200 || longestDigitRun(json) >= 9 || hasExponentNumber(Array(json)) { return 0 }
+        if jsonNestingDepth(json) > 200 || longestDigitRun(json) >= 9 || hasExponentNumber(Array(json)) { return }
     }
 
     checkScanner(json)
 
     writeFileBytes(jsonPath, json)
-    guard let tokenizer = try? Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil) else { return 0 }
-    if skipKnownBugs && hasKnownTemplateBug(tokenizer) { return 0 }
+    guard let tokenizer = try? Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil) else { return }
+    if skipKnownBugs && hasKnownTemplateBug(tokenizer) { return }
     let hash = inputHash(input)
     let texts = (text.map { [$0] } ?? []) + fixedTexts
     for (i, text) in texts.enumerated() {
@@ -53,7 +61,6 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     checkDecodeOfArbitraryIDs(tokenizer, input.suffix(36))
 
     if hash % 8 == 0 { checkCacheRoundTrip(parsed: tokenizer, texts: texts) }
-    return 0
 }
 
 private func checkScanner(_ json: UnsafeBufferPointer<UInt8>) {
