@@ -81,6 +81,7 @@ func makeScratchDirectory(_ tag: String) -> String {
     var base = "/dev/shm"
     var info = stat()
     if stat(base, &info) != 0 { base = environment("TMPDIR") ?? "/tmp" }
+    removeStaleScratchDirectories(in: base, prefix: "embed-fuzz-\(tag)-")
     let path = "\(base)/embed-fuzz-\(tag)-\(getpid())"
     mkdir(path, 0o700)
     fuzzCheck(stat(path, &info) == 0, "cannot create scratch directory \(path)")
@@ -91,8 +92,23 @@ func makeScratchDirectory(_ tag: String) -> String {
 
 nonisolated(unsafe) private var scratchDirectories: [String] = []
 
-private func removeScratchDirectories() {
-    for directory in scratchDirectories {
+/// A crash skips atexit: the directories of harness processes that are gone are removed by the next one.
+private func removeStaleScratchDirectories(in base: String, prefix: String) {
+    guard let listing = opendir(base) else { return }
+    var stale: [String] = []
+    while let entry = readdir(listing) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)) else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { stale.append(base + "/" + name) }
+    }
+    closedir(listing)
+    removeDirectories(stale)
+}
+
+private func removeScratchDirectories() { removeDirectories(scratchDirectories) }
+
+private func removeDirectories(_ directories: [String]) {
+    for directory in directories {
         if let listing = opendir(directory) {
             while let entry = readdir(listing) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
