@@ -224,7 +224,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         return (start, end)
     }
 
-    private static func parseHeader(base: UnsafeRawPointer, fileBytes: Int, path: String) throws
+    static func parseHeader(base: UnsafeRawPointer, fileBytes: Int, path: String) throws
         -> (tensors: [String: TensorInfo], metadata: [String: String])
     {
         let declaredLength = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
