@@ -80,6 +80,9 @@ struct ServerRunner {
         }
         let pool = ComputePool(threadCount: settings.computeThreads)
         let tokenizer = try Tokenizer(directory: directory.path)
+        if let reason = tokenizer.cacheRebuildReason {
+            log.warning("tokenizer cache rebuilt from tokenizer.json", [("reason", reason)])
+        }
         let embedder = try SentenceEmbedder(directory: directory.path, pool: pool, precision: settings.dtype)
         let info = embedder.info
         var maxInputLength = info.maxSequenceLength
