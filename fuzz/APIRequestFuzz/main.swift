@@ -244,8 +244,7 @@ private func encodeTokenize(_ request: TokenizeRequest, _ json: inout JSONWriter
     }
     json.key("add_special_tokens")
     json.bool(request.addSpecialTokens)
-    json.key("prompt_name")
-    json.stringOrNull(request.promptName)
+    encodeTruncation(truncate: request.truncate, direction: request.truncationDirection, promptName: request.promptName, &json)
     json.endObject()
 }
 
