@@ -157,7 +157,7 @@ private func validUTF8Scalars(_ bytes: [UInt8]) -> [UInt32]? {
 /// The supported `post_processor` components, reduced to the template for a single sequence.
 struct PostProcessor: Sendable {
     /// A template element: special tokens, or the sequence itself (nil).
-    let single: [(ids: [Int32], tokens: [String])?]
+    let single: [SpecialTokens?]
 
     /// Number of special tokens the template adds around one sequence.
     var addedTokenCount: Int { single.reduce(0) { $0 + ($1?.ids.count ?? 0) } }
@@ -166,25 +166,39 @@ struct PostProcessor: Sendable {
         let type = json["type"]?.stringValue ?? "(no type)"
         switch type {
         case "TemplateProcessing":
-            var specials: [String: (ids: [Int32], tokens: [String])] = [:]
-            if case let .object(members)? = json["special_tokens"] {
-                for (name, value) in members {
-                    let ids = try (value["ids"]?.arrayValue ?? []).map { try tokenID($0, of: "special token \"\(name)\"") }
-                    let tokens = (value["tokens"]?.arrayValue ?? []).compactMap(\.stringValue)
-                    specials[name] = (ids, tokens)
-                }
+            // Checked as HF's deserializer and `TemplateProcessingBuilder::validate` check it, for the parts used
+            // here: `special_tokens` is required and each has one token per id (an encoding holds both); every
+            // special token a template names is defined; `single` is required, `pair` optional (only `single` is
+            // applied). Each template also holds each of its sequences exactly once, as HF requires of `pair`'s $A
+            // and $B but not of `single`'s $A: a template without its $A would drop the text, one with two repeat it.
+            guard case let .object(members)? = json["special_tokens"] else {
+                throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"special_tokens\" object")
             }
-            single = try (json["single"]?.arrayValue ?? []).map { element in
-                if let name = element["SpecialToken"]?["id"]?.stringValue {
-                    guard let special = specials[name] else {
-                        throw TokenizerError.invalidTokenizer("template special token \"\(name)\" is not in special_tokens")
+            var specials: [String: SpecialTokens] = [:]
+            for (name, value) in members {
+                let owner = "template special token \"\(name)\""
+                guard let idValues = value["ids"]?.arrayValue else {
+                    throw TokenizerError.invalidTokenizer("\(owner) has no \"ids\" array")
+                }
+                guard let tokenValues = value["tokens"]?.arrayValue else {
+                    throw TokenizerError.invalidTokenizer("\(owner) has no \"tokens\" array")
+                }
+                let ids = try idValues.map { try tokenID($0, of: owner) }
+                let tokens = try tokenValues.map { value in
+                    guard let token = value.stringValue else {
+                        throw TokenizerError.invalidTokenizer("\(owner) has a token that is not a string: \(value)")
                     }
-                    return special
+                    return token
                 }
-                guard element["Sequence"]?["id"]?.stringValue == "A" else {
-                    throw TokenizerError.invalidTokenizer("single template uses an element other than $A or a special token")
+                guard ids.count == tokens.count else {
+                    throw TokenizerError.invalidTokenizer(
+                        "\(owner) has \(ids.count) ids and \(tokens.count) tokens; it needs one token per id")
                 }
-                return nil
+                specials[name] = (ids, tokens)
+            }
+            single = try PostProcessor.template(json, "single", sequences: ["A"], specials: specials)
+            if json["pair"] != nil {
+                _ = try PostProcessor.template(json, "pair", sequences: ["A", "B"], specials: specials)
             }
         case "BertProcessing":
             func pair(_ key: String) throws -> (ids: [Int32], tokens: [String]) {
@@ -197,6 +211,45 @@ struct PostProcessor: Sendable {
         default:
             throw TokenizerError.unsupportedComponent(kind: "post_processor", type: type)
         }
+    }
+}
+
+extension PostProcessor {
+    typealias SpecialTokens = (ids: [Int32], tokens: [String])
+
+    /// The `key` template of a TemplateProcessing: its special tokens (from `specials`, which must define each),
+    /// and nil for each sequence piece. It must hold each of `sequences` exactly once, and no other.
+    fileprivate static func template(_ json: JSONValue, _ key: String, sequences: [String],
+                                     specials: [String: SpecialTokens]) throws -> [SpecialTokens?] {
+        let names = sequences.map { "$" + $0 }
+        guard let value = json[key] else {
+            throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"\(key)\" template")
+        }
+        guard let elements = value.arrayValue else {
+            throw TokenizerError.invalidTokenizer("TemplateProcessing's \"\(key)\" template is not an array of pieces")
+        }
+        var counts = [Int](repeating: 0, count: sequences.count)
+        let pieces = try elements.map { element -> SpecialTokens? in
+            if let name = element["SpecialToken"]?["id"]?.stringValue {
+                guard let special = specials[name] else {
+                    throw TokenizerError.invalidTokenizer("template special token \"\(name)\" is not in special_tokens")
+                }
+                return special
+            }
+            guard let id = element["Sequence"]?["id"]?.stringValue, let index = sequences.firstIndex(of: id) else {
+                let allowed = names.joined(separator: ", ")
+                throw TokenizerError.invalidTokenizer(
+                    "TemplateProcessing's \"\(key)\" template has a piece other than \(allowed) or a special token")
+            }
+            counts[index] += 1
+            return nil
+        }
+        for (name, count) in zip(names, counts) where count != 1 {
+            throw TokenizerError.invalidTokenizer(
+                "TemplateProcessing's \"\(key)\" template has \(count) \(name) sequences; it needs exactly one "
+                + names.joined(separator: " and one "))
+        }
+        return pieces
     }
 }
 

@@ -47,6 +47,71 @@ struct UntrustedTokenizerTests {
                           "3000000000")
     }
 
+    /// A tokenizer.json like the tiny fixture's (BPE over a few tokens) with a `TemplateProcessing` made of these
+    /// members; `specials` defaults to the fixture's `<s>` and `</s>`.
+    private func templated(_ members: String, specials: String? = nil) -> String {
+        let specials = specials ?? #"{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]},"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"#
+        return #"""
+            {"post_processor":{"type":"TemplateProcessing",\#(members),"special_tokens":\#(specials)},
+             "model":{"type":"BPE","vocab":{"<unk>":0,"<s>":1,"</s>":2,"a":3,"b":4},"merges":[]}}
+            """#
+    }
+    private let single = #""single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"</s>","type_id":0}}]"#
+    private let pair = #""pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}]"#
+
+    /// Loads `text` (it must load) and encodes "ab" with the template.
+    private func templatedEncoding(_ text: String) throws -> Encoding {
+        let directory = try tokenizerDirectory(text)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try Tokenizer(tokenizerJSONPath: directory + "/tokenizer.json", cacheDirectory: nil).encode("ab")
+    }
+
+    // fuzz/regressions/tokenizer-json/template-special-ids-tokens-length-mismatch
+    @Test("a template special token whose tokens are missing or not one per id is refused, naming it")
+    func templateSpecialTokenIDsAndTokensDiffer() throws {
+        func specials(_ start: String) -> String { #"{"<s>":\#(start),"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"# }
+        try expectRefused(templated("\(single),\(pair)", specials: specials(#"{"id":"<s>","ids":[1]}"#)), #"special token "<s>""#)
+        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tok[ns":["<s>"]}"#)), #""<s>" has no "tokens""#)
+        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>"]}"#)), #""<s>" has 2 ids and 1 tokens"#)
+        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[]}"#)), #""<s>" has 1 ids and 0 tokens"#)
+        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[7]}"#)), #"special token "<s>""#)
+        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","tokens":["<s>"]}"#)), #""<s>" has no "ids""#)
+        // Several ids with as many tokens are fine, and every templated encoding has one token per id.
+        let encoding = try templatedEncoding(templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>","</s>"]}"#)))
+        #expect(encoding.ids == [1, 2, 3, 4, 2] && encoding.tokens == ["<s>", "</s>", "a", "b", "</s>"])
+    }
+
+    // fuzz/regressions/tokenizer-json/template-without-single-drops-content
+    @Test("a template without single, or whose single / pair lack exactly one $A / $A and $B, is refused")
+    func templateSequencePieces() throws {
+        let a = #"{"Sequence":{"id":"A","type_id":0}}"#, b = #"{"Sequence":{"id":"B","type_id":1}}"#
+        let s = #"{"SpecialToken":{"id":"<s>","type_id":0}}"#, e = #"{"SpecialToken":{"id":"</s>","type_id":0}}"#
+        // single: required, exactly one $A (no $B: it is the template for one sequence).
+        try expectRefused(templated(single.replacingOccurrences(of: #""single""#, with: #""Single""#) + "," + pair), "no \"single\"")
+        try expectRefused(templated(#""single":"$A""#), #""single""#)
+        try expectRefused(templated(#""single":[\#(s),\#(e)]"#), "0 $A")
+        try expectRefused(templated(#""single":[]"#), "0 $A")
+        try expectRefused(templated(#""single":[\#(s),\#(a),\#(a),\#(e)]"#), "2 $A")
+        try expectRefused(templated(#""single":[\#(a),\#(b)]"#), #""single""#)
+        try expectRefused(templated(#""single":[\#(a),{"Sequence":{"id":"C"}}]"#), #""single""#)
+        // pair, when present: exactly one $A and one $B, special tokens that special_tokens defines.
+        try expectRefused(templated(#"\#(single),"pair":[\#(s),\#(a),\#(e)]"#), "0 $B")
+        try expectRefused(templated(#"\#(single),"pair":[\#(b),\#(e)]"#), "0 $A")
+        try expectRefused(templated(#"\#(single),"pair":[\#(a),\#(b),\#(b)]"#), "2 $B")
+        try expectRefused(templated(#"\#(single),"pair":[\#(a),\#(a),\#(b)]"#), "2 $A")
+        try expectRefused(templated(#"\#(single),"pair":[\#(a),\#(b),{"SpecialToken":{"id":"<x>"}}]"#), #""<x>""#)
+        try expectRefused(templated(#"\#(single),"pair":[\#(a),\#(b),{"Sequence":{"id":"C"}}]"#), #""pair""#)
+        try expectRefused(templated(#"\#(single),"pair":"$A $B""#), #""pair""#)
+        // special_tokens is required too (as in HF), if only as {}.
+        try expectRefused(#"{"post_processor":{"type":"TemplateProcessing","single":[\#(a)]},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}"#,
+                          "special_tokens")
+        // What loads wraps the text exactly once, with or without a pair template.
+        for members in [single, "\(single),\(pair)", #""single":[\#(a)],"pair":[\#(b),\#(s),\#(a)]"#] {
+            let expected: [Int32] = members.hasPrefix(single) ? [1, 3, 4, 2] : [3, 4]
+            #expect(try templatedEncoding(templated(members)).ids == expected, "\(members)")
+        }
+    }
+
     @Test("a Strip decoder with a negative start or stop is refused (decoding would form an invalid range)")
     func negativeStrip() throws {
         let model = #""model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}"#
@@ -161,6 +226,24 @@ struct UntrustedTokenizerCacheTests {
         }
         try writeCache(vocab: vocab(ids: ids, slots: slots), merges: parsed.model.merges)
         try expectRebuilt("vocab id 2147483646")
+    }
+
+    // fuzz/regressions/tokenizer-cache/entry-id-352M-allocates-5.6GB: BPEModel.init sized its id table by it.
+    @Test("vocab entry ids of 352,321,556 in a checksummed cache are refused, the cache rebuilt")
+    func entryID352M() throws {
+        var ids = parsed.model.vocab.entryIDs
+        ids[9] = 352_321_556
+        try writeCache(vocab: vocab(ids: ids), merges: parsed.model.merges)
+        try expectRebuilt("vocab id 352321556 is outside 0..<\(ids.count)")
+    }
+
+    @Test("a vocab slot id of 352,321,556 (its entry's id in range) in a checksummed cache is refused")
+    func slotID352M() throws {
+        let slots = parsed.model.vocab.slotArray.map { slot in
+            slot.entry == 9 ? TokenSlot(hash: slot.hash, entry: slot.entry, id: 352_321_556) : slot
+        }
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try expectRebuilt("disagrees with entry 9")
     }
 
     @Test("a vocab table without an empty slot is refused (a lookup of an absent token would probe forever)")
