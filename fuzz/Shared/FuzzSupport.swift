@@ -40,10 +40,6 @@ func environment(_ name: String) -> String? {
     return text.isEmpty ? nil : text
 }
 
-/// `FUZZ_SKIP_KNOWN=1` (scripts/fuzz --skip-known): skip inputs that hit the bugs listed in scripts/fuzz as known and
-/// being fixed elsewhere, so a run explores past them instead of stopping at the first one.
-let skipKnownBugs: Bool = environment("FUZZ_SKIP_KNOWN").map { $0 != "0" } ?? false
-
 /// The whole file, or nil.
 func readFileBytes(_ path: String) -> [UInt8]? {
     guard let file = fopen(path, "rb") else { return nil }
@@ -118,42 +114,6 @@ private func removeDirectories(_ directories: [String]) {
         }
         rmdir(directory)
     }
-}
-
-/// The deepest bracket nesting of JSON text, ignoring brackets inside strings (for `FUZZ_SKIP_KNOWN`).
-func jsonNestingDepth(_ bytes: some Collection<UInt8>) -> Int {
-    var depth = 0, deepest = 0, inString = false, escaped = false
-    for byte in bytes {
-        if inString {
-            if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
-            continue
-        }
-        switch byte {
-        case 0x22: inString = true
-        case 0x5B, 0x7B: depth += 1; deepest = max(deepest, depth)
-        case 0x5D, 0x7D: depth -= 1
-        default: break
-        }
-    }
-    return deepest
-}
-
-/// The longest run of decimal digits (for `FUZZ_SKIP_KNOWN`: ids and offsets near 2^31 or Int.max need many).
-func longestDigitRun(_ bytes: some Collection<UInt8>) -> Int {
-    var run = 0, longest = 0
-    for byte in bytes {
-        if byte >= 0x30 && byte <= 0x39 { run += 1; longest = max(longest, run) } else { run = 0 }
-    }
-    return longest
-}
-
-/// Whether JSON text has a number with an exponent (`1e18` reaches huge integers in few digits).
-func hasExponentNumber(_ bytes: [UInt8]) -> Bool {
-    guard bytes.count >= 2 else { return false }
-    for i in 1..<bytes.count where (bytes[i] == 0x65 || bytes[i] == 0x45) && bytes[i - 1] >= 0x30 && bytes[i - 1] <= 0x39 {
-        return true
-    }
-    return false
 }
 
 /// A deterministic small number from the input, for choices a harness makes per input (split points, limits).

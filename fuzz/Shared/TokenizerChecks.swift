@@ -71,11 +71,3 @@ func textFromInput(_ bytes: some Collection<UInt8>) -> String {
     String(decoding: Array(bytes), as: UTF8.self)
 }
 
-/// For FUZZ_SKIP_KNOWN: the TemplateProcessing bugs this harness found (fuzz/regressions/tokenizer-json/): a
-/// special token whose "ids" and "tokens" differ in length (ragged encodings), and a "single" template that is
-/// missing or has no (or several) $A (templated encodings drop, or repeat, the text). PostProcessor.init now refuses
-/// both, so nothing that loads matches; kept for code from before that fix.
-func hasKnownTemplateBug(_ tokenizer: Tokenizer) -> Bool {
-    guard let single = tokenizer.postProcessor?.single else { return false }
-    return single.contains { $0.map { $0.ids.count != $0.tokens.count } ?? false } || single.filter({ $0 == nil }).count != 1
-}
