@@ -233,7 +233,8 @@ if ordered:
           f"max {ordered[-1]:.1f} ms over {len(ordered)} probes")
 for failure in failures:
     print("failure:", failure)
-if growth >= 5:
+# A run of a few minutes is all warm-up: its largest batch, which sizes the activation buffers, may come late.
+if growth >= 5 and minutes >= 10:
     record(False, "RSS grew 5% or more after warm-up")
 if final_fds > baseline_fds:
     record(False, f"fds did not return to baseline ({final_fds} > {baseline_fds})")
