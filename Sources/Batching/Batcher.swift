@@ -101,7 +101,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         var remaining: Int
         var permitsHeld: Int
         var cancelled = false
-        /// When a batch with its inputs last ended, or when it was submitted: how long it has gone without service.
+        /// When a batch with its inputs last ended (or it was submitted): how long it has gone without service.
         var servedAt: UInt64
     }
 
@@ -116,6 +116,14 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         var tokensPerSecond: Double?
         /// The last batch was short work that left a larger input out for want of room: the next goes by arrival.
         var arrivalOrderNext = false
+        /// The oldest queued submission, and since when it has been the oldest.
+        var head: (requestID: UInt64, since: UInt64)?
+
+        /// Notes a new oldest submission after the queue changed at `now`.
+        mutating func updateHead(_ now: UInt64) {
+            guard let first = queue.first else { return head = nil }
+            if head?.requestID != first.requestID { head = (first.requestID, now) }
+        }
         /// Permit reservations handed out and not yet submitted or given back (requests being tokenized), and how
         /// many have been submitted or given back so far.
         var admitted = 0
@@ -224,6 +232,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                             requestID: requestID, index: index, input: input, tokens: tokenCounts[index],
                             enqueuedAt: now))
                     }
+                    state.updateHead(now)
                     return true
                 }
                 if enqueued {
@@ -264,6 +273,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
             let live = state.queue.filter { $0.requestID != requestID }
             let removed = state.queuedCount - live.count
             state.queue = live
+            state.updateHead(DispatchTime.now().uptimeNanoseconds)
             // Inputs already in a running batch keep their permits until that batch returns.
             pending.remaining -= removed
             pending.permitsHeld -= removed
@@ -307,12 +317,16 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
             }
         }
-        // Only the oldest submission can starve: younger ones wait behind it by arrival, not by being passed over.
-        // Leading with every submission that had merely waited long queued each fresh query behind all bulk work once
-        // the bulk requests themselves waited longer than maxQueueSeconds (4 bulk clients on 2 cores: 203 s).
+        // Only the oldest submission can starve, and only from when it became the oldest: before, it waited behind
+        // older work by arrival, not by being passed over. Leading with every submission that had merely waited long
+        // queued each fresh query behind all bulk work once the bulk requests themselves waited longer than
+        // maxQueueSeconds (4 bulk clients on 2 cores: 203 s); counting from submission made each bulk request that
+        // reached the head lead a batch at once, holding that batch's queries for one more long batch (p99 1.85 s).
         let ageLimit = UInt64(max(0, configuration.maxQueueSeconds) * 1e9)
         // The queue is in arrival order, so the first run is the oldest submission.
-        let servedAt = state.pending[state.queue[0].requestID]?.servedAt ?? runs[0].enqueuedAt
+        state.updateHead(now)
+        let headID = state.queue[0].requestID
+        let servedAt = max(state.pending[headID]?.servedAt ?? runs[0].enqueuedAt, state.head?.since ?? now)
         let starving = now &- min(now, servedAt) >= ageLimit
         // A batch of a few short rows still streams every weight (an fp32 12-token batch took ~0.1 s on the 2-core
         // Zen 3 VM, a 512-token one 0.9 s), so closed-loop query clients served back to back held 4 bulk clients to
@@ -349,6 +363,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         }
         state.arrivalOrderNext = !arrivalOrder && leftOut && tokens * 2 < cap
         state.queue = zip(state.queue, taken).filter { !$0.1 }.map(\.0)
+        state.updateHead(now)
         return batch
     }
 

@@ -241,6 +241,28 @@ struct BatcherTests {
         #expect(probe.batches.withLock { $0 } == [[11], [99], [12], [13], [21], [22]])
     }
 
+    @Test("a submission that waited behind older work is not starving the moment it becomes the oldest")
+    func starvationCountsFromReachingTheHead() async throws {
+        let probe = EncoderProbe(holding: true)
+        let batcher = Batcher<Int, Int>(
+            configuration: BatcherConfiguration(maxBatchTokens: 4, maxQueueSeconds: 0.3),
+            encode: { try probe.encode($0) })
+        defer { batcher.shutdown() }
+        let first = Task { try await batcher.submit([11, 12], tokenCounts: [4, 4]) }
+        await probe.waitUntilEntered()
+        let second = Task { try await batcher.submit([21, 22], tokenCounts: [4, 4]) }
+        await eventually { batcher.queuedCount == 3 }
+        try await Task.sleep(nanoseconds: 400_000_000)  // the second submission is now older than maxQueueSeconds
+        probe.gate!.signal()
+        await eventually { probe.batches.withLock(\.count) == 2 }  // [12] runs; the second is now the oldest queued
+        let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
+        await eventually { batcher.queuedCount == 3 }
+        for _ in 0..<4 { probe.gate!.signal() }
+        _ = try await (first.value, second.value, query.value)
+        // Counting from submission, [21] led the batch after [12] and the query waited for it.
+        #expect(probe.batches.withLock { $0 } == [[11], [12], [99], [21], [22]])
+    }
+
     @Test("after a batch of short work that left a long input out, the next batch goes by arrival")
     func shortAndLongBatchesAlternate() async throws {
         let probe = EncoderProbe(holding: true)
