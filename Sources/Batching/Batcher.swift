@@ -317,21 +317,18 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
             }
         }
-        // Only the oldest submission can starve, and only from when it became the oldest: before, it waited behind
-        // older work by arrival, not by being passed over. Leading with every submission that had merely waited long
-        // queued each fresh query behind all bulk work once the bulk requests themselves waited longer than
-        // maxQueueSeconds (4 bulk clients on 2 cores: 203 s); counting from submission made each bulk request that
-        // reached the head lead a batch at once, holding that batch's queries for one more long batch (p99 1.85 s).
+        // Only the oldest submission can starve, and only from when it became the oldest: before that it waited
+        // behind older work, not passed over. Counting from submission let each bulk request that reached the head
+        // lead a full batch at once and hold that batch's queries for one more (query p99 1.85 s behind bulk work).
         let ageLimit = UInt64(max(0, configuration.maxQueueSeconds) * 1e9)
         // The queue is in arrival order, so the first run is the oldest submission.
         state.updateHead(now)
         let headID = state.queue[0].requestID
         let servedAt = max(state.pending[headID]?.servedAt ?? runs[0].enqueuedAt, state.head?.since ?? now)
         let starving = now &- min(now, servedAt) >= ageLimit
-        // A batch of a few short rows still streams every weight (an fp32 12-token batch took ~0.1 s on the 2-core
-        // Zen 3 VM, a 512-token one 0.9 s), so closed-loop query clients served back to back held 4 bulk clients to
-        // 53% of their throughput alone. After such a batch, the next one takes submissions in arrival order: short
-        // and long work alternate, a query waits about one long batch, and the long work keeps ~90% of its rate.
+        // A batch of a few short rows still streams every weight (4 queries: ~0.1 s in fp32 on a 2-core Zen 3, one
+        // 512-token input 0.9 s), so short batches back to back held bulk work to 53% of its rate alone. After one
+        // that left a longer input out, the next goes by arrival: short and long batches alternate.
         let arrivalOrder = state.arrivalOrderNext
         state.arrivalOrderNext = false
         var slices = runs.indices.sorted { a, b in
