@@ -391,7 +391,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// queued, or the queue fills a batch, or a window of at most `gatherFraction` of that batch's time (and
     /// `maxGatherSeconds`) has passed. Requests admitted during the batch and still being tokenized are waited for
     /// in the same window: otherwise a query that arrived during a long batch, but reached the queue a moment after
-    /// it ended, waited out one more long batch (query p99 1.85 s against 0.95 s p50 behind bulk work).
+    /// it ended, would wait out one more long batch (0.7–1.05 s for one 512-token input on a 2-core Zen 3).
     private func gather(answered: Int, previousSeconds: Double) {
         let window = min(configuration.maxGatherSeconds, configuration.gatherFraction * previousSeconds)
         guard window > 0 else { return }
