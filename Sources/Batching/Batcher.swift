@@ -307,14 +307,14 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// by fewest queued tokens (ties by arrival), each contributing its inputs in order while they fit the caps.
     private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry] {
         guard !state.queue.isEmpty else { return [] }
-        // One run of adjacent queue entries per submission: where it starts and ends, its tokens, its arrival.
-        var runs: [(start: Int, end: Int, tokens: Int, enqueuedAt: UInt64)] = []
+        // One run of adjacent queue entries per submission: where it starts and ends, and its tokens.
+        var runs: [(start: Int, end: Int, tokens: Int)] = []
         for (position, entry) in state.queue.enumerated() {
             if let last = runs.last, state.queue[last.start].requestID == entry.requestID {
                 runs[runs.count - 1].end = position + 1
                 runs[runs.count - 1].tokens += entry.tokens
             } else {
-                runs.append((position, position + 1, entry.tokens, entry.enqueuedAt))
+                runs.append((position, position + 1, entry.tokens))
             }
         }
         // Only the oldest submission can starve, and only from when it became the oldest: before that it waited
@@ -324,7 +324,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         // The queue is in arrival order, so the first run is the oldest submission.
         state.updateHead(now)
         let headID = state.queue[0].requestID
-        let servedAt = max(state.pending[headID]?.servedAt ?? runs[0].enqueuedAt, state.head?.since ?? now)
+        let servedAt = max(state.pending[headID]?.servedAt ?? now, state.head?.since ?? now)
         let starving = now &- min(now, servedAt) >= ageLimit
         // A batch of a few short rows still streams every weight (4 queries: ~0.1 s in fp32 on a 2-core Zen 3, one
         // 512-token input 0.9 s), so short batches back to back held bulk work to 53% of its rate alone. After one

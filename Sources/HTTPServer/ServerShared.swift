@@ -96,14 +96,12 @@ final class ServerShared: Sendable {
         var response: HTTPResponse
         let encoding = request.headers["content-encoding"]
         let (body, limit) = (request.body, configuration.payloadLimitBytes)
-        let decoded =
-            encoding != nil && body.count >= Self.offloadBytes
-            ? await offloaded { Result { () throws(ContentDecodingError) in
-                try ContentCoding.decodeBody(body, encoding: encoding, limitBytes: limit)
-            } }
-            : Result { () throws(ContentDecodingError) in
+        let decode: @Sendable () -> Result<[UInt8], ContentDecodingError> = {
+            Result { () throws(ContentDecodingError) in
                 try ContentCoding.decodeBody(body, encoding: encoding, limitBytes: limit)
             }
+        }
+        let decoded = encoding != nil && body.count >= Self.offloadBytes ? await offloaded(decode) : decode()
         switch decoded {
         case .success(let bytes):
             request.body = bytes
