@@ -228,9 +228,10 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                     state.pending[requestID]?.continuation = continuation
                     let now = DispatchTime.now().uptimeNanoseconds
                     for (index, input) in inputs.enumerated() {
-                        state.queue.append(Entry(
-                            requestID: requestID, index: index, input: input, tokens: tokenCounts[index],
-                            enqueuedAt: now))
+                        state.queue.append(
+                            Entry(
+                                requestID: requestID, index: index, input: input, tokens: tokenCounts[index],
+                                enqueuedAt: now))
                     }
                     state.updateHead(now)
                     return true
@@ -305,7 +306,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
 
     /// Takes the next batch: the oldest submission's next input if it went `maxQueueSeconds` unserved, then submissions
     /// by fewest queued tokens (ties by arrival), each contributing its inputs in order while they fit the caps.
-    private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry] {
+    private static func nextBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64) -> [Entry]
+    {
         guard !state.queue.isEmpty else { return [] }
         // One run of adjacent queue entries per submission: where it starts and ends, and its tokens.
         var runs: [(start: Int, end: Int, tokens: Int)] = []
@@ -421,7 +423,8 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         }
         let end = DispatchTime.now().uptimeNanoseconds
         let inferenceSeconds = Double(end - start) / 1e9
-        var answers: [(CheckedContinuation<[BatchedOutput<Output>], any Error>, Result<[BatchedOutput<Output>], any Error>)] = []
+        var answers:
+            [(CheckedContinuation<[BatchedOutput<Output>], any Error>, Result<[BatchedOutput<Output>], any Error>)] = []
         let tokens = batch.reduce(0) { $0 + $1.tokens }
         state.withLock { state in
             // Smaller batches stream the weights for few rows and understate the rate; a failed one measured nothing.
@@ -451,9 +454,10 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         for (continuation, result) in answers {
             continuation.resume(with: result)
         }
-        onBatch(BatchRecord(
-            size: batch.count, tokens: tokens, inferenceSeconds: inferenceSeconds,
-            failed: (try? outcome.get()) == nil, queuedAfter: queuedAfter))
+        onBatch(
+            BatchRecord(
+                size: batch.count, tokens: tokens, inferenceSeconds: inferenceSeconds,
+                failed: (try? outcome.get()) == nil, queuedAfter: queuedAfter))
         return inferenceSeconds
     }
 

@@ -51,9 +51,10 @@ public struct ModelDescription: Sendable, Equatable {
 /// only from the single encoder thread.
 public struct EmbeddingBackend: Sendable {
     /// Tokenizes a text, adding special tokens if asked, truncating to `maxLength` tokens from `direction` if given.
-    public var tokenize: @Sendable (
-        _ text: String, _ addSpecialTokens: Bool, _ maxLength: Int?, _ direction: TruncationDirection
-    ) throws -> Encoding
+    public var tokenize:
+        @Sendable (
+            _ text: String, _ addSpecialTokens: Bool, _ maxLength: Int?, _ direction: TruncationDirection
+        ) throws -> Encoding
     /// Turns ids back into text.
     public var decode: @Sendable (_ ids: [Int32], _ skipSpecialTokens: Bool) throws -> String
     /// Pooled (and Dense-projected) embeddings, not normalized: one vector per sequence.

@@ -148,12 +148,14 @@ public final class EmbeddingService: Sendable {
     static func prompt(named name: String, in prompts: [String: String]) throws(APIError) -> String {
         if prompts.isEmpty {
             throw .inputValidation(
-                "`default-prompt-name` is set to `\(name)` but no prompts were found in the Sentence Transformers configuration")
+                "`default-prompt-name` is set to `\(name)` but no prompts were found in the Sentence Transformers configuration"
+            )
         }
         guard let text = prompts[name] else {
             let available = prompts.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             throw .inputValidation(
-                "`default-prompt-name` is set to `\(name)` but it was not found in the Sentence Transformers prompts. Available prompts: [\(available)]")
+                "`default-prompt-name` is set to `\(name)` but it was not found in the Sentence Transformers prompts. Available prompts: [\(available)]"
+            )
         }
         return text
     }
@@ -186,7 +188,8 @@ public final class EmbeddingService: Sendable {
                     text = String(text.unicodeScalars[..<boundary])
                 }
             }
-            ids = try tokenize((prompt ?? "") + text, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+            ids = try tokenize(
+                (prompt ?? "") + text, addSpecialTokens: true, maxLength: maxLength, direction: direction)
         case .ids(let given):
             if given.isEmpty { throw .emptyInput }
             let converted = given.map { Int32(bitPattern: $0) }
@@ -310,7 +313,8 @@ public final class EmbeddingService: Sendable {
             let total = tokenCounts.reduce(0, +)
             if total > configuration.maxBatchTokens {
                 throw .inputValidation(
-                    "token-level outputs of at most \(configuration.maxBatchTokens) tokens per request (`--max-batch-tokens`). Given: \(total)")
+                    "token-level outputs of at most \(configuration.maxBatchTokens) tokens per request (`--max-batch-tokens`). Given: \(total)"
+                )
             }
             guard let granted = tokenLevelBudget.reserve(total) else { throw .overloaded }
             reservation = granted

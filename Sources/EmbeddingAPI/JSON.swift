@@ -14,7 +14,8 @@ public enum JSONValue: Sendable, Equatable {
         case .null: "null"
         case .bool(let value): "boolean `\(value)`"
         case .number(let value, let integral):
-            integral ? "integer `\(Int64(exactly: value).map(String.init) ?? String(value))`" : "floating point `\(value)`"
+            integral
+                ? "integer `\(Int64(exactly: value).map(String.init) ?? String(value))`" : "floating point `\(value)`"
         case .string(let value): "string \"\(value.count > 40 ? String(value.prefix(40)) + "…" : value)\""
         case .array: "sequence"
         case .object: "map"
@@ -358,7 +359,9 @@ struct JSONWriter {
             case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case 0x00..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
             default: bytes.append(byte)
             }
         }

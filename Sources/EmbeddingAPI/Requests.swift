@@ -216,7 +216,9 @@ enum RequestDecoder {
             guard case .object(let instance) = element else {
                 throw APIError(.validation, "invalid type: \(element.typeDescription), expected struct EmbedRequest")
             }
-            if case .string = instance["query"], let texts = instance["texts"], (try? strings(texts, field: "texts")) != nil {
+            if case .string = instance["query"], let texts = instance["texts"],
+                (try? strings(texts, field: "texts")) != nil
+            {
                 return .rerank
             }
             do throws(APIError) {

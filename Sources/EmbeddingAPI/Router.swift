@@ -174,7 +174,8 @@ public struct APIRouter: Sendable {
     /// `application/json`, with or without parameters (`; charset=utf-8`), as axum's JSON extractor accepts.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first?
+        let mediaType =
+            contentType.split(separator: ";", maxSplits: 1).first?
             .trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
@@ -301,7 +302,7 @@ public struct APIRouter: Sendable {
         let body = await offloaded {
             var json = JSONWriter(reservingCapacity: batch.tokenCounts.reduce(0, +) * hidden * 12 + 8)
             json.beginArray()
-            for matrix in batch.outputs {  // [tokens × hidden] each
+            for matrix in batch.outputs { // [tokens × hidden] each
                 json.beginArray()
                 for row in stride(from: 0, to: matrix.count, by: hidden) {
                     json.floats(matrix[row..<min(row + hidden, matrix.count)])
@@ -319,7 +320,9 @@ public struct APIRouter: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         if request.sentences.isEmpty { throw APIError(.empty, "`inputs.sentences` cannot be empty") }
         let maximum = service.configuration.maxClientBatchSize
-        if request.sentences.count + 1 > maximum { throw APIError.batchSize(request.sentences.count + 1, maximum: maximum) }
+        if request.sentences.count + 1 > maximum {
+            throw APIError.batchSize(request.sentences.count + 1, maximum: maximum)
+        }
         let inputs = [EmbedInput.text(request.sourceSentence)] + request.sentences.map { .text($0) }
         let batch = try await service.encode(
             inputs, promptName: request.promptName, truncate: request.truncate,

@@ -13,32 +13,37 @@ struct DenseParameters {
     /// This layer then `next`, as one layer. With identity activations W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂)
     /// exactly; the product is formed once here in fp32, so the result differs from two passes only by rounding.
     func followed(by next: DenseParameters, pool: ComputePool) -> DenseParameters {
-        precondition(next.inFeatures == outFeatures, "Dense chain: \(next.inFeatures) inputs after \(outFeatures) outputs")
+        precondition(
+            next.inFeatures == outFeatures, "Dense chain: \(next.inFeatures) inputs after \(outFeatures) outputs")
         // The GEMM computes x·Bᵀ with B packed from a row-major [N × K]: x = W₂ `[next.out × out]`,
         // B = W₁ᵀ `[in × out]`, giving W₂W₁ `[next.out × in]`.
-        var transposed = [Float](repeating: 0, count: weights.count)  // [inFeatures × outFeatures]
+        var transposed = [Float](repeating: 0, count: weights.count) // [inFeatures × outFeatures]
         for row in 0..<outFeatures {
             for column in 0..<inFeatures { transposed[column * outFeatures + row] = weights[row * inFeatures + column] }
         }
         let packed = transposed.withUnsafeBufferPointer {
             PackedMatrix(weights: $0, outFeatures: inFeatures, inFeatures: outFeatures)
         }
-        var product = [Float](repeating: 0, count: next.outFeatures * inFeatures)  // [next.out × in]
+        var product = [Float](repeating: 0, count: next.outFeatures * inFeatures) // [next.out × in]
         next.weights.withUnsafeBufferPointer { x in
             product.withUnsafeMutableBufferPointer { y in
-                matmul(x.baseAddress!, rows: next.outFeatures, rowStride: outFeatures, packed,
-                       into: y.baseAddress!, rowStride: inFeatures, pool: pool)
+                matmul(
+                    x.baseAddress!, rows: next.outFeatures, rowStride: outFeatures, packed,
+                    into: y.baseAddress!, rowStride: inFeatures, pool: pool)
             }
         }
         var foldedBias: [Float]? = next.bias
         if let bias {
             foldedBias = (0..<next.outFeatures).map { row in
                 var sum = Double(next.bias?[row] ?? 0)
-                for column in 0..<outFeatures { sum += Double(next.weights[row * outFeatures + column]) * Double(bias[column]) }
+                for column in 0..<outFeatures {
+                    sum += Double(next.weights[row * outFeatures + column]) * Double(bias[column])
+                }
                 return Float(sum)
             }
         }
-        return DenseParameters(weights: product, bias: foldedBias, outFeatures: next.outFeatures, inFeatures: inFeatures)
+        return DenseParameters(
+            weights: product, bias: foldedBias, outFeatures: next.outFeatures, inFeatures: inFeatures)
     }
 }
 

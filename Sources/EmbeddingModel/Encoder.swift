@@ -21,7 +21,8 @@ struct Encoder: Sendable {
         self.config = config
         self.weights = weights
         ropeFull = RoPETable(headDim: config.headDim, base: Float(config.ropeThetaFull), maxPositions: maxPositions)
-        ropeSliding = RoPETable(headDim: config.headDim, base: Float(config.ropeThetaSliding), maxPositions: maxPositions)
+        ropeSliding = RoPETable(
+            headDim: config.headDim, base: Float(config.ropeThetaSliding), maxPositions: maxPositions)
         embeddingScale = Float(Double(config.hiddenSize).squareRoot())
         attentionScale = Float(1 / config.queryPreAttentionScalar.squareRoot())
     }
@@ -40,14 +41,14 @@ struct Encoder: Sendable {
         let epsilon = config.rmsNormEpsilon
 
         // Buffers live in `scratch` for the whole call; worker tasks touch disjoint rows of them.
-        nonisolated(unsafe) let x = scratch.residual.pointer            // [T × hidden]
-        nonisolated(unsafe) let normed = scratch.normed.pointer         // [T × hidden]
-        nonisolated(unsafe) let projected = scratch.normed.pointer      // [T × hidden], once `normed` is consumed
-        nonisolated(unsafe) let qkv = scratch.projections.pointer       // [T × qkvWidth]
-        nonisolated(unsafe) let gateUp = scratch.projections.pointer    // gate and up products, once q/k/v are consumed
-        nonisolated(unsafe) let attended = scratch.attention.pointer    // [T × queryWidth]
-        nonisolated(unsafe) let activated = scratch.attention.pointer   // [T × intermediate], once o_proj read attended
-        nonisolated(unsafe) let positions = scratch.positions.pointer   // [T]
+        nonisolated(unsafe) let x = scratch.residual.pointer // [T × hidden]
+        nonisolated(unsafe) let normed = scratch.normed.pointer // [T × hidden]
+        nonisolated(unsafe) let projected = scratch.normed.pointer // [T × hidden], once `normed` is consumed
+        nonisolated(unsafe) let qkv = scratch.projections.pointer // [T × qkvWidth]
+        nonisolated(unsafe) let gateUp = scratch.projections.pointer // gate and up products, once q/k/v are consumed
+        nonisolated(unsafe) let attended = scratch.attention.pointer // [T × queryWidth]
+        nonisolated(unsafe) let activated = scratch.attention.pointer // [T × intermediate], once o_proj read attended
+        nonisolated(unsafe) let positions = scratch.positions.pointer // [T]
 
         var row = 0
         for length in lengths {
@@ -66,7 +67,8 @@ struct Encoder: Sendable {
                         // Read, not mapped: resident memory stays the packed weights plus activations however much
                         // of the 262k-row table the traffic touches (see `copyBytes`).
                         let target = x + t * hidden
-                        try file.copyBytes(fileOffset: table + Int(idPointer[t]) * rowBytes, count: rowBytes, into: target)
+                        try file.copyBytes(
+                            fileOffset: table + Int(idPointer[t]) * rowBytes, count: rowBytes, into: target)
                         for d in 0..<hidden { target[d] *= scale }
                     }
                 } catch {
@@ -79,13 +81,15 @@ struct Encoder: Sendable {
         // The configuration's validation guarantees at least one layer. Each norm or activation that feeds a weight
         // GEMM writes `normed` or `activated` in the form that GEMM reads (bf16 pairs on the dot-product variant).
         let layers = weights.layers
-        let attentionInput = { (layer: LayerWeights) in MatmulInput(normed, rowStride: hidden, for: layer.queryKeyValue) }
+        let attentionInput = { (layer: LayerWeights) in MatmulInput(normed, rowStride: hidden, for: layer.queryKeyValue)
+        }
         layers[0].inputNorm.plusOne.withUnsafeBufferPointer { w in
             nonisolated(unsafe) let w = w.baseAddress!
             let target = attentionInput(layers[0])
             rowBlocks.run(pool) { range in
-                rmsNorm(x + range.lowerBound * hidden, rowStride: hidden, into: target.rows(from: range.lowerBound),
-                        rows: range.count, width: hidden, weightPlusOne: w, epsilon: epsilon)
+                rmsNorm(
+                    x + range.lowerBound * hidden, rowStride: hidden, into: target.rows(from: range.lowerBound),
+                    rows: range.count, width: hidden, weightPlusOne: w, epsilon: epsilon)
             }
         }
         for (index, layer) in layers.enumerated() {
@@ -99,29 +103,36 @@ struct Encoder: Sendable {
                     rowBlocks.run(pool) { range in
                         let rows = qkv + range.lowerBound * qkvWidth
                         for head in 0..<heads {
-                            rmsNorm(rows + head * headDim, into: rows + head * headDim, rows: range.count, width: headDim,
-                                    rowStride: qkvWidth, weightPlusOne: qw, epsilon: epsilon)
+                            rmsNorm(
+                                rows + head * headDim, into: rows + head * headDim, rows: range.count, width: headDim,
+                                rowStride: qkvWidth, weightPlusOne: qw, epsilon: epsilon)
                         }
                         for head in 0..<kvHeads {
                             let keys = rows + queryWidth + head * headDim
-                            rmsNorm(keys, into: keys, rows: range.count, width: headDim, rowStride: qkvWidth,
-                                    weightPlusOne: kw, epsilon: epsilon)
+                            rmsNorm(
+                                keys, into: keys, rows: range.count, width: headDim, rowStride: qkvWidth,
+                                weightPlusOne: kw, epsilon: epsilon)
                         }
-                        applyRoPE(rows, rows: range.count, heads: heads, rowStride: qkvWidth,
-                                  positions: positions + range.lowerBound, table: rope)
-                        applyRoPE(rows + queryWidth, rows: range.count, heads: kvHeads, rowStride: qkvWidth,
-                                  positions: positions + range.lowerBound, table: rope)
+                        applyRoPE(
+                            rows, rows: range.count, heads: heads, rowStride: qkvWidth,
+                            positions: positions + range.lowerBound, table: rope)
+                        applyRoPE(
+                            rows + queryWidth, rows: range.count, heads: kvHeads, rowStride: qkvWidth,
+                            positions: positions + range.lowerBound, table: rope)
                     }
                 }
             }
-            attention(queries: qkv, queryRowStride: qkvWidth,
-                      keys: qkv + queryWidth, keyRowStride: qkvWidth,
-                      values: qkv + queryWidth + keyValueWidth, valueRowStride: qkvWidth,
-                      output: attended, outputRowStride: queryWidth,
-                      sequenceLengths: lengths, queryHeads: heads, kvHeads: kvHeads, headDim: headDim,
-                      scale: attentionScale,
-                      window: layer.kind == .full ? .full : .sliding(radius: config.windowRadius), pool: pool)
-            matmul(attended, rows: tokens, rowStride: queryWidth, layer.output, into: projected, rowStride: hidden, pool: pool)
+            attention(
+                queries: qkv, queryRowStride: qkvWidth,
+                keys: qkv + queryWidth, keyRowStride: qkvWidth,
+                values: qkv + queryWidth + keyValueWidth, valueRowStride: qkvWidth,
+                output: attended, outputRowStride: queryWidth,
+                sequenceLengths: lengths, queryHeads: heads, kvHeads: kvHeads, headDim: headDim,
+                scale: attentionScale,
+                window: layer.kind == .full ? .full : .sliding(radius: config.windowRadius), pool: pool)
+            matmul(
+                attended, rows: tokens, rowStride: queryWidth, layer.output, into: projected, rowStride: hidden,
+                pool: pool)
 
             // MLP block: x += norm(down(gelu(gate(norm(x))) ⊙ up(norm(x)))), with the post-attention residual
             // add and the pre-MLP norm fused per row block (`projected` and `normed` share memory: each block
@@ -132,10 +143,12 @@ struct Encoder: Sendable {
                     nonisolated(unsafe) let post = post.baseAddress!, pre = pre.baseAddress!
                     rowBlocks.run(pool) { range in
                         let offset = range.lowerBound * hidden
-                        rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset, residualRowStride: hidden,
-                                   rows: range.count, width: hidden, weightPlusOne: post, epsilon: epsilon)
-                        rmsNorm(x + offset, rowStride: hidden, into: feedforwardInput.rows(from: range.lowerBound),
-                                rows: range.count, width: hidden, weightPlusOne: pre, epsilon: epsilon)
+                        rmsNormAdd(
+                            projected + offset, rowStride: hidden, addingTo: x + offset, residualRowStride: hidden,
+                            rows: range.count, width: hidden, weightPlusOne: post, epsilon: epsilon)
+                        rmsNorm(
+                            x + offset, rowStride: hidden, into: feedforwardInput.rows(from: range.lowerBound),
+                            rows: range.count, width: hidden, weightPlusOne: pre, epsilon: epsilon)
                     }
                 }
             }
@@ -146,7 +159,8 @@ struct Encoder: Sendable {
             // or after the last layer the final norm, in place (one step, and one pass over x, fewer per layer).
             let isLast = index == layers.count - 1
             let nextNorm = isLast ? weights.finalNorm : layers[index + 1].inputNorm
-            let nextTarget = isLast
+            let nextTarget =
+                isLast
                 ? MatmulInput(x, rowStride: hidden, form: .float32)
                 : attentionInput(layers[index + 1])
             layer.postFeedforwardNorm.plusOne.withUnsafeBufferPointer { post in
@@ -154,11 +168,13 @@ struct Encoder: Sendable {
                     nonisolated(unsafe) let post = post.baseAddress!, next = next.baseAddress!
                     rowBlocks.run(pool) { range in
                         let offset = range.lowerBound * hidden
-                        rmsNormAdd(projected + offset, rowStride: hidden, addingTo: x + offset,
-                                   residualRowStride: hidden, rows: range.count, width: hidden, weightPlusOne: post,
-                                   epsilon: epsilon)
-                        rmsNorm(x + offset, rowStride: hidden, into: nextTarget.rows(from: range.lowerBound),
-                                rows: range.count, width: hidden, weightPlusOne: next, epsilon: epsilon)
+                        rmsNormAdd(
+                            projected + offset, rowStride: hidden, addingTo: x + offset,
+                            residualRowStride: hidden, rows: range.count, width: hidden, weightPlusOne: post,
+                            epsilon: epsilon)
+                        rmsNorm(
+                            x + offset, rowStride: hidden, into: nextTarget.rows(from: range.lowerBound),
+                            rows: range.count, width: hidden, weightPlusOne: next, epsilon: epsilon)
                     }
                 }
             }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Why a model directory cannot be loaded: the file and the field are always named.
 public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
@@ -17,19 +18,19 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .missingFile(path):
+        case .missingFile(let path):
             "model file \(path) does not exist"
-        case let .unreadableFile(path, reason):
+        case .unreadableFile(let path, let reason):
             "cannot read model file \(path): \(reason)"
-        case let .invalidJSON(path, reason):
+        case .invalidJSON(let path, let reason):
             "model file \(path) is not valid JSON: \(reason)"
-        case let .missingField(file, field):
+        case .missingField(let file, let field):
             "\(file) has no field '\(field)'"
-        case let .invalidField(file, field, reason):
+        case .invalidField(let file, let field, let reason):
             "\(file): field '\(field)' \(reason)"
-        case let .unsupported(file, field, value, supported):
+        case .unsupported(let file, let field, let value, let supported):
             "\(file): '\(field)' is \(value), which this server does not support (supported: \(supported))"
-        case let .unusedTensors(path, names, count):
+        case .unusedTensors(let path, let names, let count):
             "\(path) holds \(count) tensors the model described by config.json does not use (\(names.joined(separator: ", "))"
                 + (count > names.count ? ", …" : "") + "): the config does not match the checkpoint"
         }
@@ -67,7 +68,7 @@ struct JSONObject {
     private static func describe(_ error: any Error, in data: Data) -> String {
         let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
         guard let marker = detail.range(of: "around character "),
-              let offset = Int(detail[marker.upperBound...].prefix(while: \.isNumber)), offset <= data.count
+            let offset = Int(detail[marker.upperBound...].prefix(while: \.isNumber)), offset <= data.count
         else { return detail }
         let before = data.prefix(offset)
         let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
@@ -93,7 +94,7 @@ struct JSONObject {
     func optionalInt(_ key: String) throws -> Int? {
         if isNull(key) { return nil }
         guard let number = values[key] as? NSNumber, !isBoolean(number),
-              Double(number.intValue) == number.doubleValue
+            Double(number.intValue) == number.doubleValue
         else { throw ModelLoadError.invalidField(file: file, field: key, reason: "is not an integer") }
         return number.intValue
     }
@@ -183,7 +184,9 @@ func readModelFile(_ path: String) throws(ModelLoadError) -> Data? {
     }
     defer { close(descriptor) }
     var status = stat()
-    guard fstat(descriptor, &status) == 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+    guard fstat(descriptor, &status) == 0 else {
+        throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+    }
     guard status.st_mode & S_IFMT == S_IFREG else { throw .unreadableFile(path: path, reason: "not a regular file") }
     var data = Data(count: Int(status.st_size))
     var filled = 0
@@ -191,7 +194,8 @@ func readModelFile(_ path: String) throws(ModelLoadError) -> Data? {
         let count = data.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else {
-            throw .unreadableFile(path: path, reason: count == 0 ? "the file shrank while it was read" : String(cString: strerror(errno)))
+            throw .unreadableFile(
+                path: path, reason: count == 0 ? "the file shrank while it was read" : String(cString: strerror(errno)))
         }
         filled += count
     }

@@ -35,7 +35,8 @@ struct EncoderConfiguration: Sendable, Equatable {
         let json = try JSONObject(path: path)
         let modelType = try json.string("model_type")
         guard modelType == "gemma3_text" else {
-            throw ModelLoadError.unsupported(file: path, field: "model_type", value: modelType, supported: "gemma3_text")
+            throw ModelLoadError.unsupported(
+                file: path, field: "model_type", value: modelType, supported: "gemma3_text")
         }
         // Each size has an upper limit far above any Gemma 3 model (max_position_embeddings: Gemma 3's longest
         // context). config.json comes from whoever published the model, and sizes are used before the weights'
@@ -44,7 +45,8 @@ struct EncoderConfiguration: Sendable, Equatable {
             let size = try json.optionalInt(field) ?? value
             guard let size else { throw ModelLoadError.missingField(file: path, field: field) }
             guard size > 0, size <= limit else {
-                throw ModelLoadError.invalidField(file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
+                throw ModelLoadError.invalidField(
+                    file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
             }
             return size
         }
@@ -64,42 +66,50 @@ struct EncoderConfiguration: Sendable, Equatable {
         let epsilon = try json.double("rms_norm_eps")
         rmsNormEpsilon = Float(epsilon)
         guard rmsNormEpsilon > 0, rmsNormEpsilon.isFinite else {
-            throw ModelLoadError.invalidField(file: path, field: "rms_norm_eps",
-                                              reason: "must be a positive finite float, is \(epsilon)")
+            throw ModelLoadError.invalidField(
+                file: path, field: "rms_norm_eps",
+                reason: "must be a positive finite float, is \(epsilon)")
         }
         queryPreAttentionScalar = try json.optionalDouble("query_pre_attn_scalar") ?? Double(headDim)
         guard queryPreAttentionScalar > 0, queryPreAttentionScalar.isFinite else {
-            throw ModelLoadError.invalidField(file: path, field: "query_pre_attn_scalar",
-                                              reason: "must be positive and finite, is \(queryPreAttentionScalar)")
+            throw ModelLoadError.invalidField(
+                file: path, field: "query_pre_attn_scalar",
+                reason: "must be positive and finite, is \(queryPreAttentionScalar)")
         }
 
         guard queryHeadCount % keyValueHeadCount == 0 else {
-            throw ModelLoadError.invalidField(file: path, field: "num_key_value_heads",
-                                              reason: "(\(keyValueHeadCount)) must divide num_attention_heads (\(queryHeadCount))")
+            throw ModelLoadError.invalidField(
+                file: path, field: "num_key_value_heads",
+                reason: "(\(keyValueHeadCount)) must divide num_attention_heads (\(queryHeadCount))")
         }
         guard headDim % 2 == 0 else {
-            throw ModelLoadError.invalidField(file: path, field: "head_dim", reason: "must be even for RoPE, is \(headDim)")
+            throw ModelLoadError.invalidField(
+                file: path, field: "head_dim", reason: "must be even for RoPE, is \(headDim)")
         }
 
         let activation = try json.optionalString("hidden_activation") ?? json.string("hidden_act")
         guard Self.supportedActivations.contains(activation) else {
-            throw ModelLoadError.unsupported(file: path, field: "hidden_activation", value: activation,
-                                             supported: Self.supportedActivations.sorted().joined(separator: ", "))
+            throw ModelLoadError.unsupported(
+                file: path, field: "hidden_activation", value: activation,
+                supported: Self.supportedActivations.sorted().joined(separator: ", "))
         }
         let bidirectional = try json.optionalBool("use_bidirectional_attention")
         guard bidirectional == true else {
-            throw ModelLoadError.unsupported(file: path, field: "use_bidirectional_attention",
-                                             value: bidirectional.map { "\($0)" } ?? "absent",
-                                             supported: "true (an embedding encoder attends both ways)")
+            throw ModelLoadError.unsupported(
+                file: path, field: "use_bidirectional_attention",
+                value: bidirectional.map { "\($0)" } ?? "absent",
+                supported: "true (an embedding encoder attends both ways)")
         }
         try json.require("attention_bias", isAbsentOr: false, supported: "false")
         for field in ["attn_logit_softcapping", "rope_scaling"] where !json.isNull(field) {
-            throw ModelLoadError.unsupported(file: path, field: field, value: "\(json.values[field]!)", supported: "null")
+            throw ModelLoadError.unsupported(
+                file: path, field: field, value: "\(json.values[field]!)", supported: "null")
         }
 
         let slidingWindow = try size("sliding_window", limit: 1 << 24)
         guard slidingWindow >= 2 else {
-            throw ModelLoadError.invalidField(file: path, field: "sliding_window", reason: "must be at least 2, is \(slidingWindow)")
+            throw ModelLoadError.invalidField(
+                file: path, field: "sliding_window", reason: "must be at least 2, is \(slidingWindow)")
         }
         windowRadius = slidingWindow / 2
         layerKinds = try Self.layerKinds(json, layerCount: layerCount)
@@ -110,19 +120,22 @@ struct EncoderConfiguration: Sendable, Equatable {
     private static func layerKinds(_ json: JSONObject, layerCount: Int) throws -> [AttentionKind] {
         if let names = try json.optionalStringArray("layer_types") {
             guard names.count == layerCount else {
-                throw ModelLoadError.invalidField(file: json.file, field: "layer_types",
-                                                  reason: "has \(names.count) entries for \(layerCount) layers")
+                throw ModelLoadError.invalidField(
+                    file: json.file, field: "layer_types",
+                    reason: "has \(names.count) entries for \(layerCount) layers")
             }
             return try names.map { name in
                 guard let kind = AttentionKind(rawValue: name) else {
-                    throw ModelLoadError.unsupported(file: json.file, field: "layer_types", value: name,
-                                                     supported: "full_attention, sliding_attention")
+                    throw ModelLoadError.unsupported(
+                        file: json.file, field: "layer_types", value: name,
+                        supported: "full_attention, sliding_attention")
                 }
                 return kind
             }
         }
-        guard let pattern = try json.optionalInt("sliding_window_pattern") ?? json.optionalInt("_sliding_window_pattern"),
-              pattern > 0
+        guard
+            let pattern = try json.optionalInt("sliding_window_pattern") ?? json.optionalInt("_sliding_window_pattern"),
+            pattern > 0
         else { throw ModelLoadError.missingField(file: json.file, field: "layer_types") }
         return (0..<layerCount).map { ($0 + 1) % pattern == 0 ? .full : .sliding }
     }
@@ -140,14 +153,17 @@ struct EncoderConfiguration: Sendable, Equatable {
             }
             return (try theta(.full), try theta(.sliding))
         }
-        return (try checkedTheta(json, "rope_theta", json.double("rope_theta")),
-                try checkedTheta(json, "rope_local_base_freq", json.optionalDouble("rope_local_base_freq") ?? 10_000))
+        return (
+            try checkedTheta(json, "rope_theta", json.double("rope_theta")),
+            try checkedTheta(json, "rope_local_base_freq", json.optionalDouble("rope_local_base_freq") ?? 10_000)
+        )
     }
 
     /// A RoPE base must be a positive finite Float: the tables raise it to negative powers.
     private static func checkedTheta(_ json: JSONObject, _ field: String, _ theta: Double) throws -> Double {
         guard theta > 0, Float(theta).isFinite else {
-            throw ModelLoadError.invalidField(file: json.file, field: field, reason: "must be positive and finite, is \(theta)")
+            throw ModelLoadError.invalidField(
+                file: json.file, field: field, reason: "must be positive and finite, is \(theta)")
         }
         return theta
     }
@@ -168,14 +184,17 @@ struct DenseConfiguration: Sendable, Equatable {
         let json = try JSONObject(path: path)
         inFeatures = try json.int("in_features")
         outFeatures = try json.int("out_features")
-        for (field, value) in [("in_features", inFeatures), ("out_features", outFeatures)] where !(1...(1 << 16)).contains(value) {
-            throw ModelLoadError.invalidField(file: path, field: field, reason: "must be in 1...\(1 << 16), is \(value)")
+        for (field, value) in [("in_features", inFeatures), ("out_features", outFeatures)]
+        where !(1...(1 << 16)).contains(value) {
+            throw ModelLoadError.invalidField(
+                file: path, field: field, reason: "must be in 1...\(1 << 16), is \(value)")
         }
         hasBias = try json.optionalBool("bias") ?? true
         let activation = try json.string("activation_function")
         guard Self.identity.contains(activation) else {
-            throw ModelLoadError.unsupported(file: path, field: "activation_function", value: activation,
-                                             supported: "torch.nn.modules.linear.Identity")
+            throw ModelLoadError.unsupported(
+                file: path, field: "activation_function", value: activation,
+                supported: "torch.nn.modules.linear.Identity")
         }
         try json.require("use_residual", isAbsentOr: false, supported: "false")
     }
@@ -208,15 +227,18 @@ struct SentenceConfiguration: Sendable, Equatable {
         }
         var rest = chain[...]
         guard rest.popFirst()?.kind == "Transformer" else {
-            throw ModelLoadError.unsupported(file: modulesPath, field: "type", value: chain.first?.kind ?? "nothing",
-                                             supported: "Transformer first")
+            throw ModelLoadError.unsupported(
+                file: modulesPath, field: "type", value: chain.first?.kind ?? "nothing",
+                supported: "Transformer first")
         }
         guard let pooling = rest.popFirst(), pooling.kind == "Pooling" else {
-            throw ModelLoadError.unsupported(file: modulesPath, field: "type", value: chain.dropFirst().first?.kind ?? "nothing",
-                                             supported: "Pooling after Transformer")
+            throw ModelLoadError.unsupported(
+                file: modulesPath, field: "type", value: chain.dropFirst().first?.kind ?? "nothing",
+                supported: "Pooling after Transformer")
         }
-        try Self.checkPooling(path: file((pooling.path as NSString).appendingPathComponent("config.json")),
-                              hiddenSize: encoder.hiddenSize)
+        try Self.checkPooling(
+            path: file((pooling.path as NSString).appendingPathComponent("config.json")),
+            hiddenSize: encoder.hiddenSize)
         denseLayers = []
         endsWithNormalize = false
         var width = encoder.hiddenSize
@@ -225,16 +247,18 @@ struct SentenceConfiguration: Sendable, Equatable {
             case "Dense" where !endsWithNormalize:
                 let dense = try DenseConfiguration(directory: file(module.path))
                 guard dense.inFeatures == width else {
-                    throw ModelLoadError.invalidField(file: file(module.path + "/config.json"), field: "in_features",
-                                                      reason: "is \(dense.inFeatures) but the previous module outputs \(width)")
+                    throw ModelLoadError.invalidField(
+                        file: file(module.path + "/config.json"), field: "in_features",
+                        reason: "is \(dense.inFeatures) but the previous module outputs \(width)")
                 }
                 width = dense.outFeatures
                 denseLayers.append(dense)
             case "Normalize" where !endsWithNormalize:
                 endsWithNormalize = true
             default:
-                throw ModelLoadError.unsupported(file: modulesPath, field: "type", value: module.kind,
-                                                 supported: "Transformer, Pooling, Dense…, optional Normalize last")
+                throw ModelLoadError.unsupported(
+                    file: modulesPath, field: "type", value: module.kind,
+                    supported: "Transformer, Pooling, Dense…, optional Normalize last")
             }
         }
 
@@ -243,8 +267,9 @@ struct SentenceConfiguration: Sendable, Equatable {
             prompts = try json.optionalStringMap("prompts") ?? [:]
             defaultPromptName = try json.optionalString("default_prompt_name")
             if let name = defaultPromptName, prompts[name] == nil {
-                throw ModelLoadError.invalidField(file: promptsPath, field: "default_prompt_name",
-                                                  reason: "names '\(name)', which is not in prompts")
+                throw ModelLoadError.invalidField(
+                    file: promptsPath, field: "default_prompt_name",
+                    reason: "names '\(name)', which is not in prompts")
             }
         } else {
             prompts = [:]
@@ -283,19 +308,23 @@ struct SentenceConfiguration: Sendable, Equatable {
             }
         } else {
             guard try json.optionalBool("pooling_mode_mean_tokens") == true else {
-                throw ModelLoadError.unsupported(file: path, field: "pooling_mode_mean_tokens", value: "false",
-                                                 supported: "true")
+                throw ModelLoadError.unsupported(
+                    file: path, field: "pooling_mode_mean_tokens", value: "false",
+                    supported: "true")
             }
-            for field in ["pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                          "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"] {
+            for field in [
+                "pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken",
+            ] {
                 try json.require(field, isAbsentOr: false, supported: "false (mean pooling only)")
             }
         }
         try json.require("include_prompt", isAbsentOr: true, supported: "true (prompt tokens are part of the mean)")
         let width = try json.optionalInt("word_embedding_dimension") ?? json.optionalInt("embedding_dimension")
         if let width, width != hiddenSize {
-            throw ModelLoadError.invalidField(file: path, field: "word_embedding_dimension",
-                                              reason: "is \(width) but the encoder's hidden_size is \(hiddenSize)")
+            throw ModelLoadError.invalidField(
+                file: path, field: "word_embedding_dimension",
+                reason: "is \(width) but the encoder's hidden_size is \(hiddenSize)")
         }
     }
 }

@@ -53,13 +53,16 @@ struct ModelWeights: Sendable {
 
     /// `precision` applies to every packed Linear (layers and Dense head); norms and the embedding table stay fp32.
     /// `pool` multiplies the Dense layers together.
-    init(directory: String, encoder config: EncoderConfiguration, sentence: SentenceConfiguration,
-         precision: WeightPrecision, pool: ComputePool) throws {
+    init(
+        directory: String, encoder config: EncoderConfiguration, sentence: SentenceConfiguration,
+        precision: WeightPrecision, pool: ComputePool
+    ) throws {
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         let file = try Self.openWeights(path)
         self.file = file
         // Gemma3TextModel checkpoints have bare names; ones saved from a wrapping model put them under `model.`.
-        let prefix = file.tensors["embed_tokens.weight"] == nil && file.tensors["model.embed_tokens.weight"] != nil
+        let prefix =
+            file.tensors["embed_tokens.weight"] == nil && file.tensors["model.embed_tokens.weight"] != nil
             ? "model." : ""
         let hidden = config.hiddenSize, headDim = config.headDim
         let queryWidth = config.queryHeadCount * headDim, keyValueWidth = config.keyValueHeadCount * headDim
@@ -81,27 +84,32 @@ struct ModelWeights: Sendable {
                 return try NormWeights(file, layer + name, width: width)
             }
             let intermediate = config.intermediateSize
-            packedLayers.append(LayerWeights(
-                kind: kind,
-                inputNorm: try norm("input_layernorm.weight", hidden),
-                queryKeyValue: PackedMatrix(stacking: [
-                    (try matrix("self_attn.q_proj.weight", queryWidth, hidden), queryWidth),
-                    (try matrix("self_attn.k_proj.weight", keyValueWidth, hidden), keyValueWidth),
-                    (try matrix("self_attn.v_proj.weight", keyValueWidth, hidden), keyValueWidth),
-                ], inFeatures: hidden, precision: precision),
-                queryNorm: try norm("self_attn.q_norm.weight", headDim),
-                keyNorm: try norm("self_attn.k_norm.weight", headDim),
-                output: PackedMatrix(weights: try matrix("self_attn.o_proj.weight", hidden, queryWidth),
-                                     outFeatures: hidden, inFeatures: queryWidth, precision: precision),
-                postAttentionNorm: try norm("post_attention_layernorm.weight", hidden),
-                preFeedforwardNorm: try norm("pre_feedforward_layernorm.weight", hidden),
-                gateUp: GatedProjections(gate: try matrix("mlp.gate_proj.weight", intermediate, hidden),
-                                         up: try matrix("mlp.up_proj.weight", intermediate, hidden),
-                                         outFeatures: intermediate, inFeatures: hidden, precision: precision),
-                down: PackedMatrix(weights: try matrix("mlp.down_proj.weight", hidden, intermediate),
-                                   outFeatures: hidden, inFeatures: intermediate, precision: precision),
-                postFeedforwardNorm: try norm("post_feedforward_layernorm.weight", hidden)
-            ))
+            packedLayers.append(
+                LayerWeights(
+                    kind: kind,
+                    inputNorm: try norm("input_layernorm.weight", hidden),
+                    queryKeyValue: PackedMatrix(
+                        stacking: [
+                            (try matrix("self_attn.q_proj.weight", queryWidth, hidden), queryWidth),
+                            (try matrix("self_attn.k_proj.weight", keyValueWidth, hidden), keyValueWidth),
+                            (try matrix("self_attn.v_proj.weight", keyValueWidth, hidden), keyValueWidth),
+                        ], inFeatures: hidden, precision: precision),
+                    queryNorm: try norm("self_attn.q_norm.weight", headDim),
+                    keyNorm: try norm("self_attn.k_norm.weight", headDim),
+                    output: PackedMatrix(
+                        weights: try matrix("self_attn.o_proj.weight", hidden, queryWidth),
+                        outFeatures: hidden, inFeatures: queryWidth, precision: precision),
+                    postAttentionNorm: try norm("post_attention_layernorm.weight", hidden),
+                    preFeedforwardNorm: try norm("pre_feedforward_layernorm.weight", hidden),
+                    gateUp: GatedProjections(
+                        gate: try matrix("mlp.gate_proj.weight", intermediate, hidden),
+                        up: try matrix("mlp.up_proj.weight", intermediate, hidden),
+                        outFeatures: intermediate, inFeatures: hidden, precision: precision),
+                    down: PackedMatrix(
+                        weights: try matrix("mlp.down_proj.weight", hidden, intermediate),
+                        outFeatures: hidden, inFeatures: intermediate, precision: precision),
+                    postFeedforwardNorm: try norm("post_feedforward_layernorm.weight", hidden)
+                ))
             // The packed copies are what the GEMM reads; the file's pages of these tensors are no longer needed.
             file.evictPages(of: file.tensors.keys.filter { $0.hasPrefix(layer) })
         }
@@ -114,17 +122,20 @@ struct ModelWeights: Sendable {
             let densePath = (module.directory as NSString).appendingPathComponent("model.safetensors")
             let denseFile = try Self.openWeights(densePath)
             try Self.checkAllUsed(denseFile, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
-            denseLayers.append(DenseParameters(
-                weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
-                bias: module.hasBias ? try denseFile.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
-                outFeatures: module.outFeatures, inFeatures: module.inFeatures))
+            denseLayers.append(
+                DenseParameters(
+                    weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
+                    bias: module.hasBias ? try denseFile.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
+                    outFeatures: module.outFeatures, inFeatures: module.inFeatures))
         }
         // Folded in fp32 before any bf16 rounding, so bf16 rounds the product once rather than each factor.
         dense = foldDenseLayers(denseLayers, pool: pool).map { layer in
             layer.weights.withUnsafeBufferPointer {
-                DenseWeights(matrix: PackedMatrix(weights: $0, outFeatures: layer.outFeatures,
-                                                  inFeatures: layer.inFeatures, precision: precision),
-                             bias: layer.bias)
+                DenseWeights(
+                    matrix: PackedMatrix(
+                        weights: $0, outFeatures: layer.outFeatures,
+                        inFeatures: layer.inFeatures, precision: precision),
+                    bias: layer.bias)
             }
         }
     }

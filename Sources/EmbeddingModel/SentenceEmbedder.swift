@@ -29,13 +29,13 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .emptySequence(index):
+        case .emptySequence(let index):
             "sequence \(index) has no tokens"
-        case let .tokenOutOfRange(sequence, position, id, vocabularySize):
+        case .tokenOutOfRange(let sequence, let position, let id, let vocabularySize):
             "sequence \(sequence), position \(position): token id \(id) is outside the embedding table (0..<\(vocabularySize))"
-        case let .sequenceTooLong(index, tokens, maxTokens):
+        case .sequenceTooLong(let index, let tokens, let maxTokens):
             "sequence \(index) has \(tokens) tokens; the model takes at most \(maxTokens)"
-        case let .nonFiniteOutput(sequence):
+        case .nonFiniteOutput(let sequence):
             "the model's output for sequence \(sequence) is not finite (NaN or infinity): its weights are likely corrupt"
         }
     }
@@ -61,8 +61,9 @@ public final class SentenceEmbedder: @unchecked Sendable {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let config = try EncoderConfiguration(path: configPath)
         let sentence = try SentenceConfiguration(directory: directory, encoder: config)
-        let weights = try ModelWeights(directory: directory, encoder: config, sentence: sentence,
-                                       precision: precision, pool: pool)
+        let weights = try ModelWeights(
+            directory: directory, encoder: config, sentence: sentence,
+            precision: precision, pool: pool)
         let modelType = try JSONObject(path: configPath).string("model_type")
         // The RoPE tables cover the longest sequence accepted, not every position the config names.
         encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
@@ -90,18 +91,20 @@ public final class SentenceEmbedder: @unchecked Sendable {
         try run(sequences, lengths: lengths, headWidth: width)
         let hidden = encoder.config.hiddenSize
         let count = sequences.count
-        let pooled = scratch.pooled.pointer  // [sequences × hidden]
+        let pooled = scratch.pooled.pointer // [sequences × hidden]
         var row = 0
         for (index, length) in lengths.enumerated() {
-            meanRows(scratch.residual.pointer + row * hidden, rows: length, width: hidden, into: pooled + index * hidden)
+            meanRows(
+                scratch.residual.pointer + row * hidden, rows: length, width: hidden, into: pooled + index * hidden)
             row += length
         }
         var input = scratch.pooled.pointer, output = scratch.dense.pointer
         var inputWidth = hidden
         for layer in encoder.weights.dense {
             let outputWidth = layer.matrix.outFeatures
-            matmul(input, rows: count, rowStride: inputWidth, layer.matrix, into: output, rowStride: outputWidth,
-                   pool: pool)
+            matmul(
+                input, rows: count, rowStride: inputWidth, layer.matrix, into: output, rowStride: outputWidth,
+                pool: pool)
             if let bias = layer.bias {
                 for index in 0..<count {
                     for o in 0..<outputWidth { output[index * outputWidth + o] += bias[o] }
@@ -153,11 +156,13 @@ public final class SentenceEmbedder: @unchecked Sendable {
         for (index, sequence) in sequences.enumerated() {
             if sequence.isEmpty { throw EmbeddingError.emptySequence(index: index) }
             if sequence.count > encoder.maxPositions {
-                throw EmbeddingError.sequenceTooLong(index: index, tokens: sequence.count, maxTokens: encoder.maxPositions)
+                throw EmbeddingError.sequenceTooLong(
+                    index: index, tokens: sequence.count, maxTokens: encoder.maxPositions)
             }
             if let position = sequence.firstIndex(where: { $0 < 0 || Int($0) >= vocabularySize }) {
-                throw EmbeddingError.tokenOutOfRange(sequence: index, position: position, id: sequence[position],
-                                                     vocabularySize: vocabularySize)
+                throw EmbeddingError.tokenOutOfRange(
+                    sequence: index, position: position, id: sequence[position],
+                    vocabularySize: vocabularySize)
             }
         }
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CEpoll
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// One client connection, owned by one event loop and touched only on its thread.
 ///
@@ -290,9 +291,10 @@ final class Connection {
         bodyReservedBytes = 0
         bodyDeadlineSeconds = .infinity
         let close = closeAfterResponse || loop.shared.isDraining
-        enqueueOutput(ResponseWriter.head(
-            status: response.status, headers: response.headers, contentLength: response.contentLength, close: close,
-            keepAliveHeader: head?.version == .http1_0, dateLine: loop.dateHeaderLine))
+        enqueueOutput(
+            ResponseWriter.head(
+                status: response.status, headers: response.headers, contentLength: response.contentLength, close: close,
+                keepAliveHeader: head?.version == .http10, dateLine: loop.dateHeaderLine))
         enqueueOutput(response.body)
         head = nil
         if close {
@@ -309,7 +311,8 @@ final class Connection {
     private func respondWithError(status: Int, message: String, retryAfterSeconds: Int? = nil) {
         var error = loop.shared.errorResponse(status: status, message: message)
         if let retryAfterSeconds { error.headers.replaceOrAdd(name: "retry-after", value: String(retryAfterSeconds)) }
-        let request = HTTPRequest(method: head?.method ?? "GET", path: head?.path ?? "/", headers: head?.headers ?? HTTPHeaders())
+        let request = HTTPRequest(
+            method: head?.method ?? "GET", path: head?.path ?? "/", headers: head?.headers ?? HTTPHeaders())
         closeAfterResponse = true
         queue(loop.shared.finish(error, for: request))
     }

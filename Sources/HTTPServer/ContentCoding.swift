@@ -9,7 +9,8 @@ struct ContentDecodingError: Error {
 /// gzip/deflate for request and response bodies (zlib).
 enum ContentCoding {
     /// The body with its `Content-Encoding` undone; the decoded size is held to `limitBytes` (413 beyond).
-    static func decodeBody(_ body: [UInt8], encoding: String?, limitBytes: Int) throws(ContentDecodingError) -> [UInt8] {
+    static func decodeBody(_ body: [UInt8], encoding: String?, limitBytes: Int) throws(ContentDecodingError) -> [UInt8]
+    {
         guard let encoding = encoding?.trimmingASCIIWhitespace().lowercased(), !encoding.isEmpty, encoding != "identity"
         else { return body }
         switch encoding {
@@ -19,7 +20,7 @@ enum ContentCoding {
             // "deflate" means zlib-wrapped, but some clients send raw deflate: accept both.
             do throws(ContentDecodingError) {
                 return try inflate(body, windowBits: 15 + 32, limitBytes: limitBytes)
-            } catch where error.status == 400 {
+            } catch  where error.status == 400 {
                 return try inflate(body, windowBits: -15, limitBytes: limitBytes)
             }
         default:
@@ -27,7 +28,9 @@ enum ContentCoding {
         }
     }
 
-    private static func inflate(_ input: [UInt8], windowBits: Int32, limitBytes: Int) throws(ContentDecodingError) -> [UInt8] {
+    private static func inflate(_ input: [UInt8], windowBits: Int32, limitBytes: Int) throws(ContentDecodingError)
+        -> [UInt8]
+    {
         var stream = z_stream()
         guard czlib_inflate_init(&stream, windowBits) == Z_OK else {
             throw ContentDecodingError(status: 500, message: "zlib initialisation failed")
@@ -49,8 +52,13 @@ enum ContentCoding {
                 }
             } while status == Z_OK && output.count <= limitBytes && (stream.avail_in > 0 || stream.avail_out == 0)
         }
-        guard output.count <= limitBytes else { throw ContentDecodingError(status: 413, message: "decompressed payload too large") }
-        guard status == Z_STREAM_END else { throw ContentDecodingError(status: 400, message: "invalid \(windowBits < 0 ? "deflate" : "gzip/deflate") body") }
+        guard output.count <= limitBytes else {
+            throw ContentDecodingError(status: 413, message: "decompressed payload too large")
+        }
+        guard status == Z_STREAM_END else {
+            throw ContentDecodingError(
+                status: 400, message: "invalid \(windowBits < 0 ? "deflate" : "gzip/deflate") body")
+        }
         return output
     }
 
@@ -96,9 +104,13 @@ enum ContentCoding {
 
     /// Text-like types that shrink under gzip; binary formats (images, already compressed data) are left alone.
     static func isCompressible(contentType: String?) -> Bool {
-        guard let type = contentType?.split(separator: ";").first.map({ String($0).trimmingASCIIWhitespace().lowercased() })
+        guard
+            let type = contentType?.split(separator: ";").first.map({
+                String($0).trimmingASCIIWhitespace().lowercased()
+            })
         else { return false }
-        return type.hasPrefix("text/") || type == "application/json" || type.hasSuffix("+json") || type.hasSuffix("+xml")
+        return type.hasPrefix("text/") || type == "application/json" || type.hasSuffix("+json")
+            || type.hasSuffix("+xml")
             || type == "application/xml" || type == "application/javascript" || type == "application/x-ndjson"
             || type == "image/svg+xml"
     }

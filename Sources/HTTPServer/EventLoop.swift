@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CEpoll
 import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 // One epoll instance driven by one thread owns a set of connections. Chosen over a Dispatch read source per
 // connection because a ready socket is handled on the thread that polled it: no hop through a dispatch queue per read
@@ -129,7 +130,8 @@ final class EventLoop: @unchecked Sendable {
     func adopt(listeners newListeners: [Listener]) {
         listeners = newListeners
         for listener in listeners {
-            register(fd: listener.fd, token: Self.listenerTokenBit | UInt64(UInt32(listener.fd)), events: EPOLLIN.rawValue)
+            register(
+                fd: listener.fd, token: Self.listenerTokenBit | UInt64(UInt32(listener.fd)), events: EPOLLIN.rawValue)
         }
     }
 
@@ -268,7 +270,9 @@ final class EventLoop: @unchecked Sendable {
         if listenersPaused {
             listenersPaused = false
             for listener in listeners {
-                register(fd: listener.fd, token: Self.listenerTokenBit | UInt64(UInt32(listener.fd)), events: EPOLLIN.rawValue)
+                register(
+                    fd: listener.fd, token: Self.listenerTokenBit | UInt64(UInt32(listener.fd)),
+                    events: EPOLLIN.rawValue)
             }
         }
         for connection in Array(connections.values) { connection.checkDeadlines(nowSeconds: nowSeconds) }

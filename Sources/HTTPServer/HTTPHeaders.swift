@@ -62,7 +62,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         while true {
             switch (lhs.next(), rhs.next()) {
             case (nil, nil): return true
-            case let (x?, y?) where asciiLower(x) == asciiLower(y): continue
+            case (let x?, let y?) where asciiLower(x) == asciiLower(y): continue
             default: return false
             }
         }
@@ -79,9 +79,9 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
         self.minor = minor
     }
     /// HTTP/1.0.
-    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http10 = HTTPVersion(major: 1, minor: 0)
     /// HTTP/1.1.
-    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    public static let http11 = HTTPVersion(major: 1, minor: 1)
     public var description: String { "HTTP/\(major).\(minor)" }
 }
 

@@ -18,7 +18,7 @@ public struct HTTPRequest: Sendable {
 
     /// Creates a request (used by the server, and by tests that call handlers directly).
     public init(
-        method: String, path: String, query: String? = nil, version: HTTPVersion = .http1_1,
+        method: String, path: String, query: String? = nil, version: HTTPVersion = .http11,
         headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], remoteAddress: String = ""
     ) {
         self.method = method

@@ -244,7 +244,7 @@ public struct HTTPRequestParser: Sendable {
         }
         // Limits are checked before syntax, in the same order as checkIncompleteHeadLimits, so the answer does not
         // depend on how the bytes were split.
-        let requestLineEnd = findLineFeed(from: start)!  // headEnd exists, so a line feed does too
+        let requestLineEnd = findLineFeed(from: start)! // headEnd exists, so a line feed does too
         let requestLine = line(from: start, to: requestLineEnd)
         guard requestLine.count <= limits.maxRequestLineBytes else { throw .uriTooLong }
         guard headEnd - requestLineEnd <= limits.maxHeaderBytes else { throw .headersTooLarge }
@@ -269,7 +269,9 @@ public struct HTTPRequestParser: Sendable {
     private mutating func skipLeadingEmptyLines() throws(HTTPParseError) {
         while let terminator = lineTerminatorLength(at: start), terminator > 0 {
             leadingEmptyLines += 1
-            guard leadingEmptyLines <= Self.maxLeadingEmptyLines else { throw .badRequest("too many empty lines before request") }
+            guard leadingEmptyLines <= Self.maxLeadingEmptyLines else {
+                throw .badRequest("too many empty lines before request")
+            }
             start += terminator
             headScanOffset = max(headScanOffset, start)
         }
@@ -329,7 +331,9 @@ public struct HTTPRequestParser: Sendable {
         guard parts.count == 3 else { throw .badRequest("malformed request line") }
         guard !parts[0].isEmpty, parts[0].allSatisfy(isTokenByte) else { throw .badRequest("invalid method") }
         let target = parts[1]
-        guard !target.isEmpty, target.allSatisfy({ $0 > 32 && $0 < 127 }) else { throw .badRequest("invalid request target") }
+        guard !target.isEmpty, target.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw .badRequest("invalid request target")
+        }
         let version = try parseVersion(parts[2])
         return (String(decoding: parts[0], as: UTF8.self), target, version)
     }
@@ -360,18 +364,20 @@ public struct HTTPRequestParser: Sendable {
         method: String, target: ArraySlice<UInt8>, version: HTTPVersion, headers: HTTPHeaders, limits: HTTPParserLimits
     ) throws(HTTPParseError) -> HTTPRequestHead {
         let (path, query) = try splitTarget(target, method: method)
-        if version == .http1_1 {
-            guard headers.values("host").count == 1 else { throw .badRequest("HTTP/1.1 request needs exactly one Host header") }
+        if version == .http11 {
+            guard headers.values("host").count == 1 else {
+                throw .badRequest("HTTP/1.1 request needs exactly one Host header")
+            }
         }
         let connection = headers.tokens("connection")
         let keepAlive =
-            version == .http1_1
+            version == .http11
             ? !connection.contains { equalsIgnoringCase($0, "close") }
             : connection.contains { equalsIgnoringCase($0, "keep-alive") }
         var expectsContinue = false
         if let expect = headers["expect"] {
             guard equalsIgnoringCase(trimmed(Substring(expect)), "100-continue") else { throw .expectationFailed }
-            expectsContinue = version == .http1_1
+            expectsContinue = version == .http11
         }
         let framing = try bodyFraming(headers: headers, limits: limits)
         return HTTPRequestHead(
@@ -383,24 +389,32 @@ public struct HTTPRequestParser: Sendable {
         _ target: ArraySlice<UInt8>, method: String
     ) throws(HTTPParseError) -> (path: String, query: String?) {
         var target = target
-        if target.first != 47 {  // not origin-form "/…"
+        if target.first != 47 { // not origin-form "/…"
             if target.elementsEqual("*".utf8), method == "OPTIONS" { return ("*", nil) }
             // absolute-form ("http://host/path"), which servers must accept: keep only the path and query.
             let text = String(decoding: target, as: UTF8.self).lowercased()
-            guard text.hasPrefix("http://") || text.hasPrefix("https://") else { throw .badRequest("invalid request target") }
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw .badRequest("invalid request target")
+            }
             let afterScheme = target.index(target.startIndex, offsetBy: text.hasPrefix("http://") ? 7 : 8)
-            guard let slash = target[afterScheme...].firstIndex(where: { $0 == 47 || $0 == 63 }) else { return ("/", nil) }
+            guard let slash = target[afterScheme...].firstIndex(where: { $0 == 47 || $0 == 63 }) else {
+                return ("/", nil)
+            }
             target = target[slash...]
             if target.first == 63 { return ("/", String(decoding: target.dropFirst(), as: UTF8.self)) }
         }
-        guard let questionMark = target.firstIndex(of: 63) else { return (String(decoding: target, as: UTF8.self), nil) }
+        guard let questionMark = target.firstIndex(of: 63) else {
+            return (String(decoding: target, as: UTF8.self), nil)
+        }
         return (
             String(decoding: target[..<questionMark], as: UTF8.self),
             String(decoding: target[(questionMark + 1)...], as: UTF8.self)
         )
     }
 
-    private static func bodyFraming(headers: HTTPHeaders, limits: HTTPParserLimits) throws(HTTPParseError) -> HTTPBodyFraming {
+    private static func bodyFraming(headers: HTTPHeaders, limits: HTTPParserLimits) throws(HTTPParseError)
+        -> HTTPBodyFraming
+    {
         let codings = headers.tokens("transfer-encoding")
         let lengths = headers.tokens("content-length")
         if !headers.values("transfer-encoding").isEmpty {
@@ -410,16 +424,22 @@ public struct HTTPRequestParser: Sendable {
             guard let last = codings.last, equalsIgnoringCase(last, "chunked") else {
                 throw .badRequest("Transfer-Encoding does not end with chunked")
             }
-            guard codings.count == 1 else { throw .notImplemented("transfer coding \(codings.dropLast().joined(separator: ", "))") }
+            guard codings.count == 1 else {
+                throw .notImplemented("transfer coding \(codings.dropLast().joined(separator: ", "))")
+            }
             return .chunked
         }
         if headers.values("content-length").isEmpty { return .length(0) }
         guard let first = lengths.first, lengths.allSatisfy({ $0 == first }) else {
             throw .badRequest("conflicting Content-Length values")
         }
-        guard !first.isEmpty, first.utf8.allSatisfy({ (48...57).contains($0) }) else { throw .badRequest("invalid Content-Length") }
+        guard !first.isEmpty, first.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            throw .badRequest("invalid Content-Length")
+        }
         // Any length with more digits than the limit is over it; this also keeps Int from overflowing.
-        guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else { throw .payloadTooLarge }
+        guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else {
+            throw .payloadTooLarge
+        }
         return .length(length)
     }
 
@@ -436,8 +456,11 @@ public struct HTTPRequestParser: Sendable {
         let digits = sizeLine.prefix { Self.hexValue($0) != nil }
         guard !digits.isEmpty else { throw .badRequest("invalid chunk size") }
         let rest = sizeLine[digits.endIndex...].drop { $0 == 32 || $0 == 9 }
-        guard rest.isEmpty || rest.first == 59 else { throw .badRequest("invalid chunk size") }  // ";" starts an extension
-        guard rest.allSatisfy({ $0 >= 32 && $0 != 127 || $0 == 9 }) else { throw .badRequest("invalid chunk extension") }
+        // ";" starts an extension.
+        guard rest.isEmpty || rest.first == 59 else { throw .badRequest("invalid chunk size") }
+        guard rest.allSatisfy({ $0 >= 32 && $0 != 127 || $0 == 9 }) else {
+            throw .badRequest("invalid chunk extension")
+        }
         let significant = digits.drop { $0 == 48 }
         // More significant hex digits than fit a body limit below 2^60 means the chunk is too large anyway.
         guard significant.count <= 15 else { throw .payloadTooLarge }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// An HTTP/1.1 server on POSIX sockets: `start()` binds and serves; `shutdown(gracePeriodSeconds:)` drains and stops.
 public final class HTTPServer: Sendable {
@@ -20,7 +21,9 @@ public final class HTTPServer: Sendable {
     private let shared = Mutex<ServerShared?>(nil)
 
     /// A server that answers every request with `handler` (run in its own task; a thrown error becomes a 500).
-    public init(configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
+    public init(
+        configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse
+    ) {
         self.configuration = configuration
         self.handler = handler
     }

@@ -60,14 +60,16 @@ public struct ServerConfiguration: Sendable {
     /// `ownDescriptors` fit in `descriptorLimit` open files; at least one connection.
     public func fitting(descriptorLimit: Int) -> ServerConfiguration {
         var fitted = self
-        fitted.maxConnections = max(1, min(maxConnections, descriptorLimit - probeConnectionReserve - Self.ownDescriptors))
+        fitted.maxConnections = max(
+            1, min(maxConnections, descriptorLimit - probeConnectionReserve - Self.ownDescriptors))
         return fitted
     }
 
     var resolvedMaxBufferedBytes: Int { maxBufferedBytes ?? 64 * payloadLimitBytes }
 
     var parserLimits: HTTPParserLimits {
-        HTTPParserLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: payloadLimitBytes)
+        HTTPParserLimits(
+            maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: payloadLimitBytes)
     }
 }
 

@@ -25,7 +25,10 @@ final class ServerShared: Sendable {
     static let corsAllowMethods = "GET, POST, OPTIONS"
     static let corsAllowHeaders = "Content-Type, Authorization, X-Request-Id"
 
-    init(configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse, tls: TLSContext?) {
+    init(
+        configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse,
+        tls: TLSContext?
+    ) {
         self.configuration = configuration
         self.handler = handler
         self.tls = tls
@@ -37,7 +40,9 @@ final class ServerShared: Sendable {
         set { loopList.withLock { $0 = newValue } }
     }
 
-    var connectionCount: Int { regularConnections.load(ordering: .acquiring) + probeConnections.load(ordering: .acquiring) }
+    var connectionCount: Int {
+        regularConnections.load(ordering: .acquiring) + probeConnections.load(ordering: .acquiring)
+    }
 
     var isDraining: Bool { draining.load(ordering: .acquiring) }
 
@@ -146,7 +151,9 @@ final class ServerShared: Sendable {
         }
         if gzipApplies(to: response) {
             headers.add(name: "vary", value: "Accept-Encoding")
-            if ContentCoding.acceptsGzip(request.headers.values("accept-encoding")), let compressed = ContentCoding.gzip(body) {
+            if ContentCoding.acceptsGzip(request.headers.values("accept-encoding")),
+                let compressed = ContentCoding.gzip(body)
+            {
                 body = compressed
                 headers.add(name: "content-encoding", value: "gzip")
             }

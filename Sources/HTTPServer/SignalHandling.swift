@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Delivers SIGTERM and SIGINT to a closure (once per signal) and ignores SIGPIPE; keep it alive while it should act.
 public final class ShutdownSignals: @unchecked Sendable {

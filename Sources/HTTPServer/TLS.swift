@@ -39,7 +39,9 @@ final class TLSContext: @unchecked Sendable {
         guard loaded else {
             if askedForPassphrase {
                 ERR_clear_error()
-                throw .tls("private key \(path) is encrypted: passphrases are not supported, decrypt it with `openssl pkey -in \(path) -out KEY`")
+                throw .tls(
+                    "private key \(path) is encrypted: passphrases are not supported, decrypt it with `openssl pkey -in \(path) -out KEY`"
+                )
             }
             throw .tls("private key \(path): \(Self.lastError())")
         }

@@ -20,18 +20,22 @@ public enum AttentionWindow: Sendable, Equatable {
 /// Work is split over (sequence, head, block of 48 queries) on `pool`. Each block computes its scores against only
 /// the keys its window reaches (a `[48 × keys]` scratch per thread), so no n×n matrix is ever formed. Sequences of
 /// up to 16 tokens skip the packing: their scores are dot products straight from the rows (`attentionDirect`).
-public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
-                      keys k: UnsafePointer<Float>, keyRowStride ldk: Int,
-                      values v: UnsafePointer<Float>, valueRowStride ldv: Int,
-                      output out: UnsafeMutablePointer<Float>, outputRowStride ldo: Int,
-                      sequenceLengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int,
-                      scale: Float, window: AttentionWindow, pool: ComputePool) {
-    precondition(queryHeads > 0 && kvHeads > 0 && queryHeads % kvHeads == 0,
-                 "attention: \(queryHeads) query heads cannot share \(kvHeads) K/V heads evenly")
+public func attention(
+    queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
+    keys k: UnsafePointer<Float>, keyRowStride ldk: Int,
+    values v: UnsafePointer<Float>, valueRowStride ldv: Int,
+    output out: UnsafeMutablePointer<Float>, outputRowStride ldo: Int,
+    sequenceLengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int,
+    scale: Float, window: AttentionWindow, pool: ComputePool
+) {
+    precondition(
+        queryHeads > 0 && kvHeads > 0 && queryHeads % kvHeads == 0,
+        "attention: \(queryHeads) query heads cannot share \(kvHeads) K/V heads evenly")
     precondition(sequenceLengths.allSatisfy { $0 >= 0 }, "attention: negative sequence length")
     if case .sliding(let radius) = window { precondition(radius >= 0, "attention: negative window radius") }
-    let layout = AttentionLayout(sequenceLengths: sequenceLengths, queryHeads: queryHeads, kvHeads: kvHeads,
-                                 headDim: headDim, window: window)
+    let layout = AttentionLayout(
+        sequenceLengths: sequenceLengths, queryHeads: queryHeads, kvHeads: kvHeads,
+        headDim: headDim, window: window)
     if layout.tasks.isEmpty { return }
     let panelWidth = PackedMatrix.panelWidth
     let kernels = KernelVariant.current.table
@@ -39,8 +43,10 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
     // Per (sequence, kv head), K and V repacked so both GEMMs read B as matmul reads packed weights:
     // Kᵀ in 32-key panels `[headDim × 32]`, and V in 32-column panels `[keys × 32]`, zero past the ends.
     let packedCount = max(1, layout.paddedKeyRows * kvHeads * (headDim + layout.paddedHeadDim))
-    let packedStorage = UnsafeMutableRawPointer.allocate(byteCount: packedCount * MemoryLayout<Float>.size, alignment: 64)
-        .bindMemory(to: Float.self, capacity: packedCount)
+    let packedStorage = UnsafeMutableRawPointer.allocate(
+        byteCount: packedCount * MemoryLayout<Float>.size, alignment: 64
+    )
+    .bindMemory(to: Float.self, capacity: packedCount)
     defer { packedStorage.deallocate() }
     let scratchPerSlot = AttentionLayout.queryBlock * layout.maxKeySpan + AttentionLayout.queryBlock
     let scratchStorage = UnsafeMutablePointer<Float>.allocate(capacity: scratchPerSlot * pool.threadCount)
@@ -56,7 +62,7 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
         let paddedKeys = layout.paddedKeys(sequence)
         let keyPanels = packed + layout.keyOffset(sequence: sequence, group: group)
         let valuePanels = packed + layout.valueOffset(sequence: sequence, group: group)
-        let panelStride = paddedKeys * panelWidth  // from one V column panel to the next
+        let panelStride = paddedKeys * panelWidth // from one V column panel to the next
         // Row by row, with the padding written apart, so the inner loops carry no division and no test.
         for key in 0..<paddedKeys {
             let keyTarget = keyPanels + (key / panelWidth) * headDim * panelWidth + key % panelWidth
@@ -93,22 +99,25 @@ public func attention(queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
         let length = sequenceLengths[task.sequence], firstRow = layout.firstRows[task.sequence]
         let group = task.head / (queryHeads / kvHeads)
         if AttentionLayout.isDirect(length: length) {
-            kernels.attentionDirect(q + firstRow * ldq + task.head * headDim, ldq, k + firstRow * ldk + group * headDim,
-                                    ldk, v + firstRow * ldv + group * headDim, ldv, length, radius, headDim,
-                                    scratch + slot * scratchPerSlot, out + firstRow * ldo + task.head * headDim, ldo, scale)
+            kernels.attentionDirect(
+                q + firstRow * ldq + task.head * headDim, ldq, k + firstRow * ldk + group * headDim,
+                ldk, v + firstRow * ldv + group * headDim, ldv, length, radius, headDim,
+                scratch + slot * scratchPerSlot, out + firstRow * ldo + task.head * headDim, ldo, scale)
             return
         }
         let blockRows = min(AttentionLayout.queryBlock, length - task.firstQuery)
-        let (keyStart, keyEnd) = visibleKeys(from: task.firstQuery, through: task.firstQuery + blockRows - 1,
-                                             length: length, window: window)
-        let scores = scratch + slot * scratchPerSlot                           // [blockRows × span]
-        let rowSums = scores + AttentionLayout.queryBlock * layout.maxKeySpan  // [blockRows]
-        kernels.attentionBlock(q + (firstRow + task.firstQuery) * ldq + task.head * headDim, ldq, blockRows,
-                               task.firstQuery, length, radius,
-                               packed + layout.keyOffset(sequence: task.sequence, group: group),
-                               packed + layout.valueOffset(sequence: task.sequence, group: group),
-                               layout.paddedKeys(task.sequence), headDim, keyStart, keyEnd, scores, rowSums,
-                               out + (firstRow + task.firstQuery) * ldo + task.head * headDim, ldo, scale)
+        let (keyStart, keyEnd) = visibleKeys(
+            from: task.firstQuery, through: task.firstQuery + blockRows - 1,
+            length: length, window: window)
+        let scores = scratch + slot * scratchPerSlot // [blockRows × span]
+        let rowSums = scores + AttentionLayout.queryBlock * layout.maxKeySpan // [blockRows]
+        kernels.attentionBlock(
+            q + (firstRow + task.firstQuery) * ldq + task.head * headDim, ldq, blockRows,
+            task.firstQuery, length, radius,
+            packed + layout.keyOffset(sequence: task.sequence, group: group),
+            packed + layout.valueOffset(sequence: task.sequence, group: group),
+            layout.paddedKeys(task.sequence), headDim, keyStart, keyEnd, scores, rowSums,
+            out + (firstRow + task.firstQuery) * ldo + task.head * headDim, ldo, scale)
     }
     // A short batch's attention is a few µs of work: one task on the calling thread beats a hand-off and a wait.
     if layout.tokenCount * layout.maxKeySpan * headDim * queryHeads <= 1 << 20 {
@@ -171,7 +180,8 @@ private struct AttentionLayout: Sendable {
             row += length
             let isPacked = !Self.isDirect(length: length)
             if isPacked { packedSequences.append(sequence) }
-            firstKeyRows.append(firstKeyRows.last! + (isPacked ? (length + panelWidth - 1) / panelWidth * panelWidth : 0))
+            firstKeyRows.append(
+                firstKeyRows.last! + (isPacked ? (length + panelWidth - 1) / panelWidth * panelWidth : 0))
             let reach: Int
             switch window {
             case .full: reach = length
@@ -210,6 +220,7 @@ private struct AttentionLayout: Sendable {
 
     /// Start of the V panels of (sequence, kv head): `paddedHeadDim / 32` panels of `[paddedKeys × 32]`, after all Kᵀ.
     func valueOffset(sequence: Int, group: Int) -> Int {
-        paddedKeyRows * kvHeads * headDim + (firstKeyRows[sequence] * kvHeads + group * paddedKeys(sequence)) * paddedHeadDim
+        paddedKeyRows * kvHeads * headDim + (firstKeyRows[sequence] * kvHeads + group * paddedKeys(sequence))
+            * paddedHeadDim
     }
 }

@@ -28,7 +28,9 @@ enum AvailableCores {
             let bounds = range.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
             switch bounds.count {
             case 1 where bounds[0] != nil: count += 1
-            case 2: guard let low = bounds[0], let high = bounds[1], low <= high else { return nil }; count += high - low + 1
+            case 2:
+                guard let low = bounds[0], let high = bounds[1], low <= high else { return nil };
+                count += high - low + 1
             default: return nil
             }
         }

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A fixed pool of worker threads for data-parallel loops (one per core by default). Not Dispatch's global queue per call.
@@ -60,15 +61,15 @@ public final class ComputePool: @unchecked Sendable {
             let context = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             context.initialize(to: WorkerContext(pool: Unmanaged.passUnretained(self), slot: slot))
             #if canImport(Darwin)
-            var handle: pthread_t?
-            let status = pthread_create(&handle, nil, { ComputePool.workerEntry($0) }, context)
-            precondition(status == 0, "pthread_create failed with error \(status)")
-            workers.append(handle!)
+                var handle: pthread_t?
+                let status = pthread_create(&handle, nil, { ComputePool.workerEntry($0) }, context)
+                precondition(status == 0, "pthread_create failed with error \(status)")
+                workers.append(handle!)
             #else
-            var handle = pthread_t()
-            let status = pthread_create(&handle, nil, { ComputePool.workerEntry($0!) }, context)
-            precondition(status == 0, "pthread_create failed with error \(status)")
-            workers.append(handle)
+                var handle = pthread_t()
+                let status = pthread_create(&handle, nil, { ComputePool.workerEntry($0!) }, context)
+                precondition(status == 0, "pthread_create failed with error \(status)")
+                workers.append(handle)
             #endif
         }
     }

@@ -1,15 +1,15 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 #if arch(x86_64)
-import KernelsAVX2
-import KernelsAVX512
-import KernelsAVX512BF16
+    import KernelsAVX2
+    import KernelsAVX512
+    import KernelsAVX512BF16
 #endif
 #if arch(x86_64) && os(Linux)
-import KernelsAMX
+    import KernelsAMX
 #endif
 
 /// A compiled copy of the SIMD kernels: the same source built for one instruction set.
@@ -36,10 +36,14 @@ public enum KernelVariant: String, CaseIterable, Sendable {
             return allCases.first { $0.isStartupChoice && $0.isSupported }!
         }
         guard let variant = KernelVariant(rawValue: forced) else {
-            fatalError("EMBED_KERNELS=\(forced) is not a kernel variant; use one of: \(allCases.map(\.rawValue).joined(separator: ", "))")
+            fatalError(
+                "EMBED_KERNELS=\(forced) is not a kernel variant; use one of: \(allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard variant.isSupported else {
-            fatalError("EMBED_KERNELS=\(forced), but this CPU cannot run it; supported here: \(supported.map(\.rawValue).joined(separator: ", "))")
+            fatalError(
+                "EMBED_KERNELS=\(forced), but this CPU cannot run it; supported here: \(supported.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         return variant
     }()
@@ -55,16 +59,16 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         switch self {
         case .portable: return true
         #if arch(x86_64)
-        case .avx2: return CPUFeatures.current.isSuperset(of: CPUFeatures.haswell)
-        case .avx512: return CPUFeatures.current.isSuperset(of: CPUFeatures.skylakeAVX512)
-        case .avx512bf16: return CPUFeatures.current.isSuperset(of: CPUFeatures.cooperLake)
+            case .avx2: return CPUFeatures.current.isSuperset(of: CPUFeatures.haswell)
+            case .avx512: return CPUFeatures.current.isSuperset(of: CPUFeatures.skylakeAVX512)
+            case .avx512bf16: return CPUFeatures.current.isSuperset(of: CPUFeatures.cooperLake)
         #endif
         #if arch(x86_64) && os(Linux)
-        case .avx512amx: return CPUFeatures.current.isSuperset(of: CPUFeatures.sapphireRapids) && amxPermitted
+            case .avx512amx: return CPUFeatures.current.isSuperset(of: CPUFeatures.sapphireRapids) && amxPermitted
         #elseif arch(x86_64)
-        case .avx512amx: return false
+            case .avx512amx: return false
         #else
-        case .avx2, .avx512, .avx512bf16, .avx512amx: return false
+            case .avx2, .avx512, .avx512bf16, .avx512amx: return false
         #endif
         }
     }
@@ -82,18 +86,18 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         switch self {
         case .avx512amx: return false
         #if arch(x86_64)
-        case .avx512bf16: return Self.dotOutpacesFMA
+            case .avx512bf16: return Self.dotOutpacesFMA
         #endif
         default: return true
         }
     }
 
     #if arch(x86_64)
-    /// Measured only where the CPU has the instruction.
-    private static let dotOutpacesFMA: Bool = avx512bf16.isSupported && measuredDotSpeedOverFMA() > 1.2
+        /// Measured only where the CPU has the instruction.
+        private static let dotOutpacesFMA: Bool = avx512bf16.isSupported && measuredDotSpeedOverFMA() > 1.2
 
-    /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16), as start-up measures it.
-    public static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
+        /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16), as start-up measures it.
+        public static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
     #endif
 
     /// Overrides `active` for the current thread or task (tests run every supported variant this way).
@@ -106,16 +110,16 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     var table: KernelTable {
         switch self {
         #if arch(x86_64) && os(Linux)
-        case .avx512amx: return .avx512amx
+            case .avx512amx: return .avx512amx
         #elseif arch(x86_64)
-        case .avx512amx: return .avx512bf16
+            case .avx512amx: return .avx512bf16
         #endif
         #if arch(x86_64)
-        case .avx512bf16: return .avx512bf16
-        case .avx512: return .avx512
-        case .avx2: return .avx2
+            case .avx512bf16: return .avx512bf16
+            case .avx512: return .avx512
+            case .avx2: return .avx2
         #else
-        case .avx512amx, .avx512bf16, .avx512, .avx2: return .portable
+            case .avx512amx, .avx512bf16, .avx512, .avx2: return .portable
         #endif
         case .portable: return .portable
         }
@@ -129,20 +133,33 @@ public var activeVariant: String { KernelVariant.active.rawValue }
 struct KernelTable: Sendable {
     /// (x, ldx, rows, panels, bfloat16, inFeatures, kBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate,
     ///  widened)
-    let matmulBlock: @Sendable (UnsafePointer<Float>, Int, Int, UnsafeRawPointer, Bool, Int, Int, Int, Int, Int,
-                                UnsafeMutablePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>?) -> Void
+    let matmulBlock:
+        @Sendable (
+            UnsafePointer<Float>, Int, Int, UnsafeRawPointer, Bool, Int, Int, Int, Int, Int,
+            UnsafeMutablePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>?
+        ) -> Void
     /// (queries, ldq, rows, firstQuery, length, radius, keyPanels, valuePanels, paddedKeys, headDim, keyStart, keyEnd,
     ///  scores, rowSums, output, ldo, scale)
-    let attentionBlock: @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>,
-                                   Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                   UnsafeMutablePointer<Float>, Int, Float) -> Void
+    let attentionBlock:
+        @Sendable (
+            UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>,
+            Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+            UnsafeMutablePointer<Float>, Int, Float
+        ) -> Void
     /// (queries, ldq, keys, ldk, values, ldv, length, radius, headDim, scores, output, ldo, scale)
-    let attentionDirect: @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Int, Int,
-                                    Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
+    let attentionDirect:
+        @Sendable (
+            UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Int, Int,
+            Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Float
+        ) -> Void
     /// (x, y, rows, width, rowStride, weightPlusOne, epsilon)
-    let rmsNormRows: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) -> Void
+    let rmsNormRows:
+        @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) ->
+            Void
     /// (y, yRowStride, residual, residualRowStride, rows, width, weightPlusOne, epsilon)
-    let rmsNormAddRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) -> Void
+    let rmsNormAddRows:
+        @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float)
+            -> Void
     /// (x, count)
     let softmaxRow: @Sendable (UnsafeMutablePointer<Float>, Int) -> Void
     /// (products, productStride, rows, columns, out, outStride): gelu(gate)·up over a block of gate/up panel pairs.
@@ -158,115 +175,198 @@ struct KernelTable: Sendable {
     var bfloat16Dot: BFloat16DotKernels?
 
     static let portable = KernelTable(
-        matmulBlock: { Kernels.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                           firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                                           widened: $13) },
-        attentionBlock: { Kernels.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                                                 keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                                                 keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
-        attentionDirect: { Kernels.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                                                   length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                                                   ldo: $11, scale: $12) },
-        rmsNormRows: { Kernels.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
-        rmsNormAddRows: { Kernels.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                                                 weightPlusOne: $6, epsilon: $7) },
+        matmulBlock: {
+            Kernels.matmulBlock(
+                x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
+                firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                widened: $13)
+        },
+        attentionBlock: {
+            Kernels.attentionBlock(
+                queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
+                keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
+                keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
+        },
+        attentionDirect: {
+            Kernels.attentionDirect(
+                queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                ldo: $11, scale: $12)
+        },
+        rmsNormRows: {
+            Kernels.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
+        },
+        rmsNormAddRows: {
+            Kernels.rmsNormAddRows(
+                $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
+                weightPlusOne: $6, epsilon: $7)
+        },
         softmaxRow: { Kernels.softmaxRow($0, count: $1) },
-        geluTanhMultiplyPairs: { Kernels.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
-                                                                  into: $4, outStride: $5) },
+        geluTanhMultiplyPairs: {
+            Kernels.geluTanhMultiplyPairRows(
+                $0, productStride: $1, rows: $2, columns: $3,
+                into: $4, outStride: $5)
+        },
         ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { Kernels.dotRow($0, $1, count: $2) },
         firstTileRows: Kernels.firstTileRows,
         bfloat16Dot: nil)
 
     #if arch(x86_64)
-    static let avx2 = KernelTable(
-        matmulBlock: { KernelsAVX2.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                               firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                                               widened: $13) },
-        attentionBlock: { KernelsAVX2.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                                                     keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                                                     keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
-        attentionDirect: { KernelsAVX2.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                                                       length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                                                       ldo: $11, scale: $12) },
-        rmsNormRows: { KernelsAVX2.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
-        rmsNormAddRows: { KernelsAVX2.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                                                     weightPlusOne: $6, epsilon: $7) },
-        softmaxRow: { KernelsAVX2.softmaxRow($0, count: $1) },
-        geluTanhMultiplyPairs: { KernelsAVX2.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
-                                                                      into: $4, outStride: $5) },
-        ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
-        firstTileRows: KernelsAVX2.firstTileRows,
-        bfloat16Dot: nil)
+        static let avx2 = KernelTable(
+            matmulBlock: {
+                KernelsAVX2.matmulBlock(
+                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
+                    firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                    widened: $13)
+            },
+            attentionBlock: {
+                KernelsAVX2.attentionBlock(
+                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
+                    keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
+                    keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
+            },
+            attentionDirect: {
+                KernelsAVX2.attentionDirect(
+                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                    length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                    ldo: $11, scale: $12)
+            },
+            rmsNormRows: {
+                KernelsAVX2.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
+            },
+            rmsNormAddRows: {
+                KernelsAVX2.rmsNormAddRows(
+                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
+                    weightPlusOne: $6, epsilon: $7)
+            },
+            softmaxRow: { KernelsAVX2.softmaxRow($0, count: $1) },
+            geluTanhMultiplyPairs: {
+                KernelsAVX2.geluTanhMultiplyPairRows(
+                    $0, productStride: $1, rows: $2, columns: $3,
+                    into: $4, outStride: $5)
+            },
+            ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
+            dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
+            firstTileRows: KernelsAVX2.firstTileRows,
+            bfloat16Dot: nil)
 
-    static let avx512 = KernelTable(
-        matmulBlock: { KernelsAVX512.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                                                 firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                                                 widened: $13) },
-        attentionBlock: { KernelsAVX512.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                                                       keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                                                       keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16) },
-        attentionDirect: { KernelsAVX512.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                                                         length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                                                         ldo: $11, scale: $12) },
-        rmsNormRows: { KernelsAVX512.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6) },
-        rmsNormAddRows: { KernelsAVX512.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                                                       weightPlusOne: $6, epsilon: $7) },
-        softmaxRow: { KernelsAVX512.softmaxRow($0, count: $1) },
-        geluTanhMultiplyPairs: { KernelsAVX512.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
-                                                                        into: $4, outStride: $5) },
-        ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
-        firstTileRows: KernelsAVX512.firstTileRows,
-        bfloat16Dot: nil)
+        static let avx512 = KernelTable(
+            matmulBlock: {
+                KernelsAVX512.matmulBlock(
+                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
+                    firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
+                    widened: $13)
+            },
+            attentionBlock: {
+                KernelsAVX512.attentionBlock(
+                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
+                    keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
+                    keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
+            },
+            attentionDirect: {
+                KernelsAVX512.attentionDirect(
+                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
+                    length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
+                    ldo: $11, scale: $12)
+            },
+            rmsNormRows: {
+                KernelsAVX512.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
+            },
+            rmsNormAddRows: {
+                KernelsAVX512.rmsNormAddRows(
+                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
+                    weightPlusOne: $6, epsilon: $7)
+            },
+            softmaxRow: { KernelsAVX512.softmaxRow($0, count: $1) },
+            geluTanhMultiplyPairs: {
+                KernelsAVX512.geluTanhMultiplyPairRows(
+                    $0, productStride: $1, rows: $2, columns: $3,
+                    into: $4, outStride: $5)
+            },
+            ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
+            dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
+            firstTileRows: KernelsAVX512.firstTileRows,
+            bfloat16Dot: nil)
 
-    static let avx512bf16 = KernelTable(
-        matmulBlock: { KernelsAVX512BF16.matmulBlock(x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5,
-                                                     kBlock: $6, firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10,
-                                                     ldy: $11, accumulate: $12, widened: $13) },
-        attentionBlock: { KernelsAVX512BF16.attentionBlock(queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4,
-                                                           radius: $5, keyPanels: $6, valuePanels: $7, paddedKeys: $8,
-                                                           headDim: $9, keyStart: $10, keyEnd: $11, scores: $12,
-                                                           rowSums: $13, output: $14, ldo: $15, scale: $16) },
-        attentionDirect: { KernelsAVX512BF16.attentionDirect(queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4,
-                                                             ldv: $5, length: $6, radius: $7, headDim: $8, scores: $9,
-                                                             output: $10, ldo: $11, scale: $12) },
-        rmsNormRows: { KernelsAVX512BF16.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5,
-                                                     epsilon: $6) },
-        rmsNormAddRows: { KernelsAVX512BF16.rmsNormAddRows($0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,
-                                                           width: $5, weightPlusOne: $6, epsilon: $7) },
-        softmaxRow: { KernelsAVX512BF16.softmaxRow($0, count: $1) },
-        geluTanhMultiplyPairs: { KernelsAVX512BF16.geluTanhMultiplyPairRows($0, productStride: $1, rows: $2, columns: $3,
-                                                                            into: $4, outStride: $5) },
-        ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
-        firstTileRows: KernelsAVX512BF16.firstTileRows,
-        bfloat16Dot: BFloat16DotKernels(
-            roundRowsToPairs: { KernelsAVX512BF16.roundRowsToPairs($0, ldx: $1, rows: $2, inFeatures: $3, into: $4,
-                                                                   pairStride: $5) },
-            matmulBlock: { KernelsAVX512BF16.dotMatmulBlock(pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4,
-                                                            pairBlock: $5, firstPanel: $6, lastPanel: $7,
-                                                            outFeatures: $8, y: $9, ldy: $10, accumulate: $11) },
-            rmsNormRows: { KernelsAVX512BF16.rmsNormRowsToBFloat16($0, rowStride: $1, into: $2, targetStride: $3,
-                                                                   rows: $4, width: $5, weightPlusOne: $6, epsilon: $7) },
-            geluTanhMultiplyPairs: { KernelsAVX512BF16.geluTanhMultiplyPairRowsToBFloat16(
-                $0, productStride: $1, rows: $2, columns: $3, into: $4, outStride: $5) }))
+        static let avx512bf16 = KernelTable(
+            matmulBlock: {
+                KernelsAVX512BF16.matmulBlock(
+                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5,
+                    kBlock: $6, firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10,
+                    ldy: $11, accumulate: $12, widened: $13)
+            },
+            attentionBlock: {
+                KernelsAVX512BF16.attentionBlock(
+                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4,
+                    radius: $5, keyPanels: $6, valuePanels: $7, paddedKeys: $8,
+                    headDim: $9, keyStart: $10, keyEnd: $11, scores: $12,
+                    rowSums: $13, output: $14, ldo: $15, scale: $16)
+            },
+            attentionDirect: {
+                KernelsAVX512BF16.attentionDirect(
+                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4,
+                    ldv: $5, length: $6, radius: $7, headDim: $8, scores: $9,
+                    output: $10, ldo: $11, scale: $12)
+            },
+            rmsNormRows: {
+                KernelsAVX512BF16.rmsNormRows(
+                    $0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5,
+                    epsilon: $6)
+            },
+            rmsNormAddRows: {
+                KernelsAVX512BF16.rmsNormAddRows(
+                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,
+                    width: $5, weightPlusOne: $6, epsilon: $7)
+            },
+            softmaxRow: { KernelsAVX512BF16.softmaxRow($0, count: $1) },
+            geluTanhMultiplyPairs: {
+                KernelsAVX512BF16.geluTanhMultiplyPairRows(
+                    $0, productStride: $1, rows: $2, columns: $3,
+                    into: $4, outStride: $5)
+            },
+            ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
+            dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
+            firstTileRows: KernelsAVX512BF16.firstTileRows,
+            bfloat16Dot: BFloat16DotKernels(
+                roundRowsToPairs: {
+                    KernelsAVX512BF16.roundRowsToPairs(
+                        $0, ldx: $1, rows: $2, inFeatures: $3, into: $4,
+                        pairStride: $5)
+                },
+                matmulBlock: {
+                    KernelsAVX512BF16.dotMatmulBlock(
+                        pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4,
+                        pairBlock: $5, firstPanel: $6, lastPanel: $7,
+                        outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
+                },
+                rmsNormRows: {
+                    KernelsAVX512BF16.rmsNormRowsToBFloat16(
+                        $0, rowStride: $1, into: $2, targetStride: $3,
+                        rows: $4, width: $5, weightPlusOne: $6, epsilon: $7)
+                },
+                geluTanhMultiplyPairs: {
+                    KernelsAVX512BF16.geluTanhMultiplyPairRowsToBFloat16(
+                        $0, productStride: $1, rows: $2, columns: $3, into: $4, outStride: $5)
+                }))
     #endif
 
     #if arch(x86_64) && os(Linux)
-    static let avx512amx: KernelTable = {
-        // Linux must grant the tile state before any thread touches a tile, or the first tile instruction faults:
-        // whoever takes this table (a forced variant too) asks first. Not a precondition: -Ounchecked drops those,
-        // condition and all.
-        if !amxPermitted { fatalError("avx512amx kernels, but Linux did not grant this process the AMX tile state") }
-        var table = avx512bf16
-        table.bfloat16Dot?.matmulBlock = {
-            KernelsAMX.amxMatmulBlock(pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4, pairBlock: $5,
-                                      firstPanel: $6, lastPanel: $7, outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
-        }
-        return table
-    }()
+        static let avx512amx: KernelTable = {
+            // Linux must grant the tile state before any thread touches a tile, or the first tile instruction faults:
+            // whoever takes this table (a forced variant too) asks first. Not a precondition: -Ounchecked drops those,
+            // condition and all.
+            if !amxPermitted {
+                fatalError("avx512amx kernels, but Linux did not grant this process the AMX tile state")
+            }
+            var table = avx512bf16
+            table.bfloat16Dot?.matmulBlock = {
+                KernelsAMX.amxMatmulBlock(
+                    pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4, pairBlock: $5,
+                    firstPanel: $6, lastPanel: $7, outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
+            }
+            return table
+        }()
     #endif
 }
 
@@ -275,88 +375,98 @@ struct BFloat16DotKernels: Sendable {
     /// (x, ldx, rows, inFeatures, pairs, pairStride): rows of x as bf16 pairs along K, rounded to nearest even.
     let roundRowsToPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt32>, Int) -> Void
     /// (pairs, ldp, rows, panels, pairRows, pairBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
-    var matmulBlock: @Sendable (UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
-                                UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    var matmulBlock:
+        @Sendable (
+            UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
+            UnsafeMutablePointer<Float>, Int, Bool
+        ) -> Void
     /// (x, ldx, y, yStride, rows, width, weightPlusOne, epsilon): `KernelTable.rmsNormRows` with y as bf16 values,
     /// `yStride` apart, rounded as `roundRowsToPairs` rounds.
-    let rmsNormRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<UInt16>, Int, Int, Int,
-                                UnsafePointer<Float>, Float) -> Void
+    let rmsNormRows:
+        @Sendable (
+            UnsafePointer<Float>, Int, UnsafeMutablePointer<UInt16>, Int, Int, Int,
+            UnsafePointer<Float>, Float
+        ) -> Void
     /// (products, productStride, rows, columns, out, outStride): `KernelTable.geluTanhMultiplyPairs` with out as
     /// bf16 values, rounded the same way.
-    let geluTanhMultiplyPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt16>, Int) -> Void
+    let geluTanhMultiplyPairs:
+        @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt16>, Int) -> Void
 }
 
 #if arch(x86_64)
-/// The x86-64 features the variants were compiled for, as the OS reports them usable.
-struct CPUFeatures: OptionSet, Sendable {
-    let rawValue: Int
+    /// The x86-64 features the variants were compiled for, as the OS reports them usable.
+    struct CPUFeatures: OptionSet, Sendable {
+        let rawValue: Int
 
-    static let avx = CPUFeatures(rawValue: 1 << 0)
-    static let avx2 = CPUFeatures(rawValue: 1 << 1)
-    static let fma = CPUFeatures(rawValue: 1 << 2)
-    static let f16c = CPUFeatures(rawValue: 1 << 3)
-    static let bmi1 = CPUFeatures(rawValue: 1 << 4)
-    static let bmi2 = CPUFeatures(rawValue: 1 << 5)
-    static let lzcnt = CPUFeatures(rawValue: 1 << 6)
-    static let movbe = CPUFeatures(rawValue: 1 << 7)
-    static let avx512f = CPUFeatures(rawValue: 1 << 8)
-    static let avx512bw = CPUFeatures(rawValue: 1 << 9)
-    static let avx512dq = CPUFeatures(rawValue: 1 << 10)
-    static let avx512vl = CPUFeatures(rawValue: 1 << 11)
-    static let avx512cd = CPUFeatures(rawValue: 1 << 12)
-    static let avx512vnni = CPUFeatures(rawValue: 1 << 13)
-    static let avx512bf16 = CPUFeatures(rawValue: 1 << 14)
-    static let amxTile = CPUFeatures(rawValue: 1 << 15)
-    static let amxBF16 = CPUFeatures(rawValue: 1 << 16)
+        static let avx = CPUFeatures(rawValue: 1 << 0)
+        static let avx2 = CPUFeatures(rawValue: 1 << 1)
+        static let fma = CPUFeatures(rawValue: 1 << 2)
+        static let f16c = CPUFeatures(rawValue: 1 << 3)
+        static let bmi1 = CPUFeatures(rawValue: 1 << 4)
+        static let bmi2 = CPUFeatures(rawValue: 1 << 5)
+        static let lzcnt = CPUFeatures(rawValue: 1 << 6)
+        static let movbe = CPUFeatures(rawValue: 1 << 7)
+        static let avx512f = CPUFeatures(rawValue: 1 << 8)
+        static let avx512bw = CPUFeatures(rawValue: 1 << 9)
+        static let avx512dq = CPUFeatures(rawValue: 1 << 10)
+        static let avx512vl = CPUFeatures(rawValue: 1 << 11)
+        static let avx512cd = CPUFeatures(rawValue: 1 << 12)
+        static let avx512vnni = CPUFeatures(rawValue: 1 << 13)
+        static let avx512bf16 = CPUFeatures(rawValue: 1 << 14)
+        static let amxTile = CPUFeatures(rawValue: 1 << 15)
+        static let amxBF16 = CPUFeatures(rawValue: 1 << 16)
 
-    /// What `-target-cpu haswell` lets the compiler use.
-    static let haswell: CPUFeatures = [.avx, .avx2, .fma, .f16c, .bmi1, .bmi2, .lzcnt, .movbe]
-    /// What `-target-cpu skylake-avx512` adds on top.
-    static let skylakeAVX512: CPUFeatures = haswell.union([.avx512f, .avx512bw, .avx512dq, .avx512vl, .avx512cd])
-    /// What `-target-cpu cooperlake` adds on top of that.
-    static let cooperLake: CPUFeatures = skylakeAVX512.union([.avx512vnni, .avx512bf16])
-    /// The AMX part of what `-target-cpu sapphirerapids` lets KernelsAMX use (its Swift is plain loops and the
-    /// tile wrappers).
-    static let sapphireRapids: CPUFeatures = cooperLake.union([.amxTile, .amxBF16])
+        /// What `-target-cpu haswell` lets the compiler use.
+        static let haswell: CPUFeatures = [.avx, .avx2, .fma, .f16c, .bmi1, .bmi2, .lzcnt, .movbe]
+        /// What `-target-cpu skylake-avx512` adds on top.
+        static let skylakeAVX512: CPUFeatures = haswell.union([.avx512f, .avx512bw, .avx512dq, .avx512vl, .avx512cd])
+        /// What `-target-cpu cooperlake` adds on top of that.
+        static let cooperLake: CPUFeatures = skylakeAVX512.union([.avx512vnni, .avx512bf16])
+        /// The AMX part of what `-target-cpu sapphirerapids` lets KernelsAMX use (its Swift is plain loops and the
+        /// tile wrappers).
+        static let sapphireRapids: CPUFeatures = cooperLake.union([.amxTile, .amxBF16])
 
-    /// Linux lists a feature in /proc/cpuinfo only when the kernel also saves its registers (XCR0), so a listed
-    /// feature is usable; macOS answers through sysctl.
-    static let current: CPUFeatures = {
-        var features: CPUFeatures = []
-        #if os(Linux)
-        let names: [(String, CPUFeatures)] = [
-            ("avx", .avx), ("avx2", .avx2), ("fma", .fma), ("f16c", .f16c), ("bmi1", .bmi1), ("bmi2", .bmi2),
-            ("abm", .lzcnt), ("movbe", .movbe), ("avx512f", .avx512f), ("avx512bw", .avx512bw),
-            ("avx512dq", .avx512dq), ("avx512vl", .avx512vl), ("avx512cd", .avx512cd),
-            ("avx512_vnni", .avx512vnni), ("avx512_bf16", .avx512bf16), ("amx_tile", .amxTile), ("amx_bf16", .amxBF16),
-        ]
-        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0 {
-            let text = String(cString: line!)
-            guard text.hasPrefix("flags") else { continue }
-            let flags = Set(text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ":" }).map(String.init))
-            for (name, feature) in names where flags.contains(name) { features.insert(feature) }
-            break
-        }
-        #elseif os(macOS)
-        let sysctlNames: [(String, CPUFeatures)] = [
-            ("hw.optional.avx1_0", .avx), ("hw.optional.avx2_0", .avx2), ("hw.optional.fma", .fma),
-            ("hw.optional.f16c", .f16c), ("hw.optional.bmi1", .bmi1), ("hw.optional.bmi2", .bmi2),
-            ("hw.optional.lzcnt", .lzcnt), ("hw.optional.movbe", .movbe), ("hw.optional.avx512f", .avx512f),
-            ("hw.optional.avx512bw", .avx512bw), ("hw.optional.avx512dq", .avx512dq),
-            ("hw.optional.avx512vl", .avx512vl), ("hw.optional.avx512cd", .avx512cd),
-        ]
-        for (name, feature) in sysctlNames {
-            var value: Int32 = 0
-            var size = MemoryLayout<Int32>.size
-            if sysctlbyname(name, &value, &size, nil, 0) == 0 && value != 0 { features.insert(feature) }
-        }
-        #endif
-        return features
-    }()
-}
+        /// Linux lists a feature in /proc/cpuinfo only when the kernel also saves its registers (XCR0), so a listed
+        /// feature is usable; macOS answers through sysctl.
+        static let current: CPUFeatures = {
+            var features: CPUFeatures = []
+            #if os(Linux)
+                let names: [(String, CPUFeatures)] = [
+                    ("avx", .avx), ("avx2", .avx2), ("fma", .fma), ("f16c", .f16c), ("bmi1", .bmi1), ("bmi2", .bmi2),
+                    ("abm", .lzcnt), ("movbe", .movbe), ("avx512f", .avx512f), ("avx512bw", .avx512bw),
+                    ("avx512dq", .avx512dq), ("avx512vl", .avx512vl), ("avx512cd", .avx512cd),
+                    ("avx512_vnni", .avx512vnni), ("avx512_bf16", .avx512bf16), ("amx_tile", .amxTile),
+                    ("amx_bf16", .amxBF16),
+                ]
+                guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
+                defer { fclose(file) }
+                var line: UnsafeMutablePointer<CChar>?
+                var capacity = 0
+                defer { free(line) }
+                while getline(&line, &capacity, file) > 0 {
+                    let text = String(cString: line!)
+                    guard text.hasPrefix("flags") else { continue }
+                    let flags = Set(
+                        text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ":" }).map(
+                            String.init))
+                    for (name, feature) in names where flags.contains(name) { features.insert(feature) }
+                    break
+                }
+            #elseif os(macOS)
+                let sysctlNames: [(String, CPUFeatures)] = [
+                    ("hw.optional.avx1_0", .avx), ("hw.optional.avx2_0", .avx2), ("hw.optional.fma", .fma),
+                    ("hw.optional.f16c", .f16c), ("hw.optional.bmi1", .bmi1), ("hw.optional.bmi2", .bmi2),
+                    ("hw.optional.lzcnt", .lzcnt), ("hw.optional.movbe", .movbe), ("hw.optional.avx512f", .avx512f),
+                    ("hw.optional.avx512bw", .avx512bw), ("hw.optional.avx512dq", .avx512dq),
+                    ("hw.optional.avx512vl", .avx512vl), ("hw.optional.avx512cd", .avx512cd),
+                ]
+                for (name, feature) in sysctlNames {
+                    var value: Int32 = 0
+                    var size = MemoryLayout<Int32>.size
+                    if sysctlbyname(name, &value, &size, nil, 0) == 0 && value != 0 { features.insert(feature) }
+                }
+            #endif
+            return features
+        }()
+    }
 #endif

@@ -9,18 +9,23 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 /// y = x · 1/√(mean(x²) + ε) ⊙ (1 + w) per row (Gemma RMSNorm). `x` and `y` may be the same buffer.
 ///
 /// `weightPlusOne` holds (1 + w) precomputed, `width` floats. Row r starts at `r·rowStride` in both buffers.
-public func rmsNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
-                    rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
+public func rmsNorm(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+    rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
+) {
     KernelVariant.current.table.rmsNormRows(x, y, rows, width, rowStride, weightPlusOne, epsilon)
 }
 
 /// residual += RMSNorm(y) per row: the sandwich norm after a sub-block, fused with the residual add.
 ///
 /// `y` rows are `yRowStride` apart, `residual` rows `residualRowStride` apart; `weightPlusOne` holds (1 + w).
-public func rmsNormAdd(_ y: UnsafePointer<Float>, rowStride yRowStride: Int,
-                       addingTo residual: UnsafeMutablePointer<Float>, residualRowStride: Int,
-                       rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
-    KernelVariant.current.table.rmsNormAddRows(y, yRowStride, residual, residualRowStride, rows, width, weightPlusOne, epsilon)
+public func rmsNormAdd(
+    _ y: UnsafePointer<Float>, rowStride yRowStride: Int,
+    addingTo residual: UnsafeMutablePointer<Float>, residualRowStride: Int,
+    rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
+) {
+    KernelVariant.current.table.rmsNormAddRows(
+        y, yRowStride, residual, residualRowStride, rows, width, weightPlusOne, epsilon)
 }
 
 /// x = softmax(x) over `count` floats, with max-subtraction; fp32 throughout.
@@ -34,7 +39,9 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
 ///
 /// Evaluated as u·σ(2z) (the same function: ½(1 + tanh z) = 1/(1 + e^(−2z))), which keeps full relative
 /// precision for every u instead of losing it where tanh z ≈ −1.
-public func geluTanhMultiplyPairs(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
-                                  into out: UnsafeMutablePointer<Float>, outStride: Int) {
+public func geluTanhMultiplyPairs(
+    _ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+    into out: UnsafeMutablePointer<Float>, outStride: Int
+) {
     KernelVariant.current.table.geluTanhMultiplyPairs(products, productStride, rows, columns, out, outStride)
 }

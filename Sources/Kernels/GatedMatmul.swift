@@ -15,12 +15,15 @@ public struct GatedProjections: Sendable {
     }
 
     /// `gate` and `up` are row-major `[outFeatures × inFeatures]` (PyTorch Linear layout).
-    public init(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
-                precision: WeightPrecision = .float32) {
+    public init(
+        gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
+        precision: WeightPrecision = .float32
+    ) {
         let count = outFeatures * inFeatures
         precondition(outFeatures > 0 && inFeatures > 0, "GatedProjections needs positive dimensions")
-        precondition(gate.count >= count && up.count >= count,
-                     "GatedProjections: \(gate.count) and \(up.count) weights for two \(outFeatures)×\(inFeatures) matrices")
+        precondition(
+            gate.count >= count && up.count >= count,
+            "GatedProjections: \(gate.count) and \(up.count) weights for two \(outFeatures)×\(inFeatures) matrices")
         let width = PackedMatrix.panelWidth, packedOutFeatures = Self.scratchWidth(outFeatures: outFeatures)
         let interleaved = UnsafeMutableBufferPointer<Float>.allocate(capacity: packedOutFeatures * inFeatures)
         defer { interleaved.deallocate() }
@@ -32,8 +35,9 @@ public struct GatedProjections: Sendable {
                 target.update(from: source.baseAddress! + first * inFeatures, count: rows * inFeatures)
             }
         }
-        packed = PackedMatrix(weights: UnsafeBufferPointer(interleaved), outFeatures: packedOutFeatures,
-                              inFeatures: inFeatures, precision: precision)
+        packed = PackedMatrix(
+            weights: UnsafeBufferPointer(interleaved), outFeatures: packedOutFeatures,
+            inFeatures: inFeatures, precision: precision)
         self.outFeatures = outFeatures
     }
 }
@@ -43,17 +47,22 @@ public struct GatedProjections: Sendable {
 ///
 /// `x` is `[m × w.inFeatures]` with rows `ldx` apart; `scratch` has room for `m × w.scratchWidth` floats (the gate
 /// and up products, rows contiguous); `y` is `[m × w.outFeatures]` with rows `ldy` apart and must not overlap `scratch`.
-public func matmulGELUGated(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: GatedProjections,
-                            scratch: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                            rowStride ldy: Int, pool: ComputePool) {
-    matmulGELUGated(MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w,
-                    scratch: scratch, into: MatmulInput(y, rowStride: ldy, form: .float32), pool: pool)
+public func matmulGELUGated(
+    _ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: GatedProjections,
+    scratch: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+    rowStride ldy: Int, pool: ComputePool
+) {
+    matmulGELUGated(
+        MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w,
+        scratch: scratch, into: MatmulInput(y, rowStride: ldy, form: .float32), pool: pool)
 }
 
 /// `matmulGELUGated` on x as a norm wrote it for `w`, writing y as the input of the matmul that follows (the down
 /// projection): in bf16 pair form each task rounds its block of y as it writes it.
-public func matmulGELUGated(_ x: MatmulInput, rows m: Int, _ w: GatedProjections,
-                            scratch: UnsafeMutablePointer<Float>, into y: MatmulInput, pool: ComputePool) {
+public func matmulGELUGated(
+    _ x: MatmulInput, rows m: Int, _ w: GatedProjections,
+    scratch: UnsafeMutablePointer<Float>, into y: MatmulInput, pool: ComputePool
+) {
     if m <= 0 { return }
     precondition(y.fits(inFeatures: w.outFeatures), "matmulGELUGated: row stride smaller than the row")
     // Resolved here, on the thread that may carry a forced variant, not in the tasks.
@@ -74,23 +83,27 @@ public func matmulGELUGated(_ x: MatmulInput, rows m: Int, _ w: GatedProjections
         nonisolated(unsafe) let y = y.floats
         epilogue = { block in
             let (first, count) = columns(block)
-            gelu(products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
-                 y + block.rowStart * ldy + first, ldy)
+            gelu(
+                products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
+                y + block.rowStart * ldy + first, ldy)
         }
     case .bfloat16Pairs:
         guard let dot = kernels.bfloat16Dot else {
-            preconditionFailure("matmulGELUGated: bf16 pairs for a variant without a dot product, run on \(KernelVariant.current)")
+            preconditionFailure(
+                "matmulGELUGated: bf16 pairs for a variant without a dot product, run on \(KernelVariant.current)")
         }
         let gelu = dot.geluTanhMultiplyPairs
         // Tasks start on whole panel pairs, so every block's first column is even: its pairs are its own words.
         nonisolated(unsafe) let y = y.bfloat16Values
         epilogue = { block in
             let (first, count) = columns(block)
-            gelu(products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
-                 y + block.rowStart * 2 * ldy + first, 2 * ldy)
+            gelu(
+                products + block.rowStart * scratchWidth + 2 * first, scratchWidth, block.rows, count,
+                y + block.rowStart * 2 * ldy + first, 2 * ldy)
         }
     }
     // Tasks take whole gate/up panel pairs.
-    runMatmul(x, rows: m, w.packed, into: scratch, rowStride: scratchWidth, accumulate: false, panelMultiple: 2,
-              pool: pool, finishTask: epilogue)
+    runMatmul(
+        x, rows: m, w.packed, into: scratch, rowStride: scratchWidth, accumulate: false, panelMultiple: 2,
+        pool: pool, finishTask: epilogue)
 }

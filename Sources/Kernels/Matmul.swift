@@ -2,61 +2,78 @@
 ///
 /// `x` is `[m × w.inFeatures]` with rows `ldx` apart; `y` is `[m × w.outFeatures]` with rows `ldy` apart.
 /// Work is split over the pool by blocks of rows and groups of 32-column panels.
-public func matmul(_ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
-                   _ w: PackedMatrix,
-                   into y: UnsafeMutablePointer<Float>, rowStride ldy: Int,
-                   accumulate: Bool = false, pool: ComputePool) {
-    matmul(MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w, into: y,
-           rowStride: ldy, accumulate: accumulate, pool: pool)
+public func matmul(
+    _ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
+    _ w: PackedMatrix,
+    into y: UnsafeMutablePointer<Float>, rowStride ldy: Int,
+    accumulate: Bool = false, pool: ComputePool
+) {
+    matmul(
+        MatmulInput(UnsafeMutablePointer(mutating: x), rowStride: ldx, form: .float32), rows: m, w, into: y,
+        rowStride: ldy, accumulate: accumulate, pool: pool)
 }
 
 /// `matmul` on x as a norm or an activation wrote it for `w` (see `MatmulInput`).
-public func matmul(_ x: MatmulInput, rows m: Int, _ w: PackedMatrix, into y: UnsafeMutablePointer<Float>,
-                   rowStride ldy: Int, accumulate: Bool = false, pool: ComputePool) {
+public func matmul(
+    _ x: MatmulInput, rows m: Int, _ w: PackedMatrix, into y: UnsafeMutablePointer<Float>,
+    rowStride ldy: Int, accumulate: Bool = false, pool: ComputePool
+) {
     if m <= 0 { return }
     precondition(ldy >= w.outFeatures, "matmul: row stride smaller than the row")
-    runMatmul(x, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate, panelMultiple: 1, pool: pool,
-              finishTask: nil)
+    runMatmul(
+        x, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate, panelMultiple: 1, pool: pool,
+        finishTask: nil)
 }
 
 /// What a matmul task does once its block of y is complete, while the block is still in cache.
 typealias TaskEpilogue = @Sendable (MatmulPlan.Block) -> Void
 
 /// `matmul` whose tasks each take a multiple of `panelMultiple` panels and run `finishTask` on their block.
-func runMatmul(_ input: MatmulInput, rows m: Int, _ w: PackedMatrix,
-               into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, panelMultiple: Int,
-               pool: ComputePool, finishTask: TaskEpilogue?) {
+func runMatmul(
+    _ input: MatmulInput, rows m: Int, _ w: PackedMatrix,
+    into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, panelMultiple: Int,
+    pool: ComputePool, finishTask: TaskEpilogue?
+) {
     precondition(input.fits(inFeatures: w.inFeatures), "matmul: row stride smaller than the row")
     let kernels = KernelVariant.current.table
     if w.pairsAlongK {
         guard let dot = kernels.bfloat16Dot else {
-            preconditionFailure("matmul: weights packed in bf16 pairs for a variant with a dot product, run on \(KernelVariant.current)")
+            preconditionFailure(
+                "matmul: weights packed in bf16 pairs for a variant with a dot product, run on \(KernelVariant.current)"
+            )
         }
         // Panels in groups at every height: a dot tile's prefetch stream runs on past its panel into the next one in
         // memory, which is worth fetching only for the task that reads it next. An 11-token query p50 7.5–7.8 ms
         // against 7.9–8.5 with a task per panel (Zen 4; for the fp32 tile the grouping made no difference).
-        let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
-                              tileRows: 0, panelMultiple: panelMultiple)
+        let plan = MatmulPlan(
+            rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
+            tileRows: 0, panelMultiple: panelMultiple)
         switch input.form {
         case .bfloat16Pairs:
-            matmulPairs(input.pairs, pairStride: input.rowStride, rows: m, w, into: y, rowStride: ldy,
-                        accumulate: accumulate, plan: plan, dot: dot, pool: pool, finishTask: finishTask)
+            matmulPairs(
+                input.pairs, pairStride: input.rowStride, rows: m, w, into: y, rowStride: ldy,
+                accumulate: accumulate, plan: plan, dot: dot, pool: pool, finishTask: finishTask)
         case .float32:
             let pairStride = w.storedRows / 2
-            let pairs = UnsafeMutableRawPointer.allocate(byteCount: m * pairStride * MemoryLayout<UInt32>.stride,
-                                                         alignment: 64)
-                .bindMemory(to: UInt32.self, capacity: m * pairStride)
+            let pairs = UnsafeMutableRawPointer.allocate(
+                byteCount: m * pairStride * MemoryLayout<UInt32>.stride,
+                alignment: 64
+            )
+            .bindMemory(to: UInt32.self, capacity: m * pairStride)
             defer { pairs.deallocate() }
-            roundRowsToPairs(input.floats, rowStride: input.rowStride, rows: m, inFeatures: w.inFeatures, into: pairs,
-                             pairStride: pairStride, dot: dot, pool: pool)
-            matmulPairs(pairs, pairStride: pairStride, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate,
-                        plan: plan, dot: dot, pool: pool, finishTask: finishTask)
+            roundRowsToPairs(
+                input.floats, rowStride: input.rowStride, rows: m, inFeatures: w.inFeatures, into: pairs,
+                pairStride: pairStride, dot: dot, pool: pool)
+            matmulPairs(
+                pairs, pairStride: pairStride, rows: m, w, into: y, rowStride: ldy, accumulate: accumulate,
+                plan: plan, dot: dot, pool: pool, finishTask: finishTask)
         }
         return
     }
     precondition(input.form == .float32, "matmul: x given as bf16 pairs for weights that are not packed in pairs")
-    let plan = MatmulPlan(rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
-                          tileRows: kernels.firstTileRows, panelMultiple: panelMultiple)
+    let plan = MatmulPlan(
+        rows: m, inFeatures: w.inFeatures, panelCount: w.panelCount, threads: pool.threadCount,
+        tileRows: kernels.firstTileRows, panelMultiple: panelMultiple)
     // Tasks read x and w and write disjoint blocks of y; the caller keeps all alive until parallelFor returns.
     nonisolated(unsafe) let x = input.floats, y = y
     let ldx = input.rowStride
@@ -66,23 +83,27 @@ func runMatmul(_ input: MatmulInput, rows m: Int, _ w: PackedMatrix,
     // tasks run on one slot at once): the fp32 tile then runs at full speed, and its 12 rows do not spill as they do
     // when each tile widens its own B rows.
     let widenedLength = plan.kBlock * PackedMatrix.panelWidth
-    let widened = bfloat16 && m >= MatmulPlan.widenedFromRows
+    let widened =
+        bfloat16 && m >= MatmulPlan.widenedFromRows
         ? UnsafeMutablePointer<Float>.allocate(capacity: widenedLength * pool.threadCount) : nil
     defer { widened?.deallocate() }
     nonisolated(unsafe) let sharedWidened = widened
     pool.parallelFor(plan.taskCount) { task, slot in
         let block = plan.block(task)
-        kernels.matmulBlock(x + block.rowStart * ldx, ldx, block.rows, sharedPanels, bfloat16, w.inFeatures,
-                            plan.kBlock, block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy,
-                            ldy, accumulate, sharedWidened.map { $0 + slot * widenedLength })
+        kernels.matmulBlock(
+            x + block.rowStart * ldx, ldx, block.rows, sharedPanels, bfloat16, w.inFeatures,
+            plan.kBlock, block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy,
+            ldy, accumulate, sharedWidened.map { $0 + slot * widenedLength })
         finishTask?(block)
     }
 }
 
 /// Rows of x rounded to bf16 pairs for a dot-product GEMM (rows split over the pool).
-private func roundRowsToPairs(_ x: UnsafePointer<Float>, rowStride ldx: Int, rows m: Int, inFeatures: Int,
-                             into pairs: UnsafeMutablePointer<UInt32>, pairStride: Int, dot: BFloat16DotKernels,
-                             pool: ComputePool) {
+private func roundRowsToPairs(
+    _ x: UnsafePointer<Float>, rowStride ldx: Int, rows m: Int, inFeatures: Int,
+    into pairs: UnsafeMutablePointer<UInt32>, pairStride: Int, dot: BFloat16DotKernels,
+    pool: ComputePool
+) {
     // Tasks read x and write disjoint rows of `pairs`; the caller keeps both alive until parallelFor returns.
     nonisolated(unsafe) let x = x, pairs = pairs
     // Up to 32 rows (a few µs) are one chunk on the calling thread: a hand-off per matmul would cost more than it
@@ -90,15 +111,18 @@ private func roundRowsToPairs(_ x: UnsafePointer<Float>, rowStride ldx: Int, row
     let chunk = max(32, (m + 4 * pool.threadCount - 1) / (4 * pool.threadCount))
     pool.parallelFor((m + chunk - 1) / chunk) { task, _ in
         let first = task * chunk
-        dot.roundRowsToPairs(x + first * ldx, ldx, min(chunk, m - first), inFeatures, pairs + first * pairStride,
-                             pairStride)
+        dot.roundRowsToPairs(
+            x + first * ldx, ldx, min(chunk, m - first), inFeatures, pairs + first * pairStride,
+            pairStride)
     }
 }
 
 /// The dot-product GEMM on rows of x already rounded to bf16 pairs (`pairStride` words apart).
-private func matmulPairs(_ pairs: UnsafePointer<UInt32>, pairStride: Int, rows m: Int, _ w: PackedMatrix,
-                         into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
-                         dot: BFloat16DotKernels, pool: ComputePool, finishTask: TaskEpilogue?) {
+private func matmulPairs(
+    _ pairs: UnsafePointer<UInt32>, pairStride: Int, rows m: Int, _ w: PackedMatrix,
+    into y: UnsafeMutablePointer<Float>, rowStride ldy: Int, accumulate: Bool, plan: MatmulPlan,
+    dot: BFloat16DotKernels, pool: ComputePool, finishTask: TaskEpilogue?
+) {
     // Tasks read the pairs and the panels and write disjoint blocks of y; the caller keeps all alive until
     // parallelFor returns.
     nonisolated(unsafe) let pairs = pairs, y = y
@@ -106,8 +130,9 @@ private func matmulPairs(_ pairs: UnsafePointer<UInt32>, pairStride: Int, rows m
     let pairRows = w.storedRows / 2, pairBlock = (plan.kBlock + 1) / 2
     pool.parallelFor(plan.taskCount) { task, _ in
         let block = plan.block(task)
-        dot.matmulBlock(pairs + block.rowStart * pairStride, pairStride, block.rows, panels, pairRows, pairBlock,
-                        block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy, ldy, accumulate)
+        dot.matmulBlock(
+            pairs + block.rowStart * pairStride, pairStride, block.rows, panels, pairRows, pairBlock,
+            block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy, ldy, accumulate)
         finishTask?(block)
     }
 }
@@ -168,7 +193,8 @@ struct MatmulPlan: Sendable {
     /// Task `task`'s block: row blocks outermost, panel groups within each.
     func block(_ task: Int) -> Block {
         let rowStart = task / panelGroups * rowsPerBlock, firstPanel = task % panelGroups * panelsPerGroup
-        return Block(rowStart: rowStart, rows: min(rowsPerBlock, rows - rowStart), firstPanel: firstPanel,
-                     lastPanel: min(firstPanel + panelsPerGroup, panelCount))
+        return Block(
+            rowStart: rowStart, rows: min(rowsPerBlock, rows - rowStart), firstPanel: firstPanel,
+            lastPanel: min(firstPanel + panelsPerGroup, panelCount))
     }
 }

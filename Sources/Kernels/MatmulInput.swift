@@ -75,8 +75,10 @@ public struct MatmulInput: @unchecked Sendable {
 
 /// `rmsNorm` of `rows` rows of x (`rowStride` floats apart) written as `input`, the input of the matmul that follows:
 /// in pair form each normed value is rounded to bf16 as the matmul would round it.
-public func rmsNorm(_ x: UnsafePointer<Float>, rowStride: Int, into input: MatmulInput, rows: Int, width: Int,
-                    weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
+public func rmsNorm(
+    _ x: UnsafePointer<Float>, rowStride: Int, into input: MatmulInput, rows: Int, width: Int,
+    weightPlusOne: UnsafePointer<Float>, epsilon: Float
+) {
     precondition(input.fits(inFeatures: width), "rmsNorm: target rows narrower than \(width)")
     let kernels = KernelVariant.current.table
     switch input.form {
@@ -85,7 +87,8 @@ public func rmsNorm(_ x: UnsafePointer<Float>, rowStride: Int, into input: Matmu
         kernels.rmsNormRows(x, input.floats, rows, width, rowStride, weightPlusOne, epsilon)
     case .bfloat16Pairs:
         guard let dot = kernels.bfloat16Dot else {
-            preconditionFailure("rmsNorm: bf16 pairs for a variant without a dot product, run on \(KernelVariant.current)")
+            preconditionFailure(
+                "rmsNorm: bf16 pairs for a variant without a dot product, run on \(KernelVariant.current)")
         }
         dot.rmsNormRows(x, rowStride, input.bfloat16Values, 2 * input.rowStride, rows, width, weightPlusOne, epsilon)
     }

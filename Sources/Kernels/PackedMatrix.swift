@@ -42,11 +42,14 @@ public final class PackedMatrix: @unchecked Sendable {
     public var byteCount: Int { panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2) }
 
     /// `weights` is row-major [outFeatures × inFeatures] (PyTorch Linear layout).
-    public init(weights: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
-                precision: WeightPrecision = .float32) {
+    public init(
+        weights: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
+        precision: WeightPrecision = .float32
+    ) {
         precondition(outFeatures > 0 && inFeatures > 0, "PackedMatrix needs positive dimensions")
-        precondition(weights.count >= outFeatures * inFeatures,
-                     "PackedMatrix: \(weights.count) weights for a \(outFeatures)×\(inFeatures) matrix")
+        precondition(
+            weights.count >= outFeatures * inFeatures,
+            "PackedMatrix: \(weights.count) weights for a \(outFeatures)×\(inFeatures) matrix")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.precision = precision
@@ -85,21 +88,25 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// Several Linear layers with the same inFeatures, concatenated along outFeatures (e.g. q|k|v).
     /// Output columns of part i start at the sum of the earlier parts' `outFeatures`.
-    public convenience init(stacking parts: [(weights: UnsafeBufferPointer<Float>, outFeatures: Int)], inFeatures: Int,
-                            precision: WeightPrecision = .float32) {
+    public convenience init(
+        stacking parts: [(weights: UnsafeBufferPointer<Float>, outFeatures: Int)], inFeatures: Int,
+        precision: WeightPrecision = .float32
+    ) {
         let total = parts.reduce(0) { $0 + $1.outFeatures }
         let stacked = UnsafeMutableBufferPointer<Float>.allocate(capacity: total * inFeatures)
         defer { stacked.deallocate() }
         var offset = 0
         for part in parts {
             let count = part.outFeatures * inFeatures
-            precondition(part.weights.count >= count,
-                         "PackedMatrix stacking: \(part.weights.count) weights for a \(part.outFeatures)×\(inFeatures) part")
+            precondition(
+                part.weights.count >= count,
+                "PackedMatrix stacking: \(part.weights.count) weights for a \(part.outFeatures)×\(inFeatures) part")
             _ = UnsafeMutableBufferPointer(rebasing: stacked[offset..<offset + count])
                 .initialize(from: part.weights[0..<count])
             offset += count
         }
-        self.init(weights: UnsafeBufferPointer(stacked), outFeatures: total, inFeatures: inFeatures, precision: precision)
+        self.init(
+            weights: UnsafeBufferPointer(stacked), outFeatures: total, inFeatures: inFeatures, precision: precision)
     }
 
     deinit { storage.deallocate() }

@@ -44,15 +44,19 @@ public final class RoPETable: @unchecked Sendable {
 ///
 /// Row r holds its heads side by side from `x + r·rowStride` (head n at offset n·headDim) and sits at
 /// position `positions[r]`, which must be below `table.maxPositions`.
-public func applyRoPE(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int,
-                      positions: UnsafePointer<Int32>, table: RoPETable) {
+public func applyRoPE(
+    _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int,
+    positions: UnsafePointer<Int32>, table: RoPETable
+) {
     let kernels = KernelVariant.current.table
     let half = table.headDim / 2
     for row in 0..<rows {
         let position = Int(positions[row])
-        precondition(position >= 0 && position < table.maxPositions,
-                     "RoPE position \(position) outside the table's 0..<\(table.maxPositions)")
-        kernels.ropeRow(x + row * rowStride, heads, table.headDim,
-                        table.cosines + position * half, table.sines + position * half)
+        precondition(
+            position >= 0 && position < table.maxPositions,
+            "RoPE position \(position) outside the table's 0..<\(table.maxPositions)")
+        kernels.ropeRow(
+            x + row * rowStride, heads, table.headDim,
+            table.cosines + position * half, table.sines + position * half)
     }
 }

@@ -7,97 +7,99 @@
 // Only this module is built for `sapphirerapids`: the CAMX wrappers inline here and nowhere else.
 
 #if arch(x86_64) && os(Linux)
-import CAMX
-import CPrefetch
+    import CAMX
+    import CPrefetch
 
-/// Whether this process may use the AMX tiles: Linux grants the tile state on request (kernel 5.16 and later).
-/// Asked once, before any thread runs a tile instruction.
-package let amxPermitted: Bool = embedAMXRequestPermission() == 0
+    /// Whether this process may use the AMX tiles: Linux grants the tile state on request (kernel 5.16 and later).
+    /// Asked once, before any thread runs a tile instruction.
+    package let amxPermitted: Bool = embedAMXRequestPermission() == 0
 
-/// K pairs per tile step, and rows or columns per tile.
-private let tileSide = 16
+    /// K pairs per tile step, and rows or columns per tile.
+    private let tileSide = 16
 
-/// How far ahead of a step's B tiles (in words) their lines are requested into L1: two steps. A short query streams
-/// every weight from memory once, and tile loads alone left it idle between requests. The 24 layers' bf16 weights
-/// at 11 rows, runs taking turns (Emerald Rapids): 9.0–9.8 ms against 10.3–13.4 without; 1 KB ahead or 4 KB did
-/// worse than 2 KB, and prefetcht1 did worse than prefetcht0.
-private let prefetchDistance = 512
+    /// How far ahead of a step's B tiles (in words) their lines are requested into L1: two steps. A short query streams
+    /// every weight from memory once, and tile loads alone left it idle between requests. The 24 layers' bf16 weights
+    /// at 11 rows, runs taking turns (Emerald Rapids): 9.0–9.8 ms against 10.3–13.4 without; 1 KB ahead or 4 KB did
+    /// worse than 2 KB, and prefetcht1 did worse than prefetcht0.
+    private let prefetchDistance = 512
 
-/// One matmul task over K-pair bf16 panels (the signature of the vdpbf16ps `dotMatmulBlock`): y[rows × panels'
-/// columns] (= or +=) x · W, x as bf16 pairs `ldp` words per row. The accumulators hold the whole K, so
-/// `pairBlock` (the vdpbf16ps tile's K block) does not apply. Rows go 32 at a time (two A tiles), and each panel's
-/// 32 columns are two B tiles: four accumulator tiles per step.
-@inline(never)
-package func amxMatmulBlock(pairs: UnsafePointer<UInt32>, ldp: Int, rows: Int, panels: UnsafePointer<UInt32>,
-                            pairRows: Int, pairBlock _: Int, firstPanel: Int, lastPanel: Int, outFeatures: Int,
-                            y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-    let halfLength = pairRows * tileSide
-    let steps = pairRows / tileSide, tailPairs = pairRows % tileSide
-    let tileWords = tileSide * tileSide
-    // K tails (odd model shapes, the tests' small ones) and partial panels go through zero-padded scratch: a tile
-    // always reads 16 pairs and writes 16 columns, and past the end of x, W or y is another row or not ours.
-    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * tileWords) { operandScratch in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 * 32) { resultScratch in
-            let aTail = operandScratch.baseAddress!, bTail = aTail + 2 * tileWords
-            let result = resultScratch.baseAddress!
-            var configured = (low: 0, high: 0)
-            var row0 = 0
-            while row0 < rows {
-                let groupRows = min(2 * tileSide, rows - row0)
-                let low = min(tileSide, groupRows), highRows = groupRows - low
-                let high: Int32 = highRows > 0 ? 1 : 0
-                if configured != (low, highRows) {
-                    embedAMXConfigure(Int32(low), Int32(highRows))
-                    configured = (low, highRows)
-                }
-                let a = pairs + row0 * ldp
-                if tailPairs > 0 {
-                    aTail.initialize(repeating: 0, count: 2 * tileWords)
-                    for r in 0..<groupRows {
-                        (aTail + r * tileSide).update(from: a + r * ldp + steps * tileSide, count: tailPairs)
+    /// One matmul task over K-pair bf16 panels (the signature of the vdpbf16ps `dotMatmulBlock`): y[rows × panels'
+    /// columns] (= or +=) x · W, x as bf16 pairs `ldp` words per row. The accumulators hold the whole K, so
+    /// `pairBlock` (the vdpbf16ps tile's K block) does not apply. Rows go 32 at a time (two A tiles), and each panel's
+    /// 32 columns are two B tiles: four accumulator tiles per step.
+    @inline(never)
+    package func amxMatmulBlock(
+        pairs: UnsafePointer<UInt32>, ldp: Int, rows: Int, panels: UnsafePointer<UInt32>,
+        pairRows: Int, pairBlock _: Int, firstPanel: Int, lastPanel: Int, outFeatures: Int,
+        y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool
+    ) {
+        let halfLength = pairRows * tileSide
+        let steps = pairRows / tileSide, tailPairs = pairRows % tileSide
+        let tileWords = tileSide * tileSide
+        // K tails (odd model shapes, the tests' small ones) and partial panels go through zero-padded scratch: a tile
+        // always reads 16 pairs and writes 16 columns, and past the end of x, W or y is another row or not ours.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * tileWords) { operandScratch in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 * 32) { resultScratch in
+                let aTail = operandScratch.baseAddress!, bTail = aTail + 2 * tileWords
+                let result = resultScratch.baseAddress!
+                var configured = (low: 0, high: 0)
+                var row0 = 0
+                while row0 < rows {
+                    let groupRows = min(2 * tileSide, rows - row0)
+                    let low = min(tileSide, groupRows), highRows = groupRows - low
+                    let high: Int32 = highRows > 0 ? 1 : 0
+                    if configured != (low, highRows) {
+                        embedAMXConfigure(Int32(low), Int32(highRows))
+                        configured = (low, highRows)
                     }
-                }
-                for panel in firstPanel..<lastPanel {
-                    let column = panel * 32
-                    let bLow = panels + 2 * panel * halfLength, bHigh = bLow + halfLength
-                    let wholePanel = outFeatures - column >= 32
-                    let c = y + row0 * ldy + column
-                    if accumulate && wholePanel {
-                        embedAMXLoadC(c, ldy * 4, high)
-                    } else {
-                        embedAMXZero(high)
-                    }
-                    for step in 0..<steps {
-                        let k = step * tileSide
-                        let ahead = k * tileSide + prefetchDistance
-                        for line in stride(from: 0, to: tileWords, by: 16) {
-                            prefetchForRead(bLow + ahead + line)
-                            prefetchForRead(bHigh + ahead + line)
-                        }
-                        embedAMXStep(a + k, ldp * 4, bLow + k * tileSide, bHigh + k * tileSide, high)
-                    }
+                    let a = pairs + row0 * ldp
                     if tailPairs > 0 {
-                        bTail.initialize(repeating: 0, count: 2 * tileWords)
-                        let k = steps * tileSide
-                        bTail.update(from: bLow + k * tileSide, count: tailPairs * tileSide)
-                        (bTail + tileWords).update(from: bHigh + k * tileSide, count: tailPairs * tileSide)
-                        embedAMXStep(aTail, tileSide * 4, bTail, bTail + tileWords, high)
-                    }
-                    if wholePanel {
-                        embedAMXStoreC(c, ldy * 4, high)
-                    } else {
-                        embedAMXStoreC(result, 32 * 4, high)
-                        let columns = outFeatures - column
+                        aTail.initialize(repeating: 0, count: 2 * tileWords)
                         for r in 0..<groupRows {
-                            let target = c + r * ldy, source = result + r * 32
-                            for j in 0..<columns { target[j] = accumulate ? target[j] + source[j] : source[j] }
+                            (aTail + r * tileSide).update(from: a + r * ldp + steps * tileSide, count: tailPairs)
                         }
                     }
+                    for panel in firstPanel..<lastPanel {
+                        let column = panel * 32
+                        let bLow = panels + 2 * panel * halfLength, bHigh = bLow + halfLength
+                        let wholePanel = outFeatures - column >= 32
+                        let c = y + row0 * ldy + column
+                        if accumulate && wholePanel {
+                            embedAMXLoadC(c, ldy * 4, high)
+                        } else {
+                            embedAMXZero(high)
+                        }
+                        for step in 0..<steps {
+                            let k = step * tileSide
+                            let ahead = k * tileSide + prefetchDistance
+                            for line in stride(from: 0, to: tileWords, by: 16) {
+                                prefetchForRead(bLow + ahead + line)
+                                prefetchForRead(bHigh + ahead + line)
+                            }
+                            embedAMXStep(a + k, ldp * 4, bLow + k * tileSide, bHigh + k * tileSide, high)
+                        }
+                        if tailPairs > 0 {
+                            bTail.initialize(repeating: 0, count: 2 * tileWords)
+                            let k = steps * tileSide
+                            bTail.update(from: bLow + k * tileSide, count: tailPairs * tileSide)
+                            (bTail + tileWords).update(from: bHigh + k * tileSide, count: tailPairs * tileSide)
+                            embedAMXStep(aTail, tileSide * 4, bTail, bTail + tileWords, high)
+                        }
+                        if wholePanel {
+                            embedAMXStoreC(c, ldy * 4, high)
+                        } else {
+                            embedAMXStoreC(result, 32 * 4, high)
+                            let columns = outFeatures - column
+                            for r in 0..<groupRows {
+                                let target = c + r * ldy, source = result + r * 32
+                                for j in 0..<columns { target[j] = accumulate ? target[j] + source[j] : source[j] }
+                            }
+                        }
+                    }
+                    row0 += groupRows
                 }
-                row0 += groupRows
+                embedAMXRelease()
             }
-            embedAMXRelease()
         }
     }
-}
 #endif

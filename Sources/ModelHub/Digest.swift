@@ -4,7 +4,7 @@ import COpenSSL
 final class Digest {
     enum Algorithm { case sha256, sha1 }
 
-    private let context: OpaquePointer  // EVP_MD_CTX*
+    private let context: OpaquePointer // EVP_MD_CTX*
 
     init(_ algorithm: Algorithm) {
         context = EVP_MD_CTX_new()

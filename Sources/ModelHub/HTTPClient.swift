@@ -1,9 +1,10 @@
 import COpenSSL
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The status line and headers of one HTTP response; header names are lower-cased.
@@ -22,8 +23,8 @@ struct HTTPResponseHead: Sendable {
 /// (`Connection: close`); no proxy support.
 final class HTTPConnection {
     private let socketFD: Int32
-    private var context: OpaquePointer?  // SSL_CTX*
-    private var tls: OpaquePointer?  // SSL*
+    private var context: OpaquePointer? // SSL_CTX*
+    private var tls: OpaquePointer? // SSL*
     private var readAhead: [UInt8] = []
     private var readAheadStart = 0
     private var bodyMode: BodyMode = .none
@@ -40,7 +41,7 @@ final class HTTPConnection {
     /// `trustedCAFile` when given, else the system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR).
     init(url: URL, trustedCAFile: String?, timeoutSeconds: Int) throws {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else { throw ModelHubError.network(url: url.absoluteString, reason: "only http and https URLs are supported") }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         socketFD = try Self.connect(host: host, port: port, timeoutSeconds: timeoutSeconds, url: url)
@@ -91,7 +92,8 @@ final class HTTPConnection {
                 if remaining == 0 { bodyMode = .none; return }
                 let piece = try readSome(max: remaining, url: url)
                 guard !piece.isEmpty else {
-                    throw ModelHubError.network(url: url.absoluteString, reason: "connection closed with \(remaining) body bytes missing")
+                    throw ModelHubError.network(
+                        url: url.absoluteString, reason: "connection closed with \(remaining) body bytes missing")
                 }
                 try piece.withUnsafeBytes(sink)
                 bodyMode = .length(remaining: remaining - piece.count)
@@ -101,10 +103,11 @@ final class HTTPConnection {
                     let sizeLine = try readLine(url: url)
                     let sizeText = sizeLine.split(separator: ";").first.map(String.init) ?? ""
                     guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
-                        throw ModelHubError.badResponse(url: url.absoluteString, reason: "bad chunk size line \(sizeLine)")
+                        throw ModelHubError.badResponse(
+                            url: url.absoluteString, reason: "bad chunk size line \(sizeLine)")
                     }
                     if size == 0 {
-                        while try !readLine(url: url).isEmpty {}  // trailers
+                        while try !readLine(url: url).isEmpty {} // trailers
                         bodyMode = .chunked(remainingInChunk: 0, finished: true)
                     } else {
                         bodyMode = .chunked(remainingInChunk: size, finished: false)
@@ -117,7 +120,7 @@ final class HTTPConnection {
                 }
                 try piece.withUnsafeBytes(sink)
                 let left = remainingInChunk - piece.count
-                if left == 0 { _ = try readLine(url: url) }  // the CRLF after the chunk data
+                if left == 0 { _ = try readLine(url: url) } // the CRLF after the chunk data
                 bodyMode = .chunked(remainingInChunk: left, finished: false)
             case .untilClose:
                 let piece = try readSome(max: 1 << 16, url: url)
@@ -132,7 +135,8 @@ final class HTTPConnection {
         var data = Data()
         try readBody(url: url) { piece in
             guard data.count + piece.count <= limitBytes else {
-                throw ModelHubError.badResponse(url: url.absoluteString, reason: "response larger than \(limitBytes) bytes")
+                throw ModelHubError.badResponse(
+                    url: url.absoluteString, reason: "response larger than \(limitBytes) bytes")
             }
             data.append(contentsOf: piece)
         }
@@ -163,7 +167,8 @@ final class HTTPConnection {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list else {
-            throw ModelHubError.network(url: url.absoluteString, reason: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+            throw ModelHubError.network(
+                url: url.absoluteString, reason: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(list) }
         var lastError = "no address"
@@ -205,14 +210,19 @@ final class HTTPConnection {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls), host)
         } else {
             // SSL_set_tlsext_host_name is a macro over SSL_ctrl; SNI carries DNS names only.
-            _ = host.withCString { SSL_ctrl(tls, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0)) }
+            _ = host.withCString {
+                SSL_ctrl(
+                    tls, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name),
+                    UnsafeMutableRawPointer(mutating: $0))
+            }
             guard SSL_set1_host(tls, host) == 1 else { throw tlsError(url, "cannot set host name for verification") }
         }
         SSL_set_fd(tls, socketFD)
         guard SSL_connect(tls) == 1 else {
             let verify = SSL_get_verify_result(tls)
             if verify != X509_V_OK {
-                throw tlsError(url, "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))")
+                throw tlsError(
+                    url, "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))")
             }
             throw tlsError(url, "handshake failed")
         }
@@ -245,7 +255,8 @@ final class HTTPConnection {
             }
             if written <= 0 {
                 if tls == nil, errno == EINTR { continue }
-                throw ModelHubError.network(url: url.absoluteString, reason: "write failed: \(String(cString: strerror(errno)))")
+                throw ModelHubError.network(
+                    url: url.absoluteString, reason: "write failed: \(String(cString: strerror(errno)))")
             }
             offset += written
         }
@@ -275,7 +286,9 @@ final class HTTPConnection {
             }
             if count == 0 { return [] }
             if errno == EINTR { continue }
-            throw ModelHubError.network(url: url.absoluteString, reason: errno == EAGAIN ? "read timed out" : "read failed: \(String(cString: strerror(errno)))")
+            throw ModelHubError.network(
+                url: url.absoluteString,
+                reason: errno == EAGAIN ? "read timed out" : "read failed: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -301,7 +314,8 @@ final class HTTPConnection {
                 throw ModelHubError.badResponse(url: url.absoluteString, reason: "header line too long")
             }
             guard try fillReadAhead(url: url) else {
-                throw ModelHubError.network(url: url.absoluteString, reason: "connection closed before the response head ended")
+                throw ModelHubError.network(
+                    url: url.absoluteString, reason: "connection closed before the response head ended")
             }
         }
     }

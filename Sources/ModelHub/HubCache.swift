@@ -19,13 +19,15 @@ struct HubRepoCache: Sendable {
     }
 
     func snapshotDirectory(commit: String) -> URL {
-        repoDirectory.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(commit, isDirectory: true)
+        repoDirectory.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(
+            commit, isDirectory: true)
     }
 
     /// The snapshot a revision names: through `refs/REVISION` when it exists, else `snapshots/REVISION` (a commit id).
     func snapshotDirectory(revision: String) -> URL {
         if let commit = try? String(contentsOf: refFile(revision), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines), !commit.isEmpty {
+            .trimmingCharacters(in: .whitespacesAndNewlines), !commit.isEmpty
+        {
             return snapshotDirectory(commit: commit)
         }
         return snapshotDirectory(commit: revision)
@@ -54,7 +56,9 @@ enum ModelFiles {
         repositoryFiles.filter { path in
             if topLevel.contains(path) { return true }
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, let digit = parts[0].first, digit.isNumber, parts[0].contains("_") else { return false }
+            guard parts.count == 2, let digit = parts[0].first, digit.isNumber, parts[0].contains("_") else {
+                return false
+            }
             return parts[1].hasSuffix(".json") || parts[1].hasSuffix(".safetensors")
         }.sorted()
     }
@@ -67,7 +71,8 @@ enum ModelFiles {
         var expected = required
         let modulesFile = directory.appendingPathComponent("modules.json")
         if let data = try? Data(contentsOf: modulesFile),
-           let modules = try? JSONDecoder().decode([ModuleEntry].self, from: data) {
+            let modules = try? JSONDecoder().decode([ModuleEntry].self, from: data)
+        {
             for module in modules where !module.path.isEmpty {
                 if module.type.hasSuffix("Pooling") || module.type.hasSuffix("Dense") {
                     expected.append(module.path + "/config.json")

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Downloads one revision of a repository into the cache, the way `huggingface_hub` lays it out:
@@ -29,11 +30,15 @@ struct HubDownloader {
             throw ModelHubError.missingFiles(modelID: repo.repoID, revision: revision, files: missingRequired)
         }
         let files = ModelFiles.wanted(from: repositoryFiles)
-        log("downloading \(repo.repoID)@\(revision) (commit \(commit), \(files.count) files) from \(hub.endpoint.absoluteString) into \(repo.repoDirectory.path)")
+        log(
+            "downloading \(repo.repoID)@\(revision) (commit \(commit), \(files.count) files) from \(hub.endpoint.absoluteString) into \(repo.repoDirectory.path)"
+        )
         for file in files { try download(file, commit: commit) }
         let snapshot = repo.snapshotDirectory(commit: commit)
         let missing = ModelFiles.missing(in: snapshot)
-        guard missing.isEmpty else { throw ModelHubError.missingFiles(modelID: repo.repoID, revision: revision, files: missing) }
+        guard missing.isEmpty else {
+            throw ModelHubError.missingFiles(modelID: repo.repoID, revision: revision, files: missing)
+        }
         if revision != commit {
             try writeAtomically(Data(commit.utf8), to: repo.refFile(revision))
         }
@@ -51,7 +56,8 @@ struct HubDownloader {
 
     private func fetchRevisionInfo() throws -> (commit: String, files: [String]) {
         let url = endpointURL(path: "api/models/\(repo.repoID)/revision/\(Self.encodeSegment(revision))")
-        let connection = try HTTPConnection(url: url, trustedCAFile: hub.trustedCAFile, timeoutSeconds: hub.timeoutSeconds)
+        let connection = try HTTPConnection(
+            url: url, trustedCAFile: hub.trustedCAFile, timeoutSeconds: hub.timeoutSeconds)
         let head = try connection.get(url, headers: authorization())
         let body = try connection.readBodyData(url: url, limitBytes: 16 << 20)
         guard head.status == 200 else { throw failure(head, body: body, url: url) }
@@ -62,11 +68,15 @@ struct HubDownloader {
             throw ModelHubError.badResponse(url: url.absoluteString, reason: "not a model revision document: \(error)")
         }
         guard info.sha.count >= 7, info.sha.allSatisfy(\.isHexDigit) else {
-            throw ModelHubError.badResponse(url: url.absoluteString, reason: "commit id '\(info.sha)' is not hexadecimal")
+            throw ModelHubError.badResponse(
+                url: url.absoluteString, reason: "commit id '\(info.sha)' is not hexadecimal")
         }
-        let unsafe = info.siblings.map(\.rfilename).filter { $0.hasPrefix("/") || $0.split(separator: "/").contains("..") }
+        let unsafe = info.siblings.map(\.rfilename).filter {
+            $0.hasPrefix("/") || $0.split(separator: "/").contains("..")
+        }
         guard unsafe.isEmpty else {
-            throw ModelHubError.badResponse(url: url.absoluteString, reason: "file names escape the snapshot: \(unsafe)")
+            throw ModelHubError.badResponse(
+                url: url.absoluteString, reason: "file names escape the snapshot: \(unsafe)")
         }
         return (info.sha, info.siblings.map(\.rfilename))
     }
@@ -87,7 +97,8 @@ struct HubDownloader {
         var metadata = FileMetadata()
         for _ in 0...Self.maxRedirects {
             let onHub = url.host == hubHost
-            let connection = try HTTPConnection(url: url, trustedCAFile: hub.trustedCAFile, timeoutSeconds: hub.timeoutSeconds)
+            let connection = try HTTPConnection(
+                url: url, trustedCAFile: hub.trustedCAFile, timeoutSeconds: hub.timeoutSeconds)
             // A CDN's signed URL carries its own credentials; the Hub token must not leak to it.
             let head = try connection.get(url, headers: onHub ? authorization() : [])
             guard (200..<400).contains(head.status) else {
@@ -95,7 +106,8 @@ struct HubDownloader {
             }
             if onHub { metadata = Self.metadata(from: head, previous: metadata) }
             if (300..<400).contains(head.status) {
-                guard let location = head["location"], let next = URL(string: location, relativeTo: url)?.absoluteURL else {
+                guard let location = head["location"], let next = URL(string: location, relativeTo: url)?.absoluteURL
+                else {
                     throw ModelHubError.badResponse(url: url.absoluteString, reason: "redirect without a Location")
                 }
                 if let etag = metadata.etag, blobIsPresent(etag, sizeBytes: metadata.expectedSizeBytes) {
@@ -124,7 +136,9 @@ struct HubDownloader {
     }
 
     /// Streams the body into `blobs/ETAG.incomplete`, checks size and hash, renames it into place, returns ETAG.
-    private func receive(_ file: String, from connection: HTTPConnection, url: URL, metadata: FileMetadata) throws -> String {
+    private func receive(_ file: String, from connection: HTTPConnection, url: URL, metadata: FileMetadata) throws
+        -> String
+    {
         try createDirectory(repo.blobsDirectory)
         let sha256 = Digest(.sha256)
         let partial = repo.blobsDirectory.appendingPathComponent(
@@ -132,7 +146,7 @@ struct HubDownloader {
         var receivedBytes = 0
         do {
             guard FileManager.default.createFile(atPath: partial.path, contents: nil),
-                  let handle = FileHandle(forWritingAtPath: partial.path)
+                let handle = FileHandle(forWritingAtPath: partial.path)
             else { throw ModelHubError.fileSystem(path: partial.path, reason: "cannot create file") }
             defer { try? handle.close() }
             if let size = metadata.expectedSizeBytes { log("\(file): downloading \(Self.describe(bytes: size))") }
@@ -153,18 +167,21 @@ struct HubDownloader {
             }
             let contentHash = sha256.finalizeHex()
             if let expected = metadata.expectedSizeBytes, expected != receivedBytes {
-                throw ModelHubError.integrity(file: file, detail: "\(receivedBytes) bytes received, the Hub announced \(expected)")
+                throw ModelHubError.integrity(
+                    file: file, detail: "\(receivedBytes) bytes received, the Hub announced \(expected)")
             }
             let blob = metadata.etag ?? contentHash
             if metadata.isLFS {
                 guard contentHash == blob else {
-                    throw ModelHubError.integrity(file: file, detail: "sha256 \(contentHash), the Hub announced \(blob)")
+                    throw ModelHubError.integrity(
+                        file: file, detail: "sha256 \(contentHash), the Hub announced \(blob)")
                 }
             } else if blob.count == 40, blob.allSatisfy(\.isHexDigit) {
                 try handle.synchronize()
                 let gitHash = try Self.gitBlobSHA1(of: partial)
                 guard gitHash == blob else {
-                    throw ModelHubError.integrity(file: file, detail: "git blob sha1 \(gitHash), the Hub announced \(blob)")
+                    throw ModelHubError.integrity(
+                        file: file, detail: "git blob sha1 \(gitHash), the Hub announced \(blob)")
                 }
             }
             let destination = repo.blobsDirectory.appendingPathComponent(blob)
@@ -191,7 +208,8 @@ struct HubDownloader {
         try createDirectory(linkURL.deletingLastPathComponent())
         let depth = file.split(separator: "/").count - 1
         let target = String(repeating: "../", count: depth + 2) + "blobs/" + blob
-        let temporary = linkURL.deletingLastPathComponent().appendingPathComponent(".\(linkURL.lastPathComponent).\(getpid()).link")
+        let temporary = linkURL.deletingLastPathComponent().appendingPathComponent(
+            ".\(linkURL.lastPathComponent).\(getpid()).link")
         unlink(temporary.path)
         guard symlink(target, temporary.path) == 0, rename(temporary.path, linkURL.path) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -232,7 +250,9 @@ struct HubDownloader {
     private func acquireLock() throws -> Int32 {
         try createDirectory(repo.lockFile.deletingLastPathComponent())
         let fd = open(repo.lockFile.path, O_CREAT | O_RDWR, 0o644)
-        guard fd >= 0 else { throw ModelHubError.fileSystem(path: repo.lockFile.path, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            throw ModelHubError.fileSystem(path: repo.lockFile.path, reason: String(cString: strerror(errno)))
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             log("waiting for another process downloading \(repo.repoID) (lock \(repo.lockFile.path))")
             guard flock(fd, LOCK_EX) == 0 else {

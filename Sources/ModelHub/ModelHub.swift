@@ -21,7 +21,9 @@ public struct ModelHub: Sendable {
     /// HF_HUB_OFFLINE and HF_HUB_DOWNLOAD_TIMEOUT.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         func value(_ name: String) -> String? {
-            guard let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+            guard let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+                return nil
+            }
             return text
         }
         let home = value("HOME") ?? FileManager.default.homeDirectoryForCurrentUser.path
@@ -30,8 +32,10 @@ public struct ModelHub: Sendable {
         cacheDirectory = URL(fileURLWithPath: cachePath, isDirectory: true)
         endpoint = value("HF_ENDPOINT").flatMap { URL(string: $0) } ?? URL(string: "https://huggingface.co")!
         let tokenFile = value("HF_TOKEN_PATH") ?? hfHome + "/token"
-        token = value("HF_TOKEN") ?? value("HUGGING_FACE_HUB_TOKEN")
-            ?? (try? String(contentsOfFile: tokenFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        token =
+            value("HF_TOKEN") ?? value("HUGGING_FACE_HUB_TOKEN")
+            ?? (try? String(contentsOfFile: tokenFile, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
         if token?.isEmpty == true { token = nil }
         offline = ["1", "on", "yes", "true"].contains(value("HF_HUB_OFFLINE")?.lowercased() ?? "")
         timeoutSeconds = value("HF_HUB_DOWNLOAD_TIMEOUT").flatMap { Int($0) } ?? 30
@@ -40,7 +44,8 @@ public struct ModelHub: Sendable {
 
     /// The directory to load the model from. `log` receives one line per notable step (cache hit, each download).
     public func resolve(modelID: String, revision: String = "main", log: (String) -> Void = { _ in }) throws -> URL {
-        let expanded = modelID.hasPrefix("~/")
+        let expanded =
+            modelID.hasPrefix("~/")
             ? FileManager.default.homeDirectoryForCurrentUser.path + modelID.dropFirst(1) : modelID
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDirectory) {
@@ -52,7 +57,8 @@ public struct ModelHub: Sendable {
         }
         guard Self.isValidRepoID(modelID) else { throw ModelHubError.invalidModelID(modelID) }
         guard Self.isValidRevision(revision) else {
-            throw ModelHubError.notFound(modelID: modelID, revision: revision, serverMessage: "not a valid revision name")
+            throw ModelHubError.notFound(
+                modelID: modelID, revision: revision, serverMessage: "not a valid revision name")
         }
         let repo = HubRepoCache(cacheDirectory: cacheDirectory, repoID: modelID)
         if let snapshot = repo.completeSnapshot(revision: revision) {
@@ -60,7 +66,8 @@ public struct ModelHub: Sendable {
             return snapshot
         }
         if offline {
-            throw ModelHubError.notCachedWhileOffline(modelID: modelID, revision: revision, cachePath: repo.repoDirectory.path)
+            throw ModelHubError.notCachedWhileOffline(
+                modelID: modelID, revision: revision, cachePath: repo.repoDirectory.path)
         }
         return try withoutActuallyEscaping(log) { log in
             try HubDownloader(hub: self, repo: repo, revision: revision, log: log).run()

@@ -33,7 +33,8 @@ public enum ModelHubError: Error, Equatable, CustomStringConvertible {
             return "--model-id \(path) is a file, not a directory: name the directory that holds config.json, "
                 + "tokenizer.json and model.safetensors"
         case .invalidModelID(let id):
-            return "model id '\(id)' is neither an existing directory nor a Hugging Face id like google/embeddinggemma-300m"
+            return
+                "model id '\(id)' is neither an existing directory nor a Hugging Face id like google/embeddinggemma-300m"
         case .notCachedWhileOffline(let id, let revision, let cachePath):
             return "\(id)@\(revision) is not in the Hugging Face cache at \(cachePath) and HF_HUB_OFFLINE is set: "
                 + "unset HF_HUB_OFFLINE to download it, or run scripts/fetch-model.sh (or pass --model-id DIRECTORY)"
@@ -41,7 +42,8 @@ public enum ModelHubError: Error, Equatable, CustomStringConvertible {
             return "the Hugging Face Hub refused \(id) (HTTP \(status)): it is a gated model: set HF_TOKEN to a token "
                 + "of an account that accepted the Gemma terms at https://huggingface.co/\(id)" + Self.suffix(message)
         case .notFound(let id, let revision, let message):
-            return "model \(id) or its revision '\(revision)' was not found on the Hugging Face Hub" + Self.suffix(message)
+            return "model \(id) or its revision '\(revision)' was not found on the Hugging Face Hub"
+                + Self.suffix(message)
         case .httpStatus(let url, let status, let message):
             return "GET \(url) failed with HTTP \(status)" + Self.suffix(message)
         case .network(let url, let reason):

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Element types a `.safetensors` tensor may declare; only the float ones can be read as `Float`.
 public enum DType: String, Sendable, CaseIterable {
@@ -52,21 +53,21 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .cannotOpen(path, reason):
+        case .cannotOpen(let path, let reason):
             "cannot open safetensors file \(path): \(reason)"
-        case let .truncated(path, needed, size):
+        case .truncated(let path, let needed, let size):
             "safetensors file \(path) is truncated: needs at least \(needed) bytes but has \(size)"
-        case let .badHeader(path, reason):
+        case .badHeader(let path, let reason):
             "safetensors file \(path) has a bad header: \(reason)"
-        case let .missingTensor(path, name):
+        case .missingTensor(let path, let name):
             "safetensors file \(path) has no tensor named '\(name)'"
-        case let .shapeMismatch(path, name, expected, actual):
+        case .shapeMismatch(let path, let name, let expected, let actual):
             "tensor '\(name)' in \(path) has shape \(actual), expected \(expected)"
-        case let .unsupportedDType(path, name, dtype):
+        case .unsupportedDType(let path, let name, let dtype):
             "tensor '\(name)' in \(path) has dtype \(dtype); only F32, F16 and BF16 can be read as floats"
-        case let .misaligned(path, name):
+        case .misaligned(let path, let name):
             "tensor '\(name)' in \(path) is not 4-byte aligned, so it cannot be viewed in place as F32"
-        case let .readFailed(path, offset, count, reason):
+        case .readFailed(let path, let offset, let count, let reason):
             "cannot read \(count) bytes at offset \(offset) of safetensors file \(path): \(reason)"
         }
     }
@@ -140,8 +141,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// A short read throws: the file shrank since it was opened (the mapping would then fault with SIGBUS), or the
     /// disk failed. The range must lie inside the file as it was opened (the header's offsets are checked for that).
     public func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) throws(SafetensorsError) {
-        precondition(fileOffset >= 0 && count >= 0 && count <= mappedBytes - fileOffset,
-                     "copyBytes: \(count) bytes at \(fileOffset) are outside the \(mappedBytes)-byte file")
+        precondition(
+            fileOffset >= 0 && count >= 0 && count <= mappedBytes - fileOffset,
+            "copyBytes: \(count) bytes at \(fileOffset) are outside the \(mappedBytes)-byte file")
         var done = 0
         while done < count {
             let read = pread(descriptor, target + done, count - done, off_t(fileOffset + done))
@@ -150,8 +152,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             } else if read < 0 && errno == EINTR {
                 continue
             } else {
-                throw .readFailed(path: path, fileOffset: fileOffset + done, count: count - done,
-                                  reason: read == 0 ? "the file shrank after it was opened" : String(cString: strerror(errno)))
+                throw .readFailed(
+                    path: path, fileOffset: fileOffset + done, count: count - done,
+                    reason: read == 0 ? "the file shrank after it was opened" : String(cString: strerror(errno)))
             }
         }
     }
@@ -262,7 +265,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         let dataEnd = try checkLayout(tensors.values, dataStart: dataStart, fileBytes: fileBytes, path: path)
         guard dataEnd == fileBytes else {
             throw SafetensorsError.badHeader(
-                path: path, reason: "\(fileBytes - dataEnd) bytes after the last tensor (the tensors must cover the data section)")
+                path: path,
+                reason: "\(fileBytes - dataEnd) bytes after the last tensor (the tensors must cover the data section)")
         }
         return (tensors, metadata)
     }
@@ -270,8 +274,10 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The safetensors format's rule (as its reference implementation checks it): the tensors, in offset order,
     /// tile the data section from its start without overlapping and without holes. Returns where the last one ends
     /// in the file, after checking that the file holds it.
-    private static func checkLayout(_ tensors: some Collection<TensorInfo>, dataStart: Int, fileBytes: Int,
-                                    path: String) throws -> Int {
+    private static func checkLayout(
+        _ tensors: some Collection<TensorInfo>, dataStart: Int, fileBytes: Int,
+        path: String
+    ) throws -> Int {
         func range(_ info: TensorInfo) -> String {
             "'\(info.name)' [\(info.fileOffset - dataStart), \(info.fileOffset - dataStart + info.byteCount))"
         }
@@ -282,7 +288,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         var previous: TensorInfo?
         for info in ordered {
             if info.fileOffset < end, let previous {
-                throw SafetensorsError.badHeader(path: path, reason: "tensor \(range(info)) overlaps tensor \(range(previous))")
+                throw SafetensorsError.badHeader(
+                    path: path, reason: "tensor \(range(info)) overlaps tensor \(range(previous))")
             }
             if info.fileOffset > end {
                 throw SafetensorsError.badHeader(
@@ -291,7 +298,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             end = info.fileOffset + info.byteCount
             previous = info
         }
-        guard end <= fileBytes else { throw SafetensorsError.truncated(path: path, neededBytes: end, fileBytes: fileBytes) }
+        guard end <= fileBytes else {
+            throw SafetensorsError.truncated(path: path, neededBytes: end, fileBytes: fileBytes)
+        }
         return end
     }
 
@@ -304,7 +313,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let number = value as? NSNumber else { return nil }
         let double = number.doubleValue
         guard double >= 0, double <= Double(largestCount), double == double.rounded(),
-              number.int64Value == Int64(double)
+            number.int64Value == Int64(double)
         else { return nil }
         return Int(double)
     }
@@ -337,7 +346,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             bytes = product.partialValue
         }
         guard bytes == end - begin else {
-            throw bad("shape \(dimensions) of \(dtypeName) needs \(bytes) bytes, data_offsets [\(begin), \(end)) hold \(end - begin)")
+            throw bad(
+                "shape \(dimensions) of \(dtypeName) needs \(bytes) bytes, data_offsets [\(begin), \(end)) hold \(end - begin)"
+            )
         }
         return TensorInfo(name: name, dtype: dtype, shape: dimensions, fileOffset: dataStart + begin, byteCount: bytes)
     }

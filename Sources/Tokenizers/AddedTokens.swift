@@ -26,7 +26,8 @@ struct AddedToken: Sendable {
             throw TokenizerError.invalidTokenizer("added token without id or content")
         }
         guard let id = Int32(exactly: rawID), id >= 0 else {
-            throw TokenizerError.invalidTokenizer("added token \"\(content)\" has id \(rawID), outside 0...\(Int32.max)")
+            throw TokenizerError.invalidTokenizer(
+                "added token \"\(content)\" has id \(rawID), outside 0...\(Int32.max)")
         }
         self.id = id
         self.content = content
@@ -146,7 +147,8 @@ struct AddedTokenMatcher: Sendable {
 func isWordScalar(_ value: UInt32) -> Bool {
     guard let scalar = Unicode.Scalar(value) else { return false }
     if value < 0x80 {
-        return (value >= 0x30 && value <= 0x39) || (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A) || value == 0x5F
+        return (value >= 0x30 && value <= 0x39) || (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A)
+            || value == 0x5F
     }
     let properties = scalar.properties
     if properties.isAlphabetic || properties.isJoinControl { return true }

@@ -60,7 +60,9 @@ private struct MergeBatch {
             }
             start = 0
             for (i, end) in ends.enumerated() {
-                ids.append(lookup.idOfPresentKey(UnsafeBufferPointer(rebasing: bytes[start..<Int(end)]), hash: hashes[i]) ?? -1)
+                ids.append(
+                    lookup.idOfPresentKey(UnsafeBufferPointer(rebasing: bytes[start..<Int(end)]), hash: hashes[i]) ?? -1
+                )
                 start = Int(end)
             }
         }
@@ -106,7 +108,9 @@ struct BPEModel: Sendable {
 
     /// Reads the `model` object. The vocab and merges are streamed into their tables, or skipped when `cached`
     /// holds the tables already built from this same file.
-    static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws -> BPEModel {
+    static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
+        -> BPEModel
+    {
         var type: String?
         var vocab = cached?.vocab ?? TokenTable(expectedCount: 1 << 18)
         var vocabSeen = false
@@ -196,8 +200,11 @@ struct BPEModel: Sendable {
     /// `<0xE2>`: the byte-fallback token for one byte.
     static func byteTokenName(_ byte: UInt8) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
-        return String(decoding: [UInt8(ascii: "<"), UInt8(ascii: "0"), UInt8(ascii: "x"),
-                                 hex[Int(byte >> 4)], hex[Int(byte & 15)], UInt8(ascii: ">")], as: UTF8.self)
+        return String(
+            decoding: [
+                UInt8(ascii: "<"), UInt8(ascii: "0"), UInt8(ascii: "x"),
+                hex[Int(byte >> 4)], hex[Int(byte & 15)], UInt8(ascii: ">"),
+            ], as: UTF8.self)
     }
 
     private static func readVocab(_ scanner: inout JSONScanner, into vocab: inout TokenTable) throws {
@@ -216,7 +223,9 @@ struct BPEModel: Sendable {
     }
 
     /// Reads merges as `["a", "b"]` pairs or legacy `"a b"` strings; rank is the index in the list.
-    private static func readMerges(_ scanner: inout JSONScanner, vocab: TokenTable, prefix: JSONValue?) throws -> PairTable {
+    private static func readMerges(_ scanner: inout JSONScanner, vocab: TokenTable, prefix: JSONValue?) throws
+        -> PairTable
+    {
         let prefixLength = prefix?.stringValue?.utf8.count ?? 0
         var batch = MergeBatch(table: PairTable(capacityFor: max(1 << 10, vocab.count * 2)))
         try vocab.withLookup { lookup in
@@ -235,7 +244,8 @@ struct BPEModel: Sendable {
                     let line = batch.bytes[leftStart...]
                     let spaces = line.indices.filter { line[$0] == UInt8(ascii: " ") }
                     guard spaces.count == 1 else {
-                        throw TokenizerError.invalidTokenizer("merge \"\(String(decoding: line, as: UTF8.self))\" is not two tokens")
+                        throw TokenizerError.invalidTokenizer(
+                            "merge \"\(String(decoding: line, as: UTF8.self))\" is not two tokens")
                     }
                     batch.bytes.remove(at: spaces[0])
                     batch.ends.append(Int32(spaces[0]))
@@ -319,7 +329,9 @@ struct BPEModel: Sendable {
             }
             if !byteFallbackIDs.isEmpty, lookupBytes.allSatisfy({ byteFallbackIDs[Int($0)] >= 0 }) {
                 // As in HF, a pending unknown is not flushed before byte tokens.
-                for byte in lookupBytes { appendSymbol(byteFallbackIDs[Int(byte)], position, position + 1, scratch: &scratch) }
+                for byte in lookupBytes {
+                    appendSymbol(byteFallbackIDs[Int(byte)], position, position + 1, scratch: &scratch)
+                }
                 continue
             }
             if let unknownID {
@@ -351,15 +363,19 @@ struct BPEModel: Sendable {
     }
 
     /// HF `Word::merge_all` without dropout. Dead symbols get id -1; `next`/`previous` link the live ones.
-    private static func mergeAll(ids: UnsafeMutableBufferPointer<Int32>, previous: UnsafeMutableBufferPointer<Int32>,
-                                 next: UnsafeMutableBufferPointer<Int32>, heap: inout [MergeCandidate], lookup: PairLookup) {
+    private static func mergeAll(
+        ids: UnsafeMutableBufferPointer<Int32>, previous: UnsafeMutableBufferPointer<Int32>,
+        next: UnsafeMutableBufferPointer<Int32>, heap: inout [MergeCandidate], lookup: PairLookup
+    ) {
         heap.removeAll(keepingCapacity: true)
         let count = ids.count
         for i in 0..<(count - 1) {
             let rule = lookup.find(ids[i], ids[i + 1])
             if rule != UInt64.max {
-                heap.append(MergeCandidate(key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(i), pair: PairTable.key(ids[i], ids[i + 1]),
-                                           merged: Int32(truncatingIfNeeded: rule)))
+                heap.append(
+                    MergeCandidate(
+                        key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(i), pair: PairTable.key(ids[i], ids[i + 1]),
+                        merged: Int32(truncatingIfNeeded: rule)))
             }
         }
         guard !heap.isEmpty else { return }
@@ -387,17 +403,23 @@ struct BPEModel: Sendable {
             if before >= 0 {
                 let rule = lookup.find(ids[Int(before)], top.merged)
                 if rule != UInt64.max {
-                    push(MergeCandidate(key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(before), pair: PairTable.key(ids[Int(before)], top.merged),
-                                        merged: Int32(truncatingIfNeeded: rule)),
-                         heap: &heap, count: &heapCount)
+                    push(
+                        MergeCandidate(
+                            key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(before),
+                            pair: PairTable.key(ids[Int(before)], top.merged),
+                            merged: Int32(truncatingIfNeeded: rule)),
+                        heap: &heap, count: &heapCount)
                 }
             }
             if afterRight >= 0 {
                 let rule = lookup.find(top.merged, ids[Int(afterRight)])
                 if rule != UInt64.max {
-                    push(MergeCandidate(key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(position), pair: PairTable.key(top.merged, ids[Int(afterRight)]),
-                                        merged: Int32(truncatingIfNeeded: rule)),
-                         heap: &heap, count: &heapCount)
+                    push(
+                        MergeCandidate(
+                            key: rule & 0xFFFF_FFFF_0000_0000 | UInt64(position),
+                            pair: PairTable.key(top.merged, ids[Int(afterRight)]),
+                            merged: Int32(truncatingIfNeeded: rule)),
+                        heap: &heap, count: &heapCount)
                 }
             }
         }

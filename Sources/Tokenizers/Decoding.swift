@@ -24,7 +24,8 @@ indirect enum Decoder: Sendable {
             self = .fuse
         case "Strip":
             guard let content = json["content"]?.stringValue, let scalar = content.unicodeScalars.first,
-                  content.unicodeScalars.count == 1 else {
+                content.unicodeScalars.count == 1
+            else {
                 throw TokenizerError.invalidTokenizer("Strip decoder content must be one character")
             }
             let start = json["start"]?.intValue ?? 0, stop = json["stop"]?.intValue ?? 0
@@ -34,8 +35,11 @@ indirect enum Decoder: Sendable {
             self = .strip(content: scalar.value, start: start, stop: stop)
         case "Metaspace":
             let replacement = scalarsOf(json["replacement"]?.stringValue ?? "\u{2581}")
-            guard replacement.count == 1 else { throw TokenizerError.invalidTokenizer("Metaspace replacement must be one character") }
-            let scheme = json["prepend_scheme"]?.stringValue
+            guard replacement.count == 1 else {
+                throw TokenizerError.invalidTokenizer("Metaspace replacement must be one character")
+            }
+            let scheme =
+                json["prepend_scheme"]?.stringValue
                 ?? ((json["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             self = .metaspace(replacement: replacement[0], prependsSpace: scheme != "never")
         case "Sequence":
@@ -48,13 +52,13 @@ indirect enum Decoder: Sendable {
     /// Each token as scalars in, the decoded pieces out.
     func decodeChain(_ tokens: [[UInt32]]) -> [[UInt32]] {
         switch self {
-        case let .replace(pattern, content):
+        case .replace(let pattern, let content):
             return tokens.map { replaceAll($0, pattern: pattern, content: content) }
         case .byteFallback:
             return byteFallback(tokens)
         case .fuse:
             return [tokens.flatMap { $0 }]
-        case let .strip(content, start, stop):
+        case .strip(let content, let start, let stop):
             return tokens.map { token in
                 var startCut = 0
                 for i in 0..<min(start, token.count) {
@@ -69,14 +73,14 @@ indirect enum Decoder: Sendable {
                 }
                 return startCut < stopCut ? Array(token[startCut..<stopCut]) : []
             }
-        case let .metaspace(replacement, prependsSpace):
+        case .metaspace(let replacement, let prependsSpace):
             return tokens.enumerated().map { i, token in
                 token.compactMap { scalar -> UInt32? in
                     guard scalar == replacement else { return scalar }
                     return i == 0 && prependsSpace ? nil : 0x20
                 }
             }
-        case let .sequence(decoders):
+        case .sequence(let decoders):
             return decoders.reduce(tokens) { $1.decodeChain($0) }
         }
     }
@@ -147,7 +151,7 @@ private func validUTF8Scalars(_ bytes: [UInt8]) -> [UInt32]? {
     var scalars: [UInt32] = []
     while true {
         switch decoder.decode(&iterator) {
-        case let .scalarValue(scalar): scalars.append(scalar.value)
+        case .scalarValue(let scalar): scalars.append(scalar.value)
         case .emptyInput: return scalars
         case .error: return nil
         }
@@ -171,7 +175,7 @@ struct PostProcessor: Sendable {
             // special token a template names is defined; `single` is required, `pair` optional (only `single` is
             // applied). Each template also holds each of its sequences exactly once, as HF requires of `pair`'s $A
             // and $B but not of `single`'s $A: a template without its $A would drop the text, one with two repeat it.
-            guard case let .object(members)? = json["special_tokens"] else {
+            guard case .object(let members)? = json["special_tokens"] else {
                 throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"special_tokens\" object")
             }
             var specials: [String: SpecialTokens] = [:]
@@ -219,8 +223,10 @@ extension PostProcessor {
 
     /// The `key` template of a TemplateProcessing: its special tokens (from `specials`, which must define each),
     /// and nil for each sequence piece. It must hold each of `sequences` exactly once, and no other.
-    fileprivate static func template(_ json: JSONValue, _ key: String, sequences: [String],
-                                     specials: [String: SpecialTokens]) throws -> [SpecialTokens?] {
+    fileprivate static func template(
+        _ json: JSONValue, _ key: String, sequences: [String],
+        specials: [String: SpecialTokens]
+    ) throws -> [SpecialTokens?] {
         let names = sequences.map { "$" + $0 }
         guard let value = json[key] else {
             throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"\(key)\" template")
@@ -247,7 +253,7 @@ extension PostProcessor {
         for (name, count) in zip(names, counts) where count != 1 {
             throw TokenizerError.invalidTokenizer(
                 "TemplateProcessing's \"\(key)\" template has \(count) \(name) sequences; it needs exactly one "
-                + names.joined(separator: " and one "))
+                    + names.joined(separator: " and one "))
         }
         return pieces
     }

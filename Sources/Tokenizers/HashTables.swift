@@ -91,7 +91,8 @@ struct TokenTable: Sendable {
         try storage.withUnsafeBufferPointer { storage in
             try entryStarts.withUnsafeBufferPointer { starts in
                 try slots.withUnsafeBufferPointer { slots in
-                    try body(TokenLookup(storage: storage, starts: starts, slots: slots, hasHashCollision: hasHashCollision))
+                    try body(
+                        TokenLookup(storage: storage, starts: starts, slots: slots, hasHashCollision: hasHashCollision))
                 }
             }
         }
@@ -227,7 +228,8 @@ struct PairTable: Sendable {
         var slot = PairTable.home(key, shift: shift)
         while slots[slot].key != PairTable.emptyKey && slots[slot].key != key { slot = (slot + 1) & mask }
         if slots[slot].key == PairTable.emptyKey { count += 1 }
-        slots[slot] = PairSlot(key: key, value: UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged)))
+        slots[slot] = PairSlot(
+            key: key, value: UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged)))
     }
 
     private mutating func grow() {

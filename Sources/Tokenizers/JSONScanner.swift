@@ -14,38 +14,38 @@ enum JSONValue: Sendable, Equatable {
     static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
-        case let (.bool(a), .bool(b)): return a == b
-        case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a == b
-        case let (.array(a), .array(b)): return a == b
-        case let (.object(a), .object(b)):
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.number(let a), .number(let b)): return a == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
 
     subscript(key: String) -> JSONValue? {
-        guard case let .object(members) = self else { return nil }
+        guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
     var stringValue: String? {
-        if case let .string(s) = self { return s }
+        if case .string(let s) = self { return s }
         return nil
     }
 
     var intValue: Int? {
-        if case let .number(n) = self, n == n.rounded(), abs(n) < 9.0e15 { return Int(n) }
+        if case .number(let n) = self, n == n.rounded(), abs(n) < 9.0e15 { return Int(n) }
         return nil
     }
 
     var boolValue: Bool? {
-        if case let .bool(b) = self { return b }
+        if case .bool(let b) = self { return b }
         return nil
     }
 
     var arrayValue: [JSONValue]? {
-        if case let .array(a) = self { return a }
+        if case .array(let a) = self { return a }
         return nil
     }
 
@@ -148,7 +148,7 @@ struct JSONScanner {
                 position += 1
                 return
             }
-            position += 1  // the backslash
+            position += 1 // the backslash
             guard position < bytes.count else { throw error("unterminated escape") }
             let escape = bytes[position]
             position += 1
@@ -162,7 +162,8 @@ struct JSONScanner {
             case UInt8(ascii: "u"):
                 var code = try readHex4()
                 if (0xD800..<0xDC00).contains(code), position + 1 < bytes.count,
-                   bytes[position] == 0x5C, bytes[position + 1] == UInt8(ascii: "u") {
+                    bytes[position] == 0x5C, bytes[position + 1] == UInt8(ascii: "u")
+                {
                     let save = position
                     position += 2
                     let low = try readHex4()
@@ -173,7 +174,9 @@ struct JSONScanner {
                     }
                 }
                 // A lone surrogate cannot be UTF-8; serde_json rejects it too, so the file would not load in HF.
-                guard let scalar = Unicode.Scalar(code) else { throw error("lone surrogate \\u\(String(code, radix: 16))") }
+                guard let scalar = Unicode.Scalar(code) else {
+                    throw error("lone surrogate \\u\(String(code, radix: 16))")
+                }
                 appendUTF8(scalar, to: &buffer)
             default:
                 throw error("invalid escape")
@@ -217,7 +220,9 @@ struct JSONScanner {
         }
         guard digits > 0 else { throw error("expected a number") }
         let next = position < bytes.count ? bytes[position] : 0
-        if next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") || (next >= 0x30 && next <= 0x39) {
+        if next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E")
+            || (next >= 0x30 && next <= 0x39)
+        {
             while position < bytes.count, "0123456789+-.eE".utf8.contains(bytes[position]) { position += 1 }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
             guard let value = Double(text) else { throw error("invalid number") }

@@ -23,8 +23,9 @@ struct NormalizedPiece {
     var isEmpty: Bool { scalars.isEmpty }
 
     func slice(_ range: Range<Int>) -> NormalizedPiece {
-        NormalizedPiece(scalars: Array(scalars[range]), originalStarts: Array(originalStarts[range]),
-                        originalEnds: Array(originalEnds[range]))
+        NormalizedPiece(
+            scalars: Array(scalars[range]), originalStarts: Array(originalStarts[range]),
+            originalEnds: Array(originalEnds[range]))
     }
 
     /// Replaces every non-overlapping occurrence of `pattern`. As in HF, each inserted scalar takes the alignment of
@@ -164,7 +165,9 @@ indirect enum Normalizer: Sendable {
         let type = json["type"]?.stringValue ?? "(no type)"
         switch type {
         case "Replace":
-            self = .replace(pattern: try stringPattern(json, kind: "normalizer"), content: scalarsOf(json["content"]?.stringValue ?? ""))
+            self = .replace(
+                pattern: try stringPattern(json, kind: "normalizer"),
+                content: scalarsOf(json["content"]?.stringValue ?? ""))
         case "Prepend":
             self = .prepend(scalarsOf(json["prepend"]?.stringValue ?? ""))
         case "Sequence":
@@ -176,9 +179,9 @@ indirect enum Normalizer: Sendable {
 
     func apply(to piece: inout NormalizedPiece) {
         switch self {
-        case let .replace(pattern, content): piece.replace(pattern, with: content)
-        case let .prepend(prefix): piece.prepend(prefix)
-        case let .sequence(normalizers): for normalizer in normalizers { normalizer.apply(to: &piece) }
+        case .replace(let pattern, let content): piece.replace(pattern, with: content)
+        case .prepend(let prefix): piece.prepend(prefix)
+        case .sequence(let normalizers): for normalizer in normalizers { normalizer.apply(to: &piece) }
         }
     }
 }
@@ -202,17 +205,22 @@ indirect enum PreTokenizer: Sendable {
             guard let behavior = SplitBehavior(rawValue: behaviorName) else {
                 throw TokenizerError.unsupportedComponent(kind: "Split behavior", type: behaviorName)
             }
-            self = .split(pattern: try stringPattern(json, kind: "pre_tokenizer"), behavior: behavior,
-                          invert: json["invert"]?.boolValue ?? false)
+            self = .split(
+                pattern: try stringPattern(json, kind: "pre_tokenizer"), behavior: behavior,
+                invert: json["invert"]?.boolValue ?? false)
         case "Metaspace":
             let replacement = scalarsOf(json["replacement"]?.stringValue ?? "\u{2581}")
-            guard replacement.count == 1 else { throw TokenizerError.invalidTokenizer("Metaspace replacement must be one character") }
-            let schemeName = json["prepend_scheme"]?.stringValue
+            guard replacement.count == 1 else {
+                throw TokenizerError.invalidTokenizer("Metaspace replacement must be one character")
+            }
+            let schemeName =
+                json["prepend_scheme"]?.stringValue
                 ?? ((json["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             guard let scheme = PrependScheme(rawValue: schemeName) else {
                 throw TokenizerError.unsupportedComponent(kind: "Metaspace prepend_scheme", type: schemeName)
             }
-            self = .metaspace(replacement: replacement[0], prependScheme: scheme, split: json["split"]?.boolValue ?? true)
+            self = .metaspace(
+                replacement: replacement[0], prependScheme: scheme, split: json["split"]?.boolValue ?? true)
         case "Sequence":
             self = .sequence(try (json["pretokenizers"]?.arrayValue ?? []).map(PreTokenizer.init(json:)))
         default:
@@ -222,21 +230,22 @@ indirect enum PreTokenizer: Sendable {
 
     func apply(to pieces: [NormalizedPiece]) -> [NormalizedPiece] {
         switch self {
-        case let .split(pattern, behavior, invert):
+        case .split(let pattern, let behavior, let invert):
             return pieces.flatMap { $0.split(on: pattern, behavior: behavior, invert: invert) }
-        case let .metaspace(replacement, scheme, split):
+        case .metaspace(let replacement, let scheme, let split):
             return pieces.flatMap { original -> [NormalizedPiece] in
                 var piece = original
                 piece.replace([0x20], with: [replacement])
                 let startsWithReplacement = piece.scalars.first == replacement
                 switch scheme {
                 case .always where !startsWithReplacement: piece.prepend([replacement])
-                case .first where !startsWithReplacement && piece.originalStarts.first == 0: piece.prepend([replacement])
+                case .first where !startsWithReplacement && piece.originalStarts.first == 0:
+                    piece.prepend([replacement])
                 default: break
                 }
                 return split ? piece.split(on: [replacement], behavior: .mergedWithNext, invert: false) : [piece]
             }
-        case let .sequence(preTokenizers):
+        case .sequence(let preTokenizers):
             return preTokenizers.reduce(pieces) { $1.apply(to: $0) }
         }
     }

@@ -69,7 +69,8 @@ public final class Tokenizer: Sendable {
 
     /// Reads a tokenizer.json file, with the table cache next to it.
     public convenience init(tokenizerJSONPath: String) throws {
-        let directory = tokenizerJSONPath.contains("/") ? String(tokenizerJSONPath[..<tokenizerJSONPath.lastIndex(of: "/")!]) : "."
+        let directory =
+            tokenizerJSONPath.contains("/") ? String(tokenizerJSONPath[..<tokenizerJSONPath.lastIndex(of: "/")!]) : "."
         try self.init(tokenizerJSONPath: tokenizerJSONPath, cacheDirectory: directory.isEmpty ? "/" : directory)
     }
 
@@ -86,9 +87,9 @@ public final class Tokenizer: Sendable {
         if let cachePath {
             TokenizerCache.removeTemporaryFiles(of: cachePath)
             switch TokenizerCache.load(path: cachePath, contentHash: contentHash) {
-            case let .loaded(vocab, merges): cached = (vocab, merges)
+            case .loaded(let vocab, let merges): cached = (vocab, merges)
             case .absent: break
-            case let .rejected(reason): rebuildReason = "\(cachePath): \(reason)"
+            case .rejected(let reason): rebuildReason = "\(cachePath): \(reason)"
             }
         }
         var model: BPEModel?
@@ -131,15 +132,17 @@ public final class Tokenizer: Sendable {
         let tokens = try addedJSON.map { json -> AddedToken in
             let token = try AddedToken(json: json)
             guard let vocabID = model.vocab.lookup(Array(token.content.utf8)), vocabID != token.id else { return token }
-            return AddedToken(id: vocabID, content: token.content, special: token.special, singleWord: token.singleWord,
-                              lstrip: token.lstrip, rstrip: token.rstrip, normalized: token.normalized)
+            return AddedToken(
+                id: vocabID, content: token.content, special: token.special, singleWord: token.singleWord,
+                lstrip: token.lstrip, rstrip: token.rstrip, normalized: token.normalized)
         }
         addedTokens = tokens
         rawMatcher = AddedTokenMatcher(tokens: tokens.filter { !$0.normalized })
-        normalizedMatcher = AddedTokenMatcher(tokens: tokens.filter(\.normalized).map { token in
-            guard let normalizer else { return token }
-            return token.withContent(normalizer.normalize(token.content))
-        })
+        normalizedMatcher = AddedTokenMatcher(
+            tokens: tokens.filter(\.normalized).map { token in
+                guard let normalizer else { return token }
+                return token.withContent(normalizer.normalize(token.content))
+            })
         addedTokenByID = Dictionary(tokens.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         addedTokenByContent = Dictionary(tokens.map { ($0.content, $0) }, uniquingKeysWith: { $1 })
         var specialIDs: Set<Int32> = []
@@ -178,15 +181,18 @@ public final class Tokenizer: Sendable {
     /// Encodes one text with HF's pipeline; `addSpecialTokens` wraps it in the post-processor's template. A
     /// `truncation` set in tokenizer.json applies here, as in HF's `encode`.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> Encoding {
-        encode(text, addSpecialTokens: addSpecialTokens, maxLength: defaultTruncation?.maxLength,
-               direction: defaultTruncation?.direction ?? .right)
+        encode(
+            text, addSpecialTokens: addSpecialTokens, maxLength: defaultTruncation?.maxLength,
+            direction: defaultTruncation?.direction ?? .right)
     }
 
     /// Encodes and truncates to `maxLength` tokens in total (nil: no limit, whatever tokenizer.json says), keeping
     /// the template's special tokens (for Gemma,
     /// `maxLength` 2048 keeps the first 2046 content tokens, then `<eos>`). A `maxLength` below the number of
     /// template specials keeps no content, only the specials (HF's Rust code underflows there and keeps everything).
-    public func encode(_ text: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection) -> Encoding {
+    public func encode(_ text: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection)
+        -> Encoding
+    {
         var content = encodeContent(text)
         let template = addSpecialTokens ? postProcessor : nil
         if let maxLength {
@@ -194,8 +200,9 @@ public final class Tokenizer: Sendable {
             if content.ids.count > limit { content.truncate(to: limit, direction: direction) }
         }
         guard let template else {
-            return Encoding(ids: content.ids, tokens: content.tokens, offsets: content.offsets,
-                            specialTokensMask: Array(repeating: false, count: content.ids.count))
+            return Encoding(
+                ids: content.ids, tokens: content.tokens, offsets: content.offsets,
+                specialTokensMask: Array(repeating: false, count: content.ids.count))
         }
         var result = Encoding(ids: [], tokens: [], offsets: [], specialTokensMask: [])
         let total = content.ids.count + template.addedTokenCount
@@ -252,21 +259,24 @@ public final class Tokenizer: Sendable {
         scalars.withUnsafeBufferPointer { original in
             for split in rawMatcher.split(original) {
                 if let index = split.token {
-                    output.appendAdded(rawMatcher.tokens[index].id, original: original, range: split.range,
-                                       starts: nil, ends: nil)
+                    output.appendAdded(
+                        rawMatcher.tokens[index].id, original: original, range: split.range,
+                        starts: nil, ends: nil)
                     continue
                 }
                 var piece = NormalizedPiece(original: original, range: split.range)
                 normalizer?.apply(to: &piece)
                 if piece.isEmpty { continue }
-                let subSplits = normalizedMatcher.isEmpty
+                let subSplits =
+                    normalizedMatcher.isEmpty
                     ? [AddedTokenSplit(token: nil, range: 0..<piece.scalars.count)]
                     : piece.scalars.withUnsafeBufferPointer { normalizedMatcher.split($0) }
                 for sub in subSplits {
                     if let index = sub.token {
                         piece.scalars.withUnsafeBufferPointer { normalized in
-                            output.appendAdded(normalizedMatcher.tokens[index].id, original: normalized, range: sub.range,
-                                               starts: piece.originalStarts, ends: piece.originalEnds)
+                            output.appendAdded(
+                                normalizedMatcher.tokens[index].id, original: normalized, range: sub.range,
+                                starts: piece.originalStarts, ends: piece.originalEnds)
                         }
                         continue
                     }
@@ -274,7 +284,9 @@ public final class Tokenizer: Sendable {
                     let words = preTokenizer?.apply(to: [subPiece]) ?? [subPiece]
                     for word in words where !word.isEmpty {
                         pieceTokens.removeAll()
-                        word.scalars.withUnsafeBufferPointer { model.tokenize($0, into: &pieceTokens, scratch: &scratch) }
+                        word.scalars.withUnsafeBufferPointer {
+                            model.tokenize($0, into: &pieceTokens, scratch: &scratch)
+                        }
                         for k in 0..<pieceTokens.ids.count {
                             let id = pieceTokens.ids[k]
                             let start = Int(word.originalStarts[Int(pieceTokens.starts[k])])
@@ -330,8 +342,10 @@ struct ContentTokens {
     }
 
     /// An added token cut from `text[range]`; its token string is the matched text (which includes stripped spaces).
-    mutating func appendAdded(_ id: Int32, original text: UnsafeBufferPointer<UInt32>, range: Range<Int>,
-                              starts: [Int32]?, ends: [Int32]?) {
+    mutating func appendAdded(
+        _ id: Int32, original text: UnsafeBufferPointer<UInt32>, range: Range<Int>,
+        starts: [Int32]?, ends: [Int32]?
+    ) {
         var scalars = String.UnicodeScalarView()
         for i in range { scalars.append(Unicode.Scalar(text[i])!) }
         let offsets: Range<Int>
@@ -360,8 +374,9 @@ struct ContentTokens {
 
 extension AddedToken {
     func withContent(_ content: String) -> AddedToken {
-        AddedToken(id: id, content: content, special: special, singleWord: singleWord, lstrip: lstrip, rstrip: rstrip,
-                   normalized: normalized)
+        AddedToken(
+            id: id, content: content, special: special, singleWord: singleWord, lstrip: lstrip, rstrip: rstrip,
+            normalized: normalized)
     }
 }
 
@@ -369,8 +384,9 @@ extension Normalizer {
     /// The normalized form of a whole string (used for `normalized: true` added tokens, as HF caches them).
     func normalize(_ text: String) -> String {
         let scalars = scalarsOf(text)
-        var piece = NormalizedPiece(scalars: scalars, originalStarts: scalars.indices.map { Int32($0) },
-                                    originalEnds: scalars.indices.map { Int32($0 + 1) })
+        var piece = NormalizedPiece(
+            scalars: scalars, originalStarts: scalars.indices.map { Int32($0) },
+            originalEnds: scalars.indices.map { Int32($0 + 1) })
         apply(to: &piece)
         var view = String.UnicodeScalarView()
         for scalar in piece.scalars { view.append(Unicode.Scalar(scalar)!) }

@@ -5,16 +5,16 @@
 // can write a cache with a valid checksum and key, and the encoder indexes and probes these tables unchecked.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 enum TokenizerCache {
     /// Bumped whenever the layout below or the way the tables are built changes.
-    private static let magic: UInt64 = 0x3130_4B4F_5457_5321  // "!SWTOK01" read little-endian
+    private static let magic: UInt64 = 0x3130_4B4F_5457_5321 // "!SWTOK01" read little-endian
 
     /// The cache file for `tokenizerPath` inside `directory`.
     static func path(for tokenizerPath: String, in directory: String) -> String {
@@ -26,8 +26,10 @@ enum TokenizerCache {
     /// 33 MB), then the tail and the length.
     static func contentHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         let prime: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var lanes: (UInt64, UInt64, UInt64, UInt64) = (0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344,
-                                                       0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89)
+        var lanes: (UInt64, UInt64, UInt64, UInt64) = (
+            0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344,
+            0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89
+        )
         guard let base = bytes.baseAddress else { return 0 }
         let raw = UnsafeRawPointer(base)
         var offset = 0
@@ -84,25 +86,35 @@ enum TokenizerCache {
         // The last word is a hash of everything before it: it catches damage, not forgery (the checks below do).
         guard file.count >= 16 else { return .rejected(reason: "the file is \(file.count) bytes long") }
         let payloadCount = file.count - 8
-        let stored = file.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: payloadCount, as: UInt64.self)) }
-        guard file.withUnsafeBufferPointer({ TokenizerCache.contentHash(UnsafeBufferPointer(rebasing: $0[0..<payloadCount])) }) == stored
+        let stored = file.withUnsafeBytes {
+            UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: payloadCount, as: UInt64.self))
+        }
+        guard
+            file.withUnsafeBufferPointer({
+                TokenizerCache.contentHash(UnsafeBufferPointer(rebasing: $0[0..<payloadCount]))
+            }) == stored
         else { return .rejected(reason: "its checksum does not match (a damaged file)") }
         var reader = Reader(bytes: file, end: payloadCount)
         guard reader.word() == magic else { return .rejected(reason: "it is not in this version's cache format") }
-        guard reader.word() == contentHash else { return .rejected(reason: "it was written for another tokenizer.json") }
-        guard reader.word() == UInt64(MemoryLayout<TokenSlot>.stride), reader.word() == UInt64(MemoryLayout<PairSlot>.stride),
-              let hasHashCollision = reader.word(), let shift = reader.word(), let pairCount = reader.word(),
-              let storage: [UInt8] = reader.array(), let starts: [Int32] = reader.array(),
-              let ids: [Int32] = reader.array(), let slots: [TokenSlot] = reader.array(),
-              let pairSlots: [PairSlot] = reader.array(), reader.isAtEnd
+        guard reader.word() == contentHash else {
+            return .rejected(reason: "it was written for another tokenizer.json")
+        }
+        guard reader.word() == UInt64(MemoryLayout<TokenSlot>.stride),
+            reader.word() == UInt64(MemoryLayout<PairSlot>.stride),
+            let hasHashCollision = reader.word(), let shift = reader.word(), let pairCount = reader.word(),
+            let storage: [UInt8] = reader.array(), let starts: [Int32] = reader.array(),
+            let ids: [Int32] = reader.array(), let slots: [TokenSlot] = reader.array(),
+            let pairSlots: [PairSlot] = reader.array(), reader.isAtEnd
         else { return .rejected(reason: "its layout is malformed") }
         if let problem = checkVocab(storage: storage, starts: starts, ids: ids, slots: slots)
-            ?? checkMerges(pairSlots, shift: shift, count: pairCount, vocabularySize: ids.count) {
+            ?? checkMerges(pairSlots, shift: shift, count: pairCount, vocabularySize: ids.count)
+        {
             return .rejected(reason: problem)
         }
         // The collision flag only steers how merges are resolved while parsing, which a cached load skips.
-        let vocab = TokenTable(storage: storage, entryStarts: starts, entryIDs: ids, slots: slots,
-                               hasHashCollision: hasHashCollision != 0)
+        let vocab = TokenTable(
+            storage: storage, entryStarts: starts, entryIDs: ids, slots: slots,
+            hasHashCollision: hasHashCollision != 0)
         return .loaded(vocab: vocab, merges: PairTable(slots: pairSlots, shift: shift, count: Int(pairCount)))
     }
 
@@ -113,7 +125,7 @@ enum TokenizerCache {
     private static func checkVocab(storage: [UInt8], starts: [Int32], ids: [Int32], slots: [TokenSlot]) -> String? {
         let count = ids.count
         guard starts.count == count + 1, starts.first == 0, starts.last.map(Int.init) == storage.count,
-              zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
+            zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
         else { return "its vocab entries do not tile the token bytes" }
         if let id = ids.first(where: { $0 < 0 || Int($0) >= count }) {
             return "vocab id \(id) is outside 0..<\(count)"
@@ -126,7 +138,9 @@ enum TokenizerCache {
         return storage.withUnsafeBufferPointer { storage -> String? in
             for (index, slot) in slots.enumerated() where slot.entry != TokenSlot.empty.entry {
                 let entry = Int(slot.entry)
-                guard entry >= 0, entry < count, !seen[entry] else { return "vocab slot \(index) holds entry \(entry) wrongly" }
+                guard entry >= 0, entry < count, !seen[entry] else {
+                    return "vocab slot \(index) holds entry \(entry) wrongly"
+                }
                 seen[entry] = true
                 let bytes = UnsafeBufferPointer(rebasing: storage[Int(starts[entry])..<Int(starts[entry + 1])])
                 guard slot.id == ids[entry], slot.hash == TokenTable.hash(bytes) else {
@@ -174,7 +188,8 @@ enum TokenizerCache {
     /// Writes the tables; any failure leaves no cache behind and is ignored (the next load parses again).
     static func store(path: String, contentHash: UInt64, vocab: TokenTable, merges: PairTable) {
         var out: [UInt8] = []
-        out.reserveCapacity(vocab.storage.count + vocab.count * 8 + vocab.slotArray.count * 16 + merges.slots.count * 16 + 256)
+        out.reserveCapacity(
+            vocab.storage.count + vocab.count * 8 + vocab.slotArray.count * 16 + merges.slots.count * 16 + 256)
         func word(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
         func array<T>(_ values: [T]) {
             word(UInt64(values.count))
@@ -223,10 +238,15 @@ enum TokenizerCache {
         guard let stream = opendir(directory) else { return }
         var leftovers: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard name.hasPrefix(prefix + "."), name.hasSuffix(".tmp") else { continue }
-            let numbers = name.dropFirst(prefix.count + 1).dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
-            if numbers.count == 2, numbers.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
+            let numbers = name.dropFirst(prefix.count + 1).dropLast(4).split(
+                separator: ".", omittingEmptySubsequences: false)
+            if numbers.count == 2,
+                numbers.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } })
+            {
                 leftovers.append(name)
             }
         }
@@ -258,7 +278,8 @@ enum TokenizerCache {
             offset += byteCount
             return [T](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
                 bytes.withUnsafeBytes { source in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + byteCount)]))
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: source[start..<(start + byteCount)]))
                 }
                 initialized = Int(count)
             }
@@ -298,7 +319,8 @@ func readFileIfPresent(_ path: String) throws -> [UInt8]? {
         let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else {
-            throw TokenizerError.unreadableFile(path: path, reason: count == 0 ? "file shrank while reading" : String(cString: strerror(errno)))
+            throw TokenizerError.unreadableFile(
+                path: path, reason: count == 0 ? "file shrank while reading" : String(cString: strerror(errno)))
         }
         filled += count
     }

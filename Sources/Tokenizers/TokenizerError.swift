@@ -11,11 +11,11 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unreadableFile(path, reason): return "cannot read \(path): \(reason)"
-        case let .invalidJSON(message): return "tokenizer.json is not valid JSON: \(message)"
-        case let .unsupportedComponent(kind, type):
+        case .unreadableFile(let path, let reason): return "cannot read \(path): \(reason)"
+        case .invalidJSON(let message): return "tokenizer.json is not valid JSON: \(message)"
+        case .unsupportedComponent(let kind, let type):
             return "unsupported \(kind) \"\(type)\" in tokenizer.json (not implemented by this tokenizer)"
-        case let .invalidTokenizer(message): return "invalid tokenizer.json: \(message)"
+        case .invalidTokenizer(let message): return "invalid tokenizer.json: \(message)"
         }
     }
 }

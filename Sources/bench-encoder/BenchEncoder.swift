@@ -9,7 +9,8 @@ import Tokenizers
 struct BenchEncoder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-encoder",
-        abstract: "Measures encoder tokens/s on packed batches of short, medium and long inputs (run by scripts/bench-encoder)."
+        abstract:
+            "Measures encoder tokens/s on packed batches of short, medium and long inputs (run by scripts/bench-encoder)."
     )
 
     @Option(name: .customLong("model-id"), help: "Model directory.")
@@ -39,14 +40,18 @@ struct BenchEncoder: ParsableCommand {
     @Option(name: .customLong("query-runs"), help: "Timed runs of --query or the --latency query.")
     var queryRuns = 50
 
-    @Flag(help: "Only latency and memory: p50/p90 of one query alone (--query, else --query-tokens synthetic ids), then resident memory after one large packed batch.")
+    @Flag(
+        help:
+            "Only latency and memory: p50/p90 of one query alone (--query, else --query-tokens synthetic ids), then resident memory after one large packed batch."
+    )
     var latency = false
 
     @Option(name: .customLong("query-tokens"), help: "Tokens of the synthetic --latency query, BOS and EOS included.")
     var queryTokens = 10
 
-    @Option(name: .customLong("memory-batch-tokens"),
-            help: "Tokens of the --latency packed batch (sequences of 1024) run for resident memory; 0 skips it.")
+    @Option(
+        name: .customLong("memory-batch-tokens"),
+        help: "Tokens of the --latency packed batch (sequences of 1024) run for resident memory; 0 skips it.")
     var memoryBatchTokens = 16_384
 
     func run() throws {
@@ -54,8 +59,10 @@ struct BenchEncoder: ParsableCommand {
         let loadStart = Date()
         let embedder = try SentenceEmbedder(directory: modelDirectory, pool: pool, precision: dtype)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        print(String(format: "loaded %@ weights in %.1f s on %d threads; %@", dtype.rawValue, loadSeconds, pool.threadCount,
-                     residentMemory()))
+        print(
+            String(
+                format: "loaded %@ weights in %.1f s on %d threads; %@", dtype.rawValue, loadSeconds, pool.threadCount,
+                residentMemory()))
 
         var generator = SplitMix(seed: 42)
         if latency {
@@ -73,12 +80,14 @@ struct BenchEncoder: ParsableCommand {
         if let corpus {
             let texts = try String(contentsOfFile: corpus, encoding: .utf8).split(separator: "\n").map { line in
                 guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let text = object["text"] as? String
+                    let text = object["text"] as? String
                 else { throw ValidationError("\(corpus): a line without a \"text\" string") }
                 return text
             }
             let sequences = texts.map {
-                tokenizer.encode($0, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength, direction: .right).ids
+                tokenizer.encode(
+                    $0, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength, direction: .right
+                ).ids
             }
             var batches: [[[Int32]]] = [[]]
             var tokens = 0
@@ -91,12 +100,15 @@ struct BenchEncoder: ParsableCommand {
                 tokens += sequence.count
             }
             let total = sequences.reduce(0) { $0 + $1.count }
-            measure(label: "corpus (\(sequences.count) texts, \(total) tokens, \(batches.count) batches)",
-                    batches: batches, embedder: embedder)
+            measure(
+                label: "corpus (\(sequences.count) texts, \(total) tokens, \(batches.count) batches)",
+                batches: batches, embedder: embedder)
         }
         if let query {
-            let ids = tokenizer.encode(query, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength,
-                                       direction: .right).ids
+            let ids = tokenizer.encode(
+                query, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength,
+                direction: .right
+            ).ids
             try measureAlone(ids, embedder: embedder)
         }
         print("after the runs: \(residentMemory())")
@@ -113,8 +125,10 @@ struct BenchEncoder: ParsableCommand {
         }
         milliseconds.sort()
         let p90 = milliseconds[min(milliseconds.count - 1, milliseconds.count * 9 / 10)]
-        print(String(format: "query alone (%d tokens, %@, %d runs): p50 %.2f ms, p90 %.2f ms, min %.2f ms", ids.count,
-                     dtype.rawValue, milliseconds.count, milliseconds[milliseconds.count / 2], p90, milliseconds[0]))
+        print(
+            String(
+                format: "query alone (%d tokens, %@, %d runs): p50 %.2f ms, p90 %.2f ms, min %.2f ms", ids.count,
+                dtype.rawValue, milliseconds.count, milliseconds[milliseconds.count / 2], p90, milliseconds[0]))
     }
 
     /// The --latency mode: one query alone (`--query`, else `queryTokens` synthetic ids), then one packed batch of
@@ -122,8 +136,11 @@ struct BenchEncoder: ParsableCommand {
     private func measureLatency(embedder: SentenceEmbedder, generator: inout SplitMix) throws {
         if let query {
             let tokenizer = try Tokenizer(directory: modelDirectory)
-            try measureAlone(tokenizer.encode(query, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength,
-                                              direction: .right).ids, embedder: embedder)
+            try measureAlone(
+                tokenizer.encode(
+                    query, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength,
+                    direction: .right
+                ).ids, embedder: embedder)
         } else {
             guard queryTokens >= 2 else { throw ValidationError("--query-tokens must be at least 2 (BOS and EOS)") }
             let ids = [2] + (0..<queryTokens - 2).map { _ in Int32(300 + generator.next() % 200_000) } + [1]
@@ -136,8 +153,11 @@ struct BenchEncoder: ParsableCommand {
         }
         let start = Date()
         _ = try embedder.embed(batch)
-        print(String(format: "one packed batch of %d tokens in %.1f s; %@", memoryBatchTokens, Date().timeIntervalSince(start),
-                     residentMemory()))
+        print(
+            String(
+                format: "one packed batch of %d tokens in %.1f s; %@", memoryBatchTokens,
+                Date().timeIntervalSince(start),
+                residentMemory()))
     }
 
     /// Runs `batches` once to warm up, then repeatedly for at least `minimumSeconds`, and prints tokens/s.
@@ -154,8 +174,10 @@ struct BenchEncoder: ParsableCommand {
             let seconds = Date().timeIntervalSince(start), cpuSeconds = processCPUSeconds() - startCPU
             let tokens = Double(tokensPerRound * rounds)
             // Tokens per CPU-second tells what the code does when other processes share the cores.
-            print(String(format: "%@: %.0f tokens/s (%.2f s per round, %d rounds; %.0f tokens per CPU-second)", label,
-                         tokens / seconds, seconds / Double(rounds), rounds, tokens / cpuSeconds))
+            print(
+                String(
+                    format: "%@: %.0f tokens/s (%.2f s per round, %d rounds; %.0f tokens per CPU-second)", label,
+                    tokens / seconds, seconds / Double(rounds), rounds, tokens / cpuSeconds))
         } catch {
             print("\(label): failed: \(error)")
         }

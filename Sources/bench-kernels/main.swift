@@ -58,14 +58,17 @@ let shapes: [(name: String, n: Int, k: Int)] = [
     ("dense 3072×768", 3072, 768), ("dense 768×3072", 768, 3072),
 ]
 /// BENCH_ROWS (comma-separated) replaces the matmul table's row counts, e.g. to look at the tile heights around a query.
-let rowCounts = ProcessInfo.processInfo.environment["BENCH_ROWS"]
+let rowCounts =
+    ProcessInfo.processInfo.environment["BENCH_ROWS"]
     .map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 16, 128, 512, 2048]
 
 print("kernels: \(Kernels.activeVariant) (EMBED_KERNELS=avx512amx|avx512bf16|avx512|avx2|portable forces one)")
 #if arch(x86_64)
-if KernelVariant.avx512bf16.isSupported {
-    print("vdpbf16ps does \(String(format: "%.2f", KernelVariant.measuredDotSpeedOverFMA()))× the FMAs' work per second here")
-}
+    if KernelVariant.avx512bf16.isSupported {
+        print(
+            "vdpbf16ps does \(String(format: "%.2f", KernelVariant.measuredDotSpeedOverFMA()))× the FMAs' work per second here"
+        )
+    }
 #endif
 // Packed once for every thread count: packing the ~600 MB of both precisions takes seconds.
 let streamWeights = runStream ? WeightPrecision.allCases.map { (precision: $0, layers: streamLayers($0)) } : []
@@ -107,15 +110,18 @@ func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, l
                     secondsPerCall(minimumSeconds: 0.5) {
                         for layer in layers {
                             for w in layer {
-                                matmul(xp.baseAddress!, rows: rows, rowStride: w.inFeatures, w, into: yp.baseAddress!,
-                                       rowStride: w.outFeatures, pool: pool)
+                                matmul(
+                                    xp.baseAddress!, rows: rows, rowStride: w.inFeatures, w, into: yp.baseAddress!,
+                                    rowStride: w.outFeatures, pool: pool)
                             }
                         }
                     }
                 }
             }
-            print(String(format: "%@, %2d row(s): %.1f ms for %.0f MB of weights (%.1f GB/s)", precision.rawValue, rows,
-                         seconds * 1e3, Double(bytes) / 1e6, Double(bytes) / seconds / 1e9))
+            print(
+                String(
+                    format: "%@, %2d row(s): %.1f ms for %.0f MB of weights (%.1f GB/s)", precision.rawValue, rows,
+                    seconds * 1e3, Double(bytes) / 1e6, Double(bytes) / seconds / 1e9))
         }
     }
 }
@@ -123,8 +129,9 @@ func benchStream(_ pool: ComputePool, _ weights: [(precision: WeightPrecision, l
 func benchMatmul(_ pool: ComputePool) {
     for precision in WeightPrecision.allCases {
         print("\nmatmul GFLOP/s, \(precision.rawValue) weights, \(pool.threadCount) thread(s)")
-        print("shape".padding(toLength: 20, withPad: " ", startingAt: 0)
-              + rowCounts.map { "M=\($0)".leftPadded(9) }.joined())
+        print(
+            "shape".padding(toLength: 20, withPad: " ", startingAt: 0)
+                + rowCounts.map { "M=\($0)".leftPadded(9) }.joined())
         for shape in shapes {
             let weights = randomFloats(shape.n * shape.k)
             let packed = weights.withUnsafeBufferPointer {
@@ -137,8 +144,9 @@ func benchMatmul(_ pool: ComputePool) {
                 let seconds = x.withUnsafeBufferPointer { xp in
                     y.withUnsafeMutableBufferPointer { yp in
                         secondsPerCall {
-                            matmul(xp.baseAddress!, rows: m, rowStride: shape.k, packed, into: yp.baseAddress!,
-                                   rowStride: shape.n, pool: pool)
+                            matmul(
+                                xp.baseAddress!, rows: m, rowStride: shape.k, packed, into: yp.baseAddress!,
+                                rowStride: shape.n, pool: pool)
                         }
                     }
                 }
@@ -160,16 +168,19 @@ func benchAttention(_ pool: ComputePool) {
             let seconds = qkv.withUnsafeBufferPointer { p in
                 out.withUnsafeMutableBufferPointer { o in
                     secondsPerCall {
-                        attention(queries: p.baseAddress!, queryRowStride: stride, keys: p.baseAddress! + 768,
-                                  keyRowStride: stride, values: p.baseAddress! + 1024, valueRowStride: stride,
-                                  output: o.baseAddress!, outputRowStride: 768, sequenceLengths: [n], queryHeads: 3,
-                                  kvHeads: 1, headDim: 256, scale: 0.0625, window: window, pool: pool)
+                        attention(
+                            queries: p.baseAddress!, queryRowStride: stride, keys: p.baseAddress! + 768,
+                            keyRowStride: stride, values: p.baseAddress! + 1024, valueRowStride: stride,
+                            output: o.baseAddress!, outputRowStride: 768, sequenceLengths: [n], queryHeads: 3,
+                            kvHeads: 1, headDim: 256, scale: 0.0625, window: window, pool: pool)
                     }
                 }
             }
-            let visible = window == .full ? Double(n * n) : Double((0..<n).reduce(0) { $0 + min(n, $1 + 257) - max(0, $1 - 256) })
+            let visible =
+                window == .full ? Double(n * n) : Double((0..<n).reduce(0) { $0 + min(n, $1 + 257) - max(0, $1 - 256) })
             let gflops = 2 * 2 * 3 * 256 * visible / seconds / 1e9
-            line += String(format: "  %@ %8.3f ms (%5.1f GFLOP/s)", window == .full ? "full   " : "sliding", seconds * 1e3, gflops)
+            line += String(
+                format: "  %@ %8.3f ms (%5.1f GFLOP/s)", window == .full ? "full   " : "sliding", seconds * 1e3, gflops)
         }
         print(line)
     }

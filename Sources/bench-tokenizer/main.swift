@@ -34,18 +34,24 @@ func measureLoad(_ label: String, count: Int, _ load: () throws -> Tokenizer) th
         cpu.append(threadCPUSeconds() - cpuStart)
         wall.append(seconds(clock.now - start))
     }
-    print(String(format: "swift  load tokenizer.json, %@: median of %d %.3f s (thread CPU %.3f s)", label, count,
-                 wall.sorted()[count / 2], cpu.sorted()[count / 2]))
+    print(
+        String(
+            format: "swift  load tokenizer.json, %@: median of %d %.3f s (thread CPU %.3f s)", label, count,
+            wall.sorted()[count / 2], cpu.sorted()[count / 2]))
     return tokenizer!
 }
 
 let jsonPath = arguments[1] + "/tokenizer.json"
-_ = try measureLoad("parsing the JSON (no cache)", count: 3) { try Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil) }
+_ = try measureLoad("parsing the JSON (no cache)", count: 3) {
+    try Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil)
+}
 // The first default load writes the cache next to the file if it is missing or stale.
 let warmed = try Tokenizer(directory: arguments[1])
-let tokenizer = try measureLoad(warmed.loadedFromCache || (try Tokenizer(directory: arguments[1])).loadedFromCache
-                                    ? "from the binary table cache" : "cache directory not writable, parsing",
-                                count: 5) { try Tokenizer(directory: arguments[1]) }
+let tokenizer = try measureLoad(
+    warmed.loadedFromCache || (try Tokenizer(directory: arguments[1])).loadedFromCache
+        ? "from the binary table cache" : "cache directory not writable, parsing",
+    count: 5
+) { try Tokenizer(directory: arguments[1]) }
 
 let corpusData = try Data(contentsOf: URL(fileURLWithPath: arguments[2]))
 let texts = corpusData.split(separator: 0x0A).compactMap { JSONLines.text(inLine: String(decoding: $0, as: UTF8.self)) }
@@ -70,12 +76,17 @@ func measure(_ tokenizer: Tokenizer, _ texts: [String], minimumSeconds: Double) 
 
 func report(_ label: String, bytes: Int, _ result: (Int, Double, Int, Double)) {
     let (passes, elapsed, tokens, cpu) = result
-    print(String(format: "swift  %@: %.2f MB/s, %.0f tokens/s (%d passes, %.2f s; per CPU second: %.2f MB/s, %.0f tokens/s)",
-                 label, Double(bytes * passes) / elapsed / 1e6, Double(tokens * passes) / elapsed, passes, elapsed,
-                 Double(bytes * passes) / cpu / 1e6, Double(tokens * passes) / cpu))
+    print(
+        String(
+            format: "swift  %@: %.2f MB/s, %.0f tokens/s (%d passes, %.2f s; per CPU second: %.2f MB/s, %.0f tokens/s)",
+            label, Double(bytes * passes) / elapsed / 1e6, Double(tokens * passes) / elapsed, passes, elapsed,
+            Double(bytes * passes) / cpu / 1e6, Double(tokens * passes) / cpu))
 }
 
-report("corpus (\(texts.count) texts, \(corpusBytes) bytes)", bytes: corpusBytes, measure(tokenizer, texts, minimumSeconds: 3))
+report(
+    "corpus (\(texts.count) texts, \(corpusBytes) bytes)", bytes: corpusBytes,
+    measure(tokenizer, texts, minimumSeconds: 3))
 let longDocument = texts.joined(separator: " ")
-report("long document (\(longDocument.utf8.count) bytes, one segment)", bytes: longDocument.utf8.count,
-       measure(tokenizer, [longDocument], minimumSeconds: 3))
+report(
+    "long document (\(longDocument.utf8.count) bytes, one segment)", bytes: longDocument.utf8.count,
+    measure(tokenizer, [longDocument], minimumSeconds: 3))

@@ -6,9 +6,9 @@ import ModelHub
 import Tokenizers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `embed-server embed`: embeds texts offline, one JSON line `{"embedding": […]}` per input line, in input order.
@@ -23,10 +23,15 @@ struct EmbedCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("model-id"), help: "Model directory, or a Hugging Face id found in the Hugging Face cache.")
+    @Option(
+        name: .customLong("model-id"), help: "Model directory, or a Hugging Face id found in the Hugging Face cache.")
     var modelID: String
 
-    @Option(name: .customLong("prompt-name"), help: "Prompt from config_sentence_transformers.json prepended to every text (default: the model's default_prompt_name, if any).")
+    @Option(
+        name: .customLong("prompt-name"),
+        help:
+            "Prompt from config_sentence_transformers.json prepended to every text (default: the model's default_prompt_name, if any)."
+    )
     var promptName: String?
 
     @Option(help: "Keep the first N dimensions (Matryoshka), 1 to the model's embedding size.")
@@ -48,7 +53,9 @@ struct EmbedCommand: ParsableCommand {
     var dtype: WeightPrecision = .float32
 
     func validate() throws {
-        if let dimensions, dimensions < 1 { throw ValidationError("--dimensions must be at least 1, got \(dimensions)") }
+        if let dimensions, dimensions < 1 {
+            throw ValidationError("--dimensions must be at least 1, got \(dimensions)")
+        }
         if maxBatchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1, got \(maxBatchTokens)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
@@ -56,9 +63,10 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let directory = try Self.modelDirectory(modelID)
         let tokenizer = try Tokenizer(directory: directory)
-        let embedder = try SentenceEmbedder(directory: directory,
-                                            pool: ComputePool(threadCount: threads ?? ComputePool.availableProcessorCount),
-                                            precision: dtype)
+        let embedder = try SentenceEmbedder(
+            directory: directory,
+            pool: ComputePool(threadCount: threads ?? ComputePool.availableProcessorCount),
+            precision: dtype)
         let info = embedder.info
         if let dimensions, dimensions > info.embeddingDimensions {
             throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.embeddingDimensions)")
@@ -67,7 +75,8 @@ struct EmbedCommand: ParsableCommand {
         if let name = promptName ?? info.defaultPromptName {
             guard let text = info.prompts[name] else {
                 let known = info.prompts.keys.sorted().joined(separator: ", ")
-                throw ValidationError("unknown --prompt-name \(name); the model's prompts are: \(known.isEmpty ? "none" : known)")
+                throw ValidationError(
+                    "unknown --prompt-name \(name); the model's prompts are: \(known.isEmpty ? "none" : known)")
             }
             prompt = text
         } else {
@@ -77,11 +86,14 @@ struct EmbedCommand: ParsableCommand {
         let reader = try LineReader(path: input)
         guard let output = fdopen(1, "wb") else { throw EmbedCommandError("cannot write standard output") }
         var progress = Progress(totalBytes: reader.totalBytes)
-        let job = EmbedJob(tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
-                           normalize: !noNormalize, maxBatchTokens: maxBatchTokens)
-        try job.run(next: reader.next, write: { fputs($0, output) }, batchDone: { texts, tokens in
-            progress.advance(texts: texts, tokens: tokens, bytesRead: reader.bytesRead)
-        })
+        let job = EmbedJob(
+            tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
+            normalize: !noNormalize, maxBatchTokens: maxBatchTokens)
+        try job.run(
+            next: reader.next, write: { fputs($0, output) },
+            batchDone: { texts, tokens in
+                progress.advance(texts: texts, tokens: tokens, bytesRead: reader.bytesRead)
+            })
         fflush(output)
         progress.finish()
     }
@@ -96,7 +108,8 @@ struct EmbedCommand: ParsableCommand {
         do {
             return try hub.resolve(modelID: modelID) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.path
         } catch {
-            throw EmbedCommandError("cannot find model \(modelID): \(error). Pass a model directory, or run scripts/fetch-model.sh")
+            throw EmbedCommandError(
+                "cannot find model \(modelID): \(error). Pass a model directory, or run scripts/fetch-model.sh")
         }
     }
 }
@@ -132,11 +145,14 @@ struct EmbedJob {
         while let line = next() {
             lineNumber += 1
             let text = JSONLines.text(inLine: line) ?? line
-            let ids = tokenizer.encode(prompt + text, addSpecialTokens: true, maxLength: info.maxSequenceLength,
-                                       direction: .right).ids
+            let ids = tokenizer.encode(
+                prompt + text, addSpecialTokens: true, maxLength: info.maxSequenceLength,
+                direction: .right
+            ).ids
             if let bad = ids.first(where: { Int($0) >= info.vocabularySize }) {
                 throw EmbedCommandError(
-                    "input line \(lineNumber): token \(tokenizer.token(forID: bad) ?? "?") (id \(bad)) has no embedding in this model")
+                    "input line \(lineNumber): token \(tokenizer.token(forID: bad) ?? "?") (id \(bad)) has no embedding in this model"
+                )
             }
             if batchTokens + ids.count > maxBatchTokens { try flush() }
             batch.append(ids)
@@ -191,7 +207,8 @@ private final class LineReader {
         let length = getline(&buffer, &capacity, file)
         guard length >= 0, let buffer else { return nil }
         bytesRead += length
-        var bytes = UnsafeBufferPointer(start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
+        var bytes = UnsafeBufferPointer(
+            start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
         if bytes.last == 0x0A { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
         if bytes.last == 0x0D { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
         return String(decoding: bytes, as: UTF8.self)
@@ -224,7 +241,8 @@ private struct Progress {
         if let totalBytes, totalBytes > 0 {
             let fraction = min(1, Double(bytesRead) / Double(totalBytes))
             let width = 30, filled = Int(fraction * Double(width))
-            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            line =
+                "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
                 + String(format: "%3.0f%% ", fraction * 100) + line
         }
         FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))

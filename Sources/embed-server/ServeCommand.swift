@@ -44,11 +44,16 @@ struct ServeCommand: ParsableCommand {
     var maxBatchTokens: Int?
     @Option(help: "Most sequences in one batch (default: no limit). [MAX_BATCH_REQUESTS]")
     var maxBatchRequests: Int?
-    @Option(help: "Target run time of one batch in ms: its tokens are capped at that much of the measured throughput (at least 512), so short requests wait little behind bulk work; 0: tokens only (default 500). [MAX_BATCH_TIME_MS]")
+    @Option(
+        help:
+            "Target run time of one batch in ms: its tokens are capped at that much of the measured throughput (at least 512), so short requests wait little behind bulk work; 0: tokens only (default 500). [MAX_BATCH_TIME_MS]"
+    )
     var maxBatchTimeMs: Int?
     @Option(help: "Most inputs in one request (default 32). [MAX_CLIENT_BATCH_SIZE]")
     var maxClientBatchSize: Int?
-    @Option(help: "Truncate over-long inputs unless a request says otherwise: true or false (default true). [AUTO_TRUNCATE]")
+    @Option(
+        help: "Truncate over-long inputs unless a request says otherwise: true or false (default true). [AUTO_TRUNCATE]"
+    )
     var autoTruncate: String?
     @Option(help: "Tokenizer threads (default: cores − 1, at least 1). [TOKENIZATION_WORKERS]")
     var tokenizationWorkers: Int?
@@ -58,7 +63,10 @@ struct ServeCommand: ParsableCommand {
     var payloadLimit: Int?
     @Option(help: "Seconds a whole request body may take to arrive, then 408 (default 60). [REQUEST_BODY_TIMEOUT]")
     var requestBodyTimeout: Int?
-    @Option(help: "Bytes of request bodies and unsent responses held at once; past it new bodies get 503 (default 64 × --payload-limit). [MAX_BUFFERED_BYTES]")
+    @Option(
+        help:
+            "Bytes of request bodies and unsent responses held at once; past it new bodies get 503 (default 64 × --payload-limit). [MAX_BUFFERED_BYTES]"
+    )
     var maxBufferedBytes: Int?
 
     @Option(help: "Hugging Face token, for the Hub. [HF_TOKEN]")
@@ -76,7 +84,10 @@ struct ServeCommand: ParsableCommand {
     var unixSocket: String?
     @Option(help: "Ignored: TEI's Python-backend socket. [UDS_PATH]")
     var udsPath: String?
-    @Option(help: "Serve HTTPS with this PEM certificate chain (needs --tls-key); TLS 1.3, or 1.2 with ECDHE AEAD suites. [TLS_CERTIFICATE]")
+    @Option(
+        help:
+            "Serve HTTPS with this PEM certificate chain (needs --tls-key); TLS 1.3, or 1.2 with ECDHE AEAD suites. [TLS_CERTIFICATE]"
+    )
     var tlsCertificate: String?
     @Option(help: "PEM private key of --tls-certificate, unencrypted. [TLS_KEY]")
     var tlsKey: String?
@@ -111,7 +122,8 @@ struct ServeCommand: ParsableCommand {
             ("EMBED_THREADS", computeThreads.map(String.init)),
             ("PAYLOAD_LIMIT", payloadLimit.map(String.init)),
             ("REQUEST_BODY_TIMEOUT", requestBodyTimeout.map(String.init)),
-            ("MAX_BUFFERED_BYTES", maxBufferedBytes.map(String.init)), ("HF_TOKEN", hfToken), ("HF_API_TOKEN", hfAPIToken),
+            ("MAX_BUFFERED_BYTES", maxBufferedBytes.map(String.init)), ("HF_TOKEN", hfToken),
+            ("HF_API_TOKEN", hfAPIToken),
             ("HUGGINGFACE_HUB_CACHE", huggingfaceHubCache), ("HOSTNAME", hostname), ("PORT", port.map(String.init)),
             ("UNIX_SOCKET", unixSocket), ("UDS_PATH", udsPath), ("API_KEY", apiKey),
             ("TLS_CERTIFICATE", tlsCertificate), ("TLS_KEY", tlsKey),

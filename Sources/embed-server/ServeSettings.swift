@@ -34,7 +34,9 @@ struct SettingSources {
     /// → the setting's key.
     static func key(_ written: String) -> String {
         let upper = written.uppercased().replacingOccurrences(of: "-", with: "_")
-        let exception = flagNameExceptions.first { $0.value.uppercased().replacingOccurrences(of: "-", with: "_") == upper }
+        let exception = flagNameExceptions.first {
+            $0.value.uppercased().replacingOccurrences(of: "-", with: "_") == upper
+        }
         return exception?.key ?? upper
     }
 
@@ -118,10 +120,13 @@ struct ServeSettings: Equatable {
     /// Every key the config file may set (TEI's environment variable names, plus CONFIG-independent extras).
     static let knownKeys: Set<String> = [
         "MODEL_ID", "REVISION", "DTYPE", "POOLING", "SERVED_MODEL_NAME", "MAX_CONCURRENT_REQUESTS",
-        "MAX_BATCH_TOKENS", "MAX_BATCH_REQUESTS", "MAX_BATCH_TIME_MS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE", "DEFAULT_PROMPT_NAME",
+        "MAX_BATCH_TOKENS", "MAX_BATCH_REQUESTS", "MAX_BATCH_TIME_MS", "MAX_CLIENT_BATCH_SIZE", "AUTO_TRUNCATE",
+        "DEFAULT_PROMPT_NAME",
         "DEFAULT_PROMPT", "HF_TOKEN", "HF_API_TOKEN", "HOSTNAME", "PORT", "UNIX_SOCKET", "UDS_PATH",
-        "HUGGINGFACE_HUB_CACHE", "PAYLOAD_LIMIT", "REQUEST_BODY_TIMEOUT", "MAX_BUFFERED_BYTES", "API_KEY", "JSON_OUTPUT", "CORS_ALLOW_ORIGIN", "PROMETHEUS_PORT",
-        "TOKENIZATION_WORKERS", "EMBED_THREADS", "TLS_CERTIFICATE", "TLS_KEY", "DENSE_PATH", "DISABLE_SPANS", "OTLP_ENDPOINT", "OTLP_SERVICE_NAME",
+        "HUGGINGFACE_HUB_CACHE", "PAYLOAD_LIMIT", "REQUEST_BODY_TIMEOUT", "MAX_BUFFERED_BYTES", "API_KEY",
+        "JSON_OUTPUT", "CORS_ALLOW_ORIGIN", "PROMETHEUS_PORT",
+        "TOKENIZATION_WORKERS", "EMBED_THREADS", "TLS_CERTIFICATE", "TLS_KEY", "DENSE_PATH", "DISABLE_SPANS",
+        "OTLP_ENDPOINT", "OTLP_SERVICE_NAME",
     ]
 
     /// Combines the sources; `warn` receives notes about values replaced or ignored.
@@ -147,7 +152,9 @@ struct ServeSettings: Equatable {
 
         guard let modelID = string("MODEL_ID") else {
             throw SettingsError(
-                description: "no model: pass --model-id (a local directory or a Hugging Face id), set MODEL_ID, or MODEL_ID in the config file")
+                description:
+                    "no model: pass --model-id (a local directory or a Hugging Face id), set MODEL_ID, or MODEL_ID in the config file"
+            )
         }
         var settings = ServeSettings(modelID: modelID)
         settings.revision = string("REVISION")
@@ -155,13 +162,16 @@ struct ServeSettings: Equatable {
             // TEI refuses everything but fp32 for Gemma3; bf16 weights (fp32 activations) are this server's addition.
             guard let precision = WeightPrecision(rawValue: dtype) else {
                 throw SettingsError(
-                    description: "--dtype \(dtype): Could not start backend: Gemma3 is only supported in float32 or bfloat16 precision")
+                    description:
+                        "--dtype \(dtype): Could not start backend: Gemma3 is only supported in float32 or bfloat16 precision"
+                )
             }
             settings.dtype = precision
         }
         if let pooling = string("POOLING") {
             guard pooling == "mean" else {
-                throw SettingsError(description: "--pooling \(pooling): EmbeddingGemma supports only `mean` pooling here")
+                throw SettingsError(
+                    description: "--pooling \(pooling): EmbeddingGemma supports only `mean` pooling here")
             }
         }
         settings.servedModelName = string("SERVED_MODEL_NAME")
@@ -194,7 +204,7 @@ struct ServeSettings: Equatable {
         settings.maxBufferedBytes = try integer("MAX_BUFFERED_BYTES", minimum: settings.payloadLimitBytes)
         settings.apiKey = string("API_KEY")
         switch (string("TLS_CERTIFICATE"), string("TLS_KEY")) {
-        case let (certificate?, key?): settings.tls = TLSFiles(certificatePath: certificate, privateKeyPath: key)
+        case (let certificate?, let key?): settings.tls = TLSFiles(certificatePath: certificate, privateKeyPath: key)
         case (nil, nil): break
         default: throw SettingsError(description: "--tls-certificate and --tls-key go together: give both or neither")
         }

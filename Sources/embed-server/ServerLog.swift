@@ -78,11 +78,13 @@ struct ServerLog: Sendable {
     func line(_ timestamp: String, _ level: Level, _ message: String, _ fields: [(String, String)]) -> String {
         var line: String
         if json {
-            line = "{\"timestamp\":\(JSONLines.quoted(timestamp)),\"level\":\"\(level.name)\",\"message\":\(JSONLines.quoted(message))"
+            line =
+                "{\"timestamp\":\(JSONLines.quoted(timestamp)),\"level\":\"\(level.name)\",\"message\":\(JSONLines.quoted(message))"
             for (key, value) in fields { line += ",\(JSONLines.quoted(key)):\(JSONLines.quoted(value))" }
             line += "}"
         } else {
-            line = "\(timestamp) \(level.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(Self.escaped(message, quotes: false))"
+            line =
+                "\(timestamp) \(level.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(Self.escaped(message, quotes: false))"
             for (key, value) in fields { line += " \(key)=\(Self.plainValue(value))" }
         }
         return line
@@ -91,7 +93,9 @@ struct ServerLog: Sendable {
     /// A field value as logfmt writes it: bare when it is visible ASCII without `"`, `=` or `\`, else quoted and
     /// escaped, so that no value (a client's request id, a path) can end its field or its line and forge others.
     static func plainValue(_ value: String) -> String {
-        let bare = !value.isEmpty && value.utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x3D && $0 != 0x5C }
+        let bare =
+            !value.isEmpty
+            && value.utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x3D && $0 != 0x5C }
         return bare ? value : "\"" + escaped(value, quotes: true) + "\""
     }
 
@@ -106,7 +110,9 @@ struct ServerLog: Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+            case _
+            where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
+                || scalar.value == 0x2029:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -36,7 +36,9 @@ struct ServerRunner {
                 "open-file limit \(openFiles) is too low for \(configuredConnections) connections; raise it (ulimit -n) for more",
                 [("max_connections", String(configuration.maxConnections))])
         }
-        configuration.tls = settings.tls.map { TLSConfiguration(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath) }
+        configuration.tls = settings.tls.map {
+            TLSConfiguration(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath)
+        }
         configuration.corsAllowOrigins = settings.corsAllowOrigins.isEmpty ? ["*"] : settings.corsAllowOrigins
         configuration.errorResponder = APIRouter.errorResponder
         let server = HTTPServer(configuration: configuration) { request in await router.handle(request) }
@@ -45,7 +47,8 @@ struct ServerRunner {
         stop.hold(ShutdownSignals { number in stop.fire(number) })
         try server.start()
         let scheme = settings.tls == nil ? "http" : "https"
-        let address = settings.unixSocket.map { "unix:\($0)" }
+        let address =
+            settings.unixSocket.map { "unix:\($0)" }
             ?? "\(scheme)://\(settings.hostname.contains(":") ? "[\(settings.hostname)]" : settings.hostname):\(server.boundPort ?? settings.port)"
         log.info(
             "ready",
@@ -69,12 +72,16 @@ struct ServerRunner {
         let hub = ModelHub(environment: environment)
         let directory: URL
         do {
-            directory = try hub.resolve(modelID: settings.modelID, revision: settings.revision ?? "main") { log.info($0) }
+            directory = try hub.resolve(modelID: settings.modelID, revision: settings.revision ?? "main") {
+                log.info($0)
+            }
         } catch {
             var description = "cannot find model \(settings.modelID): \(error)"
             // The offline error already says how to fill the cache.
-            if case ModelHubError.notCachedWhileOffline = error {} else {
-                description += ". Run scripts/fetch-model.sh to put google/embeddinggemma-300m into the Hugging Face cache, or pass --model-id DIRECTORY"
+            if case ModelHubError.notCachedWhileOffline = error {
+            } else {
+                description +=
+                    ". Run scripts/fetch-model.sh to put google/embeddinggemma-300m into the Hugging Face cache, or pass --model-id DIRECTORY"
             }
             throw SettingsError(description: description)
         }
@@ -90,7 +97,9 @@ struct ServerRunner {
             // As TEI: a batch must be able to hold one maximal input.
             guard settings.autoTruncate else {
                 throw SettingsError(
-                    description: "--max-batch-tokens \(settings.maxBatchTokens) is smaller than the model's max input length \(maxInputLength); raise it or enable --auto-truncate")
+                    description:
+                        "--max-batch-tokens \(settings.maxBatchTokens) is smaller than the model's max input length \(maxInputLength); raise it or enable --auto-truncate"
+                )
             }
             log.warning("max input length \(maxInputLength) clamped to --max-batch-tokens \(settings.maxBatchTokens)")
             maxInputLength = settings.maxBatchTokens
@@ -134,7 +143,8 @@ struct ServerRunner {
             [
                 ("model", settings.modelID), ("directory", directory.path), ("dtype", model.dtype),
                 ("kernels", Kernels.activeVariant), ("compute_threads", String(pool.threadCount)),
-                ("max_input_length", String(maxInputLength)), ("embedding_dimensions", String(model.embeddingDimensions)),
+                ("max_input_length", String(maxInputLength)),
+                ("embedding_dimensions", String(model.embeddingDimensions)),
                 ("load_seconds", String(format: "%.2f", seconds)),
                 ("warmup_ms", String(format: "%.2f", warmUpSeconds * 1000)),
             ])

@@ -2,9 +2,9 @@ import ArgumentParser
 import Tokenizers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `embed-server tokenize`: tokenizes texts offline, one JSON line of ids per input line.
@@ -19,7 +19,8 @@ struct TokenizeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("model-id"), help: "A directory holding tokenizer.json (or the tokenizer.json file itself).")
+    @Option(
+        name: .customLong("model-id"), help: "A directory holding tokenizer.json (or the tokenizer.json file itself).")
     var modelID: String
 
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add the template's special tokens (<bos>, <eos>).")
@@ -35,7 +36,8 @@ struct TokenizeCommand: ParsableCommand {
     var input: String?
 
     func run() throws {
-        let tokenizer = modelID.hasSuffix(".json")
+        let tokenizer =
+            modelID.hasSuffix(".json")
             ? try Tokenizer(tokenizerJSONPath: modelID)
             : try Tokenizer(directory: modelID)
         let source: UnsafeMutablePointer<FILE>
@@ -60,7 +62,9 @@ struct TokenizeCommand: ParsableCommand {
                 out += ",\"tokens\":[" + encoding.tokens.map(JSONLines.quoted).joined(separator: ",") + "]"
             }
             if offsets {
-                out += ",\"offsets\":[" + encoding.offsets.map { "[\($0.lowerBound),\($0.upperBound)]" }.joined(separator: ",") + "]"
+                out +=
+                    ",\"offsets\":["
+                    + encoding.offsets.map { "[\($0.lowerBound),\($0.upperBound)]" }.joined(separator: ",") + "]"
             }
             out += "}\n"
             fputs(out, output)
@@ -76,7 +80,8 @@ struct TokenizeCommand: ParsableCommand {
         defer { free(buffer) }
         let length = getline(&buffer, &capacity, file)
         guard length >= 0, let buffer else { return nil }
-        var bytes = UnsafeBufferPointer(start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
+        var bytes = UnsafeBufferPointer(
+            start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
         if bytes.last == 0x0A { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
         if bytes.last == 0x0D { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
         return String(decoding: bytes, as: UTF8.self)

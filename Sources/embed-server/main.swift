@@ -1,2 +1,3 @@
 import ArgumentParser
+
 EmbedServer.main(ServeCommand.normalizeArguments(Array(CommandLine.arguments.dropFirst())))

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
 
 @testable import Batching
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Records every batch the encoder ran; `gate` lets a test hold the encoder thread inside a batch.
 private final class EncoderProbe: Sendable {
@@ -252,9 +253,9 @@ struct BatcherTests {
         await probe.waitUntilEntered()
         let second = Task { try await batcher.submit([21, 22], tokenCounts: [4, 4]) }
         await eventually { batcher.queuedCount == 3 }
-        try await Task.sleep(nanoseconds: 400_000_000)  // the second submission is now older than maxQueueSeconds
+        try await Task.sleep(nanoseconds: 400_000_000) // the second submission is now older than maxQueueSeconds
         probe.gate!.signal()
-        await eventually { probe.batches.withLock(\.count) == 2 }  // [12] runs; the second is now the oldest queued
+        await eventually { probe.batches.withLock(\.count) == 2 } // [12] runs; the second is now the oldest queued
         let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
         await eventually { batcher.queuedCount == 3 }
         for _ in 0..<4 { probe.gate!.signal() }
@@ -293,7 +294,7 @@ struct BatcherTests {
         await probe.waitUntilEntered()
         let bulk = Task { try await batcher.submit([11], tokenCounts: [50]) }
         await eventually { batcher.queuedCount == 1 }
-        let permits = try batcher.reservePermits(1)  // a query whose tokenization is still running
+        let permits = try batcher.reservePermits(1) // a query whose tokenization is still running
         probe.gate!.signal()
         _ = try await blocker.value
         try await Task.sleep(nanoseconds: 50_000_000)

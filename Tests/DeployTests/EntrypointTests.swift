@@ -8,8 +8,10 @@ struct EntrypointTests {
         .appendingPathComponent("../../docker/entrypoint.sh").standardizedFileURL.path
 
     /// The container's environment as docker/Dockerfile sets it, plus the HOSTNAME Docker gives (the container id).
-    static let imageEnvironment = ["MODEL_ID": "google/embeddinggemma-300m", "PORT": "80", "HUGGINGFACE_HUB_CACHE": "/data",
-                                   "HOME": "/data", "HOSTNAME": "3f2a9c1b7d4e", "PATH": "/usr/bin:/bin"]
+    static let imageEnvironment = [
+        "MODEL_ID": "google/embeddinggemma-300m", "PORT": "80", "HUGGINGFACE_HUB_CACHE": "/data",
+        "HOME": "/data", "HOSTNAME": "3f2a9c1b7d4e", "PATH": "/usr/bin:/bin",
+    ]
 
     @Test("no arguments: serve, with --hostname 0.0.0.0 because HOSTNAME is the container id")
     func defaultCommand() throws {
@@ -20,14 +22,17 @@ struct EntrypointTests {
 
     @Test("flags are serve's flags, kept in order after the entrypoint's own")
     func flagsGoToServe() throws {
-        let run = try EntrypointRun(arguments: ["--max-batch-tokens", "8192", "--json-output"], environment: Self.imageEnvironment)
+        let run = try EntrypointRun(
+            arguments: ["--max-batch-tokens", "8192", "--json-output"], environment: Self.imageEnvironment)
         #expect(run.argv == ["serve", "--hostname", "0.0.0.0", "--max-batch-tokens", "8192", "--json-output"])
     }
 
-    @Test("a HOSTNAME that is an address, or an explicit --hostname, is left to the server", arguments: [
-        (["HOSTNAME": "10.1.2.3"], [String]()), (["HOSTNAME": "::"], []), (["HOSTNAME": "fd00::1"], []),
-        (["HOSTNAME": "embed-server-7d9f8-x2x"], ["--hostname=127.0.0.1"]),
-    ])
+    @Test(
+        "a HOSTNAME that is an address, or an explicit --hostname, is left to the server",
+        arguments: [
+            (["HOSTNAME": "10.1.2.3"], [String]()), (["HOSTNAME": "::"], []), (["HOSTNAME": "fd00::1"], []),
+            (["HOSTNAME": "embed-server-7d9f8-x2x"], ["--hostname=127.0.0.1"]),
+        ])
     func hostnameKept(extra: [String: String], arguments: [String]) throws {
         let run = try EntrypointRun(arguments: arguments, environment: Self.imageEnvironment.merging(extra) { $1 })
         #expect(run.argv == ["serve"] + arguments)
@@ -35,7 +40,8 @@ struct EntrypointTests {
 
     @Test("a pod name in HOSTNAME is replaced by 0.0.0.0 so probes and port-forwarding reach the server")
     func podName() throws {
-        let run = try EntrypointRun(arguments: [], environment: Self.imageEnvironment.merging(["HOSTNAME": "embed-server-7d9f8-x2x"]) { $1 })
+        let run = try EntrypointRun(
+            arguments: [], environment: Self.imageEnvironment.merging(["HOSTNAME": "embed-server-7d9f8-x2x"]) { $1 })
         #expect(run.argv == ["serve", "--hostname", "0.0.0.0"])
     }
 
@@ -51,13 +57,16 @@ struct EntrypointTests {
 
     @Test("an image built for haswell stops with a clear message on a CPU without AVX2, and starts on one with it")
     func cpuCheck() throws {
-        let directory = try FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask,
-                                                    appropriateFor: URL(fileURLWithPath: "/tmp"), create: true)
+        let directory = try FileManager.default.url(
+            for: .itemReplacementDirectory, in: .userDomainMask,
+            appropriateFor: URL(fileURLWithPath: "/tmp"), create: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let old = directory.appendingPathComponent("cpuinfo-old")
         let new = directory.appendingPathComponent("cpuinfo-new")
-        try "processor\t: 0\nflags\t\t: fpu sse2 ssse3 sse4_1 sse4_2 avx popcnt\n".write(to: old, atomically: true, encoding: .utf8)
-        try "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma bmi1 bmi2 avx512f\n".write(to: new, atomically: true, encoding: .utf8)
+        try "processor\t: 0\nflags\t\t: fpu sse2 ssse3 sse4_1 sse4_2 avx popcnt\n".write(
+            to: old, atomically: true, encoding: .utf8)
+        try "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma bmi1 bmi2 avx512f\n".write(
+            to: new, atomically: true, encoding: .utf8)
         let built = Self.imageEnvironment.merging(["EMBED_TARGET_CPU": "haswell"]) { $1 }
         let refused = try EntrypointRun(arguments: [], environment: built.merging(["EMBED_CPUINFO": old.path]) { $1 })
         #expect(refused.status == 64 && refused.argv == nil)
@@ -66,10 +75,13 @@ struct EntrypointTests {
         #expect(started.status == 0 && started.argv == ["serve", "--hostname", "0.0.0.0"])
     }
 
-    @Test("an invalid PORT or an empty MODEL_ID stops with a clear error before the server starts", arguments: [
-        (["PORT": "http"], "PORT='http' is not a port number"), (["PORT": "70000"], "PORT=70000 is outside 1-65535"),
-        (["MODEL_ID": ""], "MODEL_ID is empty"),
-    ])
+    @Test(
+        "an invalid PORT or an empty MODEL_ID stops with a clear error before the server starts",
+        arguments: [
+            (["PORT": "http"], "PORT='http' is not a port number"),
+            (["PORT": "70000"], "PORT=70000 is outside 1-65535"),
+            (["MODEL_ID": ""], "MODEL_ID is empty"),
+        ])
     func badSettings(extra: [String: String], message: String) throws {
         let run = try EntrypointRun(arguments: [], environment: Self.imageEnvironment.merging(extra) { $1 })
         #expect(run.status == 64)
@@ -79,11 +91,13 @@ struct EntrypointTests {
 
     @Test("port 80 as a non-root user where the kernel forbids it stops with a hint to use 8080 or the sysctl")
     func privilegedPort() throws {
-        let lowest = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8))
+        let lowest =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1024
         let run = try EntrypointRun(arguments: [], environment: Self.imageEnvironment, unprivileged: true)
         if lowest > 80 {
-            #expect(run.status == 64 && run.output.contains("PORT=80 needs root here") && run.output.contains("PORT=8080"))
+            #expect(
+                run.status == 64 && run.output.contains("PORT=80 needs root here") && run.output.contains("PORT=8080"))
         } else {
             #expect(run.status == 0 && run.argv == ["serve", "--hostname", "0.0.0.0"])
         }
@@ -91,7 +105,8 @@ struct EntrypointTests {
 
     @Test("a missing server binary is reported with its path")
     func missingBinary() throws {
-        let run = try EntrypointRun(arguments: [], environment: Self.imageEnvironment, binary: "/nonexistent/embed-server")
+        let run = try EntrypointRun(
+            arguments: [], environment: Self.imageEnvironment, binary: "/nonexistent/embed-server")
         #expect(run.status == 64 && run.output.contains("/nonexistent/embed-server is missing"))
     }
 
@@ -100,7 +115,7 @@ struct EntrypointTests {
         let run = try EntrypointRun(arguments: [], environment: Self.imageEnvironment, sendTerm: true)
         #expect(run.recordedPID == run.pid)
         #expect(run.receivedTerm)
-        #expect(run.status == 3)  // what the stand-in exits with after SIGTERM
+        #expect(run.status == 3) // what the stand-in exits with after SIGTERM
     }
 }
 
@@ -113,11 +128,14 @@ struct EntrypointRun {
     var recordedPID: Int32?
     var receivedTerm = false
 
-    init(arguments: [String], environment: [String: String], binary: String? = nil, sendTerm: Bool = false,
-         unprivileged: Bool = false) throws {
+    init(
+        arguments: [String], environment: [String: String], binary: String? = nil, sendTerm: Bool = false,
+        unprivileged: Bool = false
+    ) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("entrypoint-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o777])
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o777])
         defer { try? FileManager.default.removeItem(at: directory) }
         let record = directory.appendingPathComponent("argv")
         let stub = directory.appendingPathComponent("embed-server")
@@ -136,7 +154,8 @@ struct EntrypointRun {
         if unprivileged && getuid() == 0 {
             // As root (CI), drop to nobody: the entrypoint must see a non-root uid.
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", EntrypointTests.entrypoint] + arguments
+            process.arguments =
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", EntrypointTests.entrypoint] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = [EntrypointTests.entrypoint] + arguments

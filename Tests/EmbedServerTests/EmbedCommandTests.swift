@@ -11,10 +11,12 @@ private let realModel = Result { () throws -> (Tokenizer, SentenceEmbedder) in
     let environment = ProcessInfo.processInfo.environment
     var directory = environment["EMBED_MODEL_DIR"] ?? ""
     if directory.isEmpty {
-        let home = environment["HF_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/huggingface")
+        let home =
+            environment["HF_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/huggingface")
         let snapshots = (home as NSString).appendingPathComponent("hub/models--google--embeddinggemma-300m/snapshots")
         guard let snapshot = try? FileManager.default.contentsOfDirectory(atPath: snapshots).sorted().first else {
-            throw EmbedCommandError("the real model is not available: set EMBED_MODEL_DIR or run scripts/fetch-model.sh")
+            throw EmbedCommandError(
+                "the real model is not available: set EMBED_MODEL_DIR or run scripts/fetch-model.sh")
         }
         directory = (snapshots as NSString).appendingPathComponent(snapshot)
     }
@@ -24,6 +26,8 @@ private let realModel = Result { () throws -> (Tokenizer, SentenceEmbedder) in
 /// sentence-transformers' outputs for the golden texts (a copy of ../shared/golden/embeddings.jsonl, thinned).
 private struct Golden: Decodable {
     let text: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Named as the golden file's JSON key.
     let prompt_name: String?
     let ids: [Int32]
     let raw: [Float]
@@ -40,17 +44,22 @@ private func goldenCases() throws -> [Golden] {
 }
 
 /// Runs an embed job over `lines` and returns the vectors it wrote, one per output line.
-private func embed(_ lines: [String], prompt: String, dimensions: Int? = nil, normalize: Bool = true,
-                   maxBatchTokens: Int = 8192) throws -> (vectors: [[Float]], batches: Int) {
+private func embed(
+    _ lines: [String], prompt: String, dimensions: Int? = nil, normalize: Bool = true,
+    maxBatchTokens: Int = 8192
+) throws -> (vectors: [[Float]], batches: Int) {
     let (tokenizer, embedder) = try realModel.get()
-    let job = EmbedJob(tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
-                       normalize: normalize, maxBatchTokens: maxBatchTokens)
+    let job = EmbedJob(
+        tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
+        normalize: normalize, maxBatchTokens: maxBatchTokens)
     var remaining = lines[...]
     var output = ""
     var batches = 0
     try job.run(next: { remaining.popFirst() }, write: { output += $0 }, batchDone: { _, _ in batches += 1 })
     struct Line: Decodable { let embedding: [Float] }
-    let vectors = try output.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)).embedding }
+    let vectors = try output.split(separator: "\n").map {
+        try JSONDecoder().decode(Line.self, from: Data($0.utf8)).embedding
+    }
     return (vectors, batches)
 }
 
@@ -73,7 +82,8 @@ struct EmbedCommandTests {
         let prompt = try realModel.get().1.info.prompts["document"] ?? ""
         // Every other text as a JSON line; texts with newlines must be JSON lines.
         let lines = cases.enumerated().map { index, item in
-            index % 2 == 0 && !item.text.contains(where: \.isNewline) ? item.text : "{\"text\": \(JSONLines.quoted(item.text))}"
+            index % 2 == 0 && !item.text.contains(where: \.isNewline)
+                ? item.text : "{\"text\": \(JSONLines.quoted(item.text))}"
         }
         let (vectors, batches) = try embed(lines, prompt: prompt, maxBatchTokens: 512)
         #expect(vectors.count == cases.count)

@@ -44,7 +44,8 @@ struct ServeSettingsTests {
         let file = try SettingSources.parseConfigFile("compute-threads = 3", path: "test.conf")
         #expect(file == ["EMBED_THREADS": "3"])
         #expect(try SettingSources.parseConfigFile("EMBED_THREADS=5", path: "test.conf") == ["EMBED_THREADS": "5"])
-        let all = SettingSources(flags: ["MODEL_ID": "m", "EMBED_THREADS": "1"], environment: ["EMBED_THREADS": "2"], file: file)
+        let all = SettingSources(
+            flags: ["MODEL_ID": "m", "EMBED_THREADS": "1"], environment: ["EMBED_THREADS": "2"], file: file)
         #expect(try ServeSettings.resolve(all).computeThreads == 1)
         var noFlag = all
         noFlag.flags["EMBED_THREADS"] = nil
@@ -58,7 +59,8 @@ struct ServeSettingsTests {
 
     @Test("--compute-threads is parsed from the command line and refuses zero, naming the flag")
     func computeThreadsFlag() throws {
-        let serve = try #require(try EmbedServer.parseAsRoot(["--model-id", "m", "--compute-threads", "4"]) as? ServeCommand)
+        let serve = try #require(
+            try EmbedServer.parseAsRoot(["--model-id", "m", "--compute-threads", "4"]) as? ServeCommand)
         #expect(serve.flagValues == ["MODEL_ID": "m", "EMBED_THREADS": "4"])
         #expect(try ServeSettings.resolve(SettingSources(flags: serve.flagValues)).computeThreads == 4)
         #expect(throws: SettingsError(description: "--compute-threads: `0` is not an integer ≥ 1")) {
@@ -79,7 +81,8 @@ struct ServeSettingsTests {
             AUTO_TRUNCATE='false'
             """
         let values = try SettingSources.parseConfigFile(text, path: "test.conf")
-        #expect(values == ["MODEL_ID": "google/embeddinggemma-300m", "MAX_BATCH_TOKENS": "2048", "AUTO_TRUNCATE": "false"])
+        #expect(
+            values == ["MODEL_ID": "google/embeddinggemma-300m", "MAX_BATCH_TOKENS": "2048", "AUTO_TRUNCATE": "false"])
         let settings = try ServeSettings.resolve(SettingSources(file: values))
         #expect(settings.autoTruncate == false)
         #expect(settings.maxBatchTokens == 2048)
@@ -105,11 +108,17 @@ struct ServeSettingsTests {
     @Test("--dtype takes float32 (the default) or bfloat16 and refuses float16")
     func dtype() throws {
         #expect(try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"])).dtype == .float32)
-        #expect(try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "DTYPE": "bfloat16"])).dtype == .bfloat16)
-        #expect(try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"], environment: ["DTYPE": "float32"])).dtype
-            == .float32)
-        #expect(throws: SettingsError(
-            description: "--dtype float16: Could not start backend: Gemma3 is only supported in float32 or bfloat16 precision")) {
+        #expect(
+            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "DTYPE": "bfloat16"])).dtype == .bfloat16)
+        #expect(
+            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"], environment: ["DTYPE": "float32"])).dtype
+                == .float32)
+        #expect(
+            throws: SettingsError(
+                description:
+                    "--dtype float16: Could not start backend: Gemma3 is only supported in float32 or bfloat16 precision"
+            )
+        ) {
             try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "DTYPE": "float16"]))
         }
     }
@@ -119,7 +128,8 @@ struct ServeSettingsTests {
         #expect(throws: SettingsError(description: "--port: `abc` is not an integer ≥ 0")) {
             try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "PORT": "abc"]))
         }
-        #expect(throws: SettingsError(description: "environment variable AUTO_TRUNCATE: `maybe` is not true or false")) {
+        #expect(throws: SettingsError(description: "environment variable AUTO_TRUNCATE: `maybe` is not true or false"))
+        {
             try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"], environment: ["AUTO_TRUNCATE": "maybe"]))
         }
         #expect(throws: SettingsError.self) { try SettingSources.parseConfigFile("NOT_A_SETTING=1", path: "x") }
@@ -138,34 +148,47 @@ struct ServeSettingsTests {
     func dockerHostname() throws {
         var warnings: [String] = []
         let settings = try ServeSettings.resolve(
-            SettingSources(flags: ["MODEL_ID": "m"], environment: ["HOSTNAME": "3f2a9c1d"])) { warnings.append($0) }
+            SettingSources(flags: ["MODEL_ID": "m"], environment: ["HOSTNAME": "3f2a9c1d"])
+        ) { warnings.append($0) }
         #expect(settings.hostname == "0.0.0.0")
         #expect(warnings.count == 1)
-        #expect(try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "HOSTNAME": "::1"])).hostname == "::1")
+        #expect(
+            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "HOSTNAME": "::1"])).hostname == "::1")
     }
 
     @Test("CORS origins are a comma-separated list; TEI-only settings are accepted and reported as ignored")
     func listsAndIgnored() throws {
         let settings = try ServeSettings.resolve(
-            SettingSources(flags: ["MODEL_ID": "m", "CORS_ALLOW_ORIGIN": "https://a.example, https://b.example", "UDS_PATH": "/tmp/x"]))
+            SettingSources(flags: [
+                "MODEL_ID": "m", "CORS_ALLOW_ORIGIN": "https://a.example, https://b.example", "UDS_PATH": "/tmp/x",
+            ]))
         #expect(settings.corsAllowOrigins == ["https://a.example", "https://b.example"])
         #expect(settings.ignored.count == 1)
     }
 
-    @Test("--request-body-timeout and --max-buffered-bytes come from flags, environment or file; the budget holds a largest body")
+    @Test(
+        "--request-body-timeout and --max-buffered-bytes come from flags, environment or file; the budget holds a largest body"
+    )
     func bodyLimits() throws {
         let serve = try #require(
-            try EmbedServer.parseAsRoot(["--model-id", "m", "--request-body-timeout", "5", "--max-buffered-bytes", "4000000"])
+            try EmbedServer.parseAsRoot([
+                "--model-id", "m", "--request-body-timeout", "5", "--max-buffered-bytes", "4000000",
+            ])
                 as? ServeCommand)
         #expect(serve.flagValues == ["MODEL_ID": "m", "REQUEST_BODY_TIMEOUT": "5", "MAX_BUFFERED_BYTES": "4000000"])
         let flagged = try ServeSettings.resolve(SettingSources(flags: serve.flagValues))
         #expect(flagged.requestBodyTimeoutSeconds == 5 && flagged.maxBufferedBytes == 4_000_000)
-        let file = try SettingSources.parseConfigFile("request-body-timeout = 7\nMAX_BUFFERED_BYTES=3000", path: "t.conf")
+        let file = try SettingSources.parseConfigFile(
+            "request-body-timeout = 7\nMAX_BUFFERED_BYTES=3000", path: "t.conf")
         let fromFile = try ServeSettings.resolve(
             SettingSources(flags: ["MODEL_ID": "m"], environment: ["PAYLOAD_LIMIT": "1000"], file: file))
         #expect(fromFile.requestBodyTimeoutSeconds == 7 && fromFile.maxBufferedBytes == 3000)
-        #expect(throws: SettingsError(description: "environment variable MAX_BUFFERED_BYTES: `1000` is not an integer ≥ 2000000")) {
-            try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"], environment: ["MAX_BUFFERED_BYTES": "1000"]))
+        #expect(
+            throws: SettingsError(
+                description: "environment variable MAX_BUFFERED_BYTES: `1000` is not an integer ≥ 2000000")
+        ) {
+            try ServeSettings.resolve(
+                SettingSources(flags: ["MODEL_ID": "m"], environment: ["MAX_BUFFERED_BYTES": "1000"]))
         }
         #expect(throws: SettingsError(description: "--request-body-timeout: `0` is not an integer ≥ 1")) {
             try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m", "REQUEST_BODY_TIMEOUT": "0"]))
@@ -174,7 +197,10 @@ struct ServeSettingsTests {
 
     @Test("a bare --auto-truncate means true; an explicit value is kept")
     func autoTruncateArgument() {
-        #expect(ServeCommand.normalizeArguments(["--auto-truncate", "--port", "1"]) == ["--auto-truncate", "true", "--port", "1"])
+        #expect(
+            ServeCommand.normalizeArguments(["--auto-truncate", "--port", "1"]) == [
+                "--auto-truncate", "true", "--port", "1",
+            ])
         #expect(ServeCommand.normalizeArguments(["--auto-truncate", "false"]) == ["--auto-truncate", "false"])
         #expect(ServeCommand.normalizeArguments(["--auto-truncate"]) == ["--auto-truncate", "true"])
     }
@@ -185,9 +211,11 @@ struct ServeSettingsTests {
             "--model-id", "m", "--max-batch-tokens", "100", "--json-output", "-p", "8080", "--cors-allow-origin", "a",
         ])
         let serve = try #require(command as? ServeCommand)
-        #expect(serve.flagValues == [
-            "MODEL_ID": "m", "MAX_BATCH_TOKENS": "100", "JSON_OUTPUT": "true", "PORT": "8080", "CORS_ALLOW_ORIGIN": "a",
-        ])
+        #expect(
+            serve.flagValues == [
+                "MODEL_ID": "m", "MAX_BATCH_TOKENS": "100", "JSON_OUTPUT": "true", "PORT": "8080",
+                "CORS_ALLOW_ORIGIN": "a",
+            ])
     }
 }
 
@@ -196,7 +224,8 @@ struct ServeTLSSettingsTests {
     @Test("a certificate and a key together turn on HTTPS; either alone is an error")
     func certificateAndKeyGoTogether() throws {
         let both = try ServeSettings.resolve(
-            SettingSources(flags: ["MODEL_ID": "m", "TLS_CERTIFICATE": "cert.pem"], environment: ["TLS_KEY": "key.pem"]))
+            SettingSources(
+                flags: ["MODEL_ID": "m", "TLS_CERTIFICATE": "cert.pem"], environment: ["TLS_KEY": "key.pem"]))
         #expect(both.tls?.certificatePath == "cert.pem")
         #expect(both.tls?.privateKeyPath == "key.pem")
         #expect(try ServeSettings.resolve(SettingSources(flags: ["MODEL_ID": "m"])).tls == nil)

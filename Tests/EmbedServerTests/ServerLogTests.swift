@@ -24,7 +24,10 @@ struct ServerLogTests {
     @Test("a plain request line lists key=value fields after the message")
     func plainRequestLine() {
         let line = ServerLog(json: false).line("T", .info, "request", ServerLog.fields(of: record))
-        #expect(line == "T INFO  request method=POST path=/embed status=200 duration_ms=12.35 request_id=\"id \\\"1\\\"\" tokens=7")
+        #expect(
+            line
+                == "T INFO  request method=POST path=/embed status=200 duration_ms=12.35 request_id=\"id \\\"1\\\"\" tokens=7"
+        )
     }
 
     @Test("plain values with spaces, quotes, = or control bytes are quoted and escaped, so no value can forge a field")
@@ -33,7 +36,10 @@ struct ServerLogTests {
         forged.requestID = "x status=500\nT ERROR request \\ \u{1}"
         forged.path = "/a=b"
         let line = ServerLog(json: false).line("T", .info, "one\nline", ServerLog.fields(of: forged))
-        #expect(line == #"T INFO  one\nline method=POST path="/a=b" status=200 duration_ms=12.35 request_id="x status=500\nT ERROR request \\ \u0001" tokens=7"#)
+        #expect(
+            line
+                == #"T INFO  one\nline method=POST path="/a=b" status=200 duration_ms=12.35 request_id="x status=500\nT ERROR request \\ \u0001" tokens=7"#
+        )
         #expect(!line.contains("\n"))
         #expect(ServerLog(json: false).line("T", .info, "m", [("empty", "")]) == #"T INFO  m empty="""#)
         let json = ServerLog(json: true).line("T", .info, "m", ServerLog.fields(of: forged))
@@ -50,7 +56,9 @@ struct ServerLogTests {
         #expect(ServerLog.level(of: failed) == .info)
     }
 
-    @Test("health, ping and metrics probes log at debug, so the default info log leaves them out; other GETs stay at info")
+    @Test(
+        "health, ping and metrics probes log at debug, so the default info log leaves them out; other GETs stay at info"
+    )
     func probesAtDebug() {
         for path in ["/health", "/ping", "/metrics", "/"] {
             let probe = RequestLogRecord(
@@ -65,7 +73,8 @@ struct ServerLogTests {
         unhealthy.method = "HEAD"
         unhealthy.status = 200
         #expect(ServerLog.level(of: unhealthy) == .debug)
-        let info = RequestLogRecord(method: "GET", path: "/info", status: 200, durationMilliseconds: 1, requestID: "i", tokens: nil)
+        let info = RequestLogRecord(
+            method: "GET", path: "/info", status: 200, durationMilliseconds: 1, requestID: "i", tokens: nil)
         #expect(ServerLog.level(of: info) == .info)
         #expect(ServerLog(json: false).writes(ServerLog.level(of: info)))
         let embedAtRoot = RequestLogRecord(

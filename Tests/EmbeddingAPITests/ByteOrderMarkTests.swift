@@ -17,14 +17,16 @@ struct ByteOrderMarkTests {
 
     private func post(_ path: String, _ bytes: [UInt8]) async -> HTTPResponse {
         await server.router.handle(
-            HTTPRequest(method: "POST", path: path, headers: HTTPHeaders([("Content-Type", "application/json")]), body: bytes))
+            HTTPRequest(
+                method: "POST", path: path, headers: HTTPHeaders([("Content-Type", "application/json")]), body: bytes))
     }
 
     @Test("a body starting with the UTF-8 BOM is malformed JSON, as for serde_json: 400, line 1 column 1")
     func leadingBOM() async throws {
         let response = await post("/embed", [0xEF, 0xBB, 0xBF] + Array(#"{"inputs":"a"}"#.utf8))
         #expect(response.status == 400)
-        #expect(response.teiError?.message == "Failed to parse the request body as JSON: expected value at line 1 column 1")
+        #expect(
+            response.teiError?.message == "Failed to parse the request body as JSON: expected value at line 1 column 1")
     }
 
     @Test("U+FEFF inside a string, raw or escaped, at its start, middle and end, reaches the tokenizer intact")

@@ -76,7 +76,8 @@ struct EmbedRouteTests {
                 == "Input validation error: `dimensions` should be smaller than the maximum embedding dimension.")
         let negative = await server.post("/embed", #"{"inputs":"x","dimensions":-1}"#)
         #expect(negative.status == 422)
-        #expect(negative.teiError?.message.hasPrefix("Failed to deserialize the JSON body into the target type") == true)
+        #expect(
+            negative.teiError?.message.hasPrefix("Failed to deserialize the JSON body into the target type") == true)
     }
 
     @Test("prompt_name prepends the named prompt before tokenization; an unknown name lists the prompts")
@@ -128,14 +129,16 @@ struct EmbedRouteTests {
         #expect(truncated.status == 200)
         #expect(truncated.headers["x-compute-tokens"] == "16")
         #expect(truncated.vectors == [FakeModel.embed([2] + Array(repeating: 97, count: 14) + [1])])
-        let left = await server.post("/embed", #"{"inputs":"\#(long)","normalize":false,"truncation_direction":"Left"}"#)
+        let left = await server.post(
+            "/embed", #"{"inputs":"\#(long)","normalize":false,"truncation_direction":"Left"}"#)
         #expect(left.vectors == [FakeModel.embed([2] + Array(repeating: 97, count: 13) + [122, 1])])
         let lowercase = await server.post(
             "/embed", #"{"inputs":"\#(long)","normalize":false,"truncation_direction":"left"}"#)
         #expect(lowercase.vectors == left.vectors)
         let refused = await server.post("/embed", #"{"inputs":"\#(long)","truncate":false}"#)
         #expect(refused.status == 422)
-        #expect(refused.teiError?.message == "Input validation error: `inputs` must have less than 16 tokens. Given: 23")
+        #expect(
+            refused.teiError?.message == "Input validation error: `inputs` must have less than 16 tokens. Given: 23")
         let exact = await server.post("/embed", #"{"inputs":"\#(String(repeating: "a", count: 14))","truncate":false}"#)
         #expect(exact.status == 200, "exactly the maximum is accepted")
     }
@@ -147,7 +150,9 @@ struct EmbedRouteTests {
         let server = try FakeServer(configuration: configuration)
         let response = await server.post("/embed", #"{"inputs":"\#(String(repeating: "a", count: 30))"}"#)
         #expect(response.status == 422)
-        #expect(await server.post("/embed", #"{"inputs":"\#(String(repeating: "a", count: 30))","truncate":true}"#).status == 200)
+        #expect(
+            await server.post("/embed", #"{"inputs":"\#(String(repeating: "a", count: 30))","truncate":true}"#).status
+                == 200)
     }
 
     @Test("empty inputs are TEI's 400 Empty errors")
@@ -195,8 +200,10 @@ struct EmbedRouteTests {
             #expect(response.status == 422, "\(body)")
             #expect(response.teiError?.message.hasPrefix("Failed to deserialize the JSON body") == true, "\(body)")
         }
-        let form = await server.router.handle(HTTPRequest(
-            method: "POST", path: "/embed", headers: ["Content-Type": "text/plain"], body: Array(#"{"inputs":"x"}"#.utf8)))
+        let form = await server.router.handle(
+            HTTPRequest(
+                method: "POST", path: "/embed", headers: ["Content-Type": "text/plain"],
+                body: Array(#"{"inputs":"x"}"#.utf8)))
         #expect(form.status == 415)
         #expect(form.teiError?.message == "Expected request with `Content-Type: application/json`")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Synchronization
+
 import struct Tokenizers.Encoding
 
 @testable import EmbeddingAPI
@@ -37,7 +38,8 @@ enum FakeModel {
             // Keep the special tokens, cut the content from the chosen side.
             let content = special ? 1..<ids.count - 1 : 0..<ids.count
             let keep = maxLength - (special ? 2 : 0)
-            let kept = direction == .right
+            let kept =
+                direction == .right
                 ? content.lowerBound..<content.lowerBound + keep : content.upperBound - keep..<content.upperBound
             let indices = (special ? [0] : []) + Array(kept) + (special ? [ids.count - 1] : [])
             return Encoding(

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
 import Testing
 
 @testable import EmbeddingAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Collects the router's request records.
 private final class Records: Sendable {
@@ -56,9 +57,13 @@ struct HTTPHardeningTests {
         let fake = try FakeServer()
         let server = try LoopbackServer(router: APIRouter(service: fake.router.service) { records.append($0) })
         let longest = String(repeating: "a", count: 128)
-        #expect(try await server.send("GET", "/info", headers: [("x-request-id", longest)]).headers["x-request-id"] == longest)
+        #expect(
+            try await server.send("GET", "/info", headers: [("x-request-id", longest)]).headers["x-request-id"]
+                == longest)
         #expect(records.first(withID: longest) != nil)
-        for refused in [String(repeating: "b", count: 129), String(repeating: "c", count: 30_000), "has space", "tab\there", "é"] {
+        for refused in [
+            String(repeating: "b", count: 129), String(repeating: "c", count: 30_000), "has space", "tab\there", "é",
+        ] {
             let response = try await server.send("GET", "/info", headers: [("x-request-id", refused)])
             let replaced = try #require(response.headers["x-request-id"])
             #expect(replaced != refused && UUID(uuidString: replaced) != nil, "\(refused.prefix(20))")
@@ -81,8 +86,10 @@ struct HTTPHardeningTests {
         let port = server.port
         let leaver = try await onThread { try LoopbackConnection(port: port) }
         let body = #"{"inputs":"b"}"#
-        try leaver.write(Array(
-            "POST /embed HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        try leaver.write(
+            Array(
+                "POST /embed HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    .utf8))
         for _ in 0..<2000 where batcher.queuedCount < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
         shutdown(leaver.descriptor, Int32(SHUT_RDWR))
         for _ in 0..<2000 where records.first(withID: "leaver") == nil { try await Task.sleep(nanoseconds: 1_000_000) }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import EmbeddingModel
 import Foundation
 import HTTPServer
@@ -8,6 +5,10 @@ import Kernels
 import Tokenizers
 
 @testable import EmbeddingAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The real HTTP server with the API router, listening on an ephemeral loopback port.
 final class LoopbackServer: Sendable {
@@ -92,7 +93,9 @@ final class LoopbackConnection: Sendable {
     func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent <= 0 { throw LoopbackError(description: "send failed: errno \(errno)") }
             offset += sent
         }
@@ -132,7 +135,8 @@ struct RawResponse {
         headers = [:]
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         body = Array(bytes[end.upperBound...])
         if let length = headers["content-length"].flatMap(Int.init) { body = Array(body.prefix(length)) }

@@ -63,7 +63,9 @@ struct OpenAIRouteTests {
     func extensions() async throws {
         let raw = await server.post("/v1/embeddings", #"{"input":"x","prompt_name":"query","normalize":false}"#)
         let data = try #require((raw.json as? [String: Any])?["data"] as? [[String: Any]])
-        #expect(try #require(data[0]["embedding"] as? [Double]).map(Float.init) == FakeModel.embed([2, 113, 58, 32, 120, 1]))
+        #expect(
+            try #require(data[0]["embedding"] as? [Double]).map(Float.init)
+                == FakeModel.embed([2, 113, 58, 32, 120, 1]))
     }
 
     @Test("GET /v1/models lists the served model name")
@@ -106,7 +108,8 @@ struct OtherRouteTests {
         #expect(empty.status == 400)
         #expect(empty.teiError?.message == "`inputs.sentences` cannot be empty")
         let sentences = (0..<32).map { "\"s\($0)\"" }.joined(separator: ",")
-        let tooMany = await server.post("/similarity", #"{"inputs":{"source_sentence":"a","sentences":[\#(sentences)]}}"#)
+        let tooMany = await server.post(
+            "/similarity", #"{"inputs":{"source_sentence":"a","sentences":[\#(sentences)]}}"#)
         #expect(tooMany.teiError?.message == "batch size 33 > maximum allowed batch size 32")
     }
 
@@ -178,7 +181,9 @@ struct OtherRouteTests {
         #expect(object["version"] as? String == "1.9.3")
         #expect((object["prompts"] as? [String: String]) == FakeModel.prompts)
         #expect(object["kernels"] as? String == "fake-kernels")
-        #expect(response.text.hasPrefix(#"{"model_id":"fake/model","model_sha":null,"model_dtype":"float32","served_model_name""#))
+        #expect(
+            response.text.hasPrefix(
+                #"{"model_id":"fake/model","model_sha":null,"model_dtype":"float32","served_model_name""#))
     }
 
     @Test("/health, / and /ping answer 200 with an empty body; /openapi.json and /docs describe the API")
@@ -220,8 +225,12 @@ struct OtherRouteTests {
         let missing = await server.post("/embed", #"{"inputs":"x"}"#)
         #expect(missing.status == 401)
         #expect(missing.body.isEmpty)
-        #expect(await server.post("/embed", #"{"inputs":"x"}"#, headers: [("Authorization", "Bearer wrong!")]).status == 401)
-        #expect(await server.post("/embed", #"{"inputs":"x"}"#, headers: [("Authorization", "Bearer s3cret")]).status == 200)
+        #expect(
+            await server.post("/embed", #"{"inputs":"x"}"#, headers: [("Authorization", "Bearer wrong!")]).status == 401
+        )
+        #expect(
+            await server.post("/embed", #"{"inputs":"x"}"#, headers: [("Authorization", "Bearer s3cret")]).status == 200
+        )
         #expect(await server.get("/info").status == 401)
         #expect(await server.get("/health").status == 200)
         #expect(await server.get("/metrics").status == 200)
@@ -244,7 +253,8 @@ struct OtherRouteTests {
 
     @Test("the server's own errors (413, 408, …) are rendered in TEI's error shape")
     func serverErrors() {
-        let response = APIRouter.errorResponder(HTTPServerError(status: 413, message: "Failed to buffer the request body: length limit exceeded"))
+        let response = APIRouter.errorResponder(
+            HTTPServerError(status: 413, message: "Failed to buffer the request body: length limit exceeded"))
         #expect(response.status == 413)
         #expect(response.teiError?.message == "Failed to buffer the request body: length limit exceeded")
     }

@@ -14,7 +14,9 @@ private func realModelDirectory() throws -> String {
         return snapshots + "/" + name
     }
     throw LoopbackError(
-        description: "the real model is not available: EMBED_MODEL_DIR is unset and \(snapshots) has no snapshot; run scripts/fetch-model.sh (scripts/test does it)")
+        description:
+            "the real model is not available: EMBED_MODEL_DIR is unset and \(snapshots) has no snapshot; run scripts/fetch-model.sh (scripts/test does it)"
+    )
 }
 
 /// Loaded once for all real-model tests: packing the weights takes seconds.
@@ -24,6 +26,8 @@ private let realServer = Result {
 
 private struct GoldenEmbedding: Decodable {
     let text: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Named as the golden file's JSON key.
     let prompt_name: String?
     let ids: [Int32]
     let normalized: [Float]
@@ -62,7 +66,9 @@ struct RealModelServerTests {
     @Test("a batch over HTTP matches each golden vector in order")
     func goldenBatch() async throws {
         let server = try realServer.get()
-        let goldens = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self).filter { $0.prompt_name == nil }
+        let goldens = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self).filter {
+            $0.prompt_name == nil
+        }
         let response = try await server.post("/embed", json(["inputs": goldens.map(\.text)]))
         #expect(response.vectors.count == goldens.count)
         for (vector, golden) in zip(response.vectors, goldens) {
@@ -75,13 +81,16 @@ struct RealModelServerTests {
         let server = try realServer.get()
         let golden = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self)[0]
         let response = try await server.post(
-            "/v1/embeddings", json(["input": [golden.text], "model": "google/embeddinggemma-300m", "encoding_format": "base64"]))
+            "/v1/embeddings",
+            json(["input": [golden.text], "model": "google/embeddinggemma-300m", "encoding_format": "base64"]))
         let object = try #require(response.json as? [String: Any])
         let data = try #require(object["data"] as? [[String: Any]])
         let text = try #require(data[0]["embedding"] as? String)
         let bytes = try #require(Data(base64Encoded: text))
         let vector = bytes.withUnsafeBytes { raw in
-            (0..<raw.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            (0..<raw.count / 4).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
         }
         #expect(vector.count == 768)
         #expect(cosine(vector, golden.normalized) >= 0.99999)
@@ -117,7 +126,8 @@ struct RealModelServerTests {
     func tokenizeAndOutOfTable() async throws {
         let server = try realServer.get()
         let golden = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self)[0]
-        let tokens = try #require((try await server.post("/tokenize", json(["inputs": golden.text])).json as? [[[String: Any]]])?.first)
+        let tokens = try #require(
+            (try await server.post("/tokenize", json(["inputs": golden.text])).json as? [[[String: Any]]])?.first)
         #expect(tokens.map { $0["id"] as? Int } == golden.ids.map { Int($0) })
         let refused = try await server.post("/embed", json(["inputs": "look: <image_soft_token>"]))
         #expect(refused.status == 422)

@@ -23,7 +23,8 @@ struct RequestLogTests {
         let live = try liveRouter(directory: fixturePath("tiny-model"), modelID: "tiny")
         let router = APIRouter(service: live.service) { sink.append($0) }
         let server = try LoopbackServer(router: router)
-        let embedded = try await server.post("/embed", #"{"inputs":[2,10,11]}"#, headers: [("x-request-id", "client-abc-1")])
+        let embedded = try await server.post(
+            "/embed", #"{"inputs":[2,10,11]}"#, headers: [("x-request-id", "client-abc-1")])
         let missing = try await server.send("GET", "/nowhere", headers: [("X-Request-Id", "client-abc-2")])
         let rejected = try await server.post("/embed", #"{"inputs":[]}"#, headers: [("x-request-id", "client-abc-3")])
         await server.server.shutdown(gracePeriodSeconds: 1)

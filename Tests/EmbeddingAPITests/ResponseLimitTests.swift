@@ -20,7 +20,7 @@ struct ResponseLimitTests {
     @Test("/tokenize cuts inputs to the max input length, or refuses them with truncate: false")
     func tokenizeTokenLimit() async throws {
         let server = try FakeServer(maxInputLength: 16)
-        let text = String(repeating: "a", count: 19) + "z"  // 22 tokens with <bos> and <eos>
+        let text = String(repeating: "a", count: 19) + "z" // 22 tokens with <bos> and <eos>
         let cut = await server.post("/tokenize", #"{"inputs":"\#(text)"}"#)
         #expect(cut.status == 200)
         let tokens = try #require((cut.json as? [[[String: Any]]])?.first)
@@ -31,7 +31,8 @@ struct ResponseLimitTests {
         #expect(leftTokens[leftTokens.count - 2]["text"] as? String == "z")
         let refused = await server.post("/tokenize", #"{"inputs":"\#(text)","truncate":false}"#)
         #expect(refused.status == 422)
-        #expect(refused.teiError?.message == "Input validation error: `inputs` must have less than 16 tokens. Given: 22")
+        #expect(
+            refused.teiError?.message == "Input validation error: `inputs` must have less than 16 tokens. Given: 22")
     }
 
     @Test("/embed_all answers at most --max-batch-tokens tokens per request, and that many server-wide at once")
@@ -40,14 +41,14 @@ struct ResponseLimitTests {
         configuration.maxBatchTokens = 20
         let gate = DispatchSemaphore(value: 0)
         let server = try FakeServer(configuration: configuration, backend: FakeModel.backend(embedGate: gate))
-        let tooLong = await server.post("/embed_all", #"{"inputs":["aaaaaaaaaa","bbbbbbbbbb"]}"#)  // 2 × 12 tokens
+        let tooLong = await server.post("/embed_all", #"{"inputs":["aaaaaaaaaa","bbbbbbbbbb"]}"#) // 2 × 12 tokens
         #expect(tooLong.status == 422)
         #expect(tooLong.teiError?.message.contains("at most 20 tokens per request") == true)
-        let holder = Task { await server.post("/embed_all", #"{"inputs":["aaaaaaaaaaaaa"]}"#) }  // 15 tokens
+        let holder = Task { await server.post("/embed_all", #"{"inputs":["aaaaaaaaaaaaa"]}"#) } // 15 tokens
         for _ in 0..<2000 where server.router.service.tokenLevelBudget.freeTokens == 20 {
             try await Task.sleep(nanoseconds: 1_000_000)
         }
-        let refusing = Task { await server.post("/embed_all", #"{"inputs":["cccccccc"]}"#) }  // 10 tokens: 5 are free
+        let refusing = Task { await server.post("/embed_all", #"{"inputs":["cccccccc"]}"#) } // 10 tokens: 5 are free
         // Refused at once; without the budget it would queue behind the held batch, which the gate then lets go.
         try await Task.sleep(nanoseconds: 500_000_000)
         for _ in 0..<2 { gate.signal() }

@@ -10,7 +10,7 @@ private struct TinyCase: Decodable {
     let ids: [Int32]
     let raw: [Float]
     let normalized: [Float]
-    let hidden: [Float]  // [tokens × 48]
+    let hidden: [Float] // [tokens × 48]
 }
 
 private struct TinyExpected: Decodable {
@@ -26,7 +26,8 @@ private struct TokenizerCase: Decodable {
 
 /// The real server on loopback with the tiny Gemma3 checkpoint and its tiny BPE tokenizer: fast end-to-end tests.
 private let tinyServer = Result {
-    try LoopbackServer(router: liveRouter(directory: fixturePath("tiny-model"), modelID: "tiny"), payloadLimitBytes: 4000)
+    try LoopbackServer(
+        router: liveRouter(directory: fixturePath("tiny-model"), modelID: "tiny"), payloadLimitBytes: 4000)
 }
 
 private func expectedCases() throws -> [TinyCase] {
@@ -81,7 +82,8 @@ struct TinyModelServerTests {
         let cases = try lines.map { try JSONDecoder().decode(TokenizerCase.self, from: Data($0.utf8)) }
         for reference in cases {
             let tokens = try #require(
-                try await server.post("/tokenize", #"{"inputs":\#(jsonString(reference.text))}"#).json as? [[[String: Any]]])
+                try await server.post("/tokenize", #"{"inputs":\#(jsonString(reference.text))}"#).json
+                    as? [[[String: Any]]])
             #expect(tokens[0].map { $0["id"] as? Int } == reference.ids.map { Int($0) })
             let utf8 = Array(reference.text.utf8)
             for (token, offsets) in zip(tokens[0], reference.offsets) where token["special"] as? Bool == false {
@@ -113,7 +115,10 @@ struct TinyModelServerTests {
     @Test("/decode inverts /tokenize through the real tokenizer")
     func decode() async throws {
         let server = try tinyServer.get()
-        #expect(try await server.post("/decode", #"{"ids":[2,24,77,89,9,18,81,86,1]}"#).json as? [String] == ["the queen sat"])
+        #expect(
+            try await server.post("/decode", #"{"ids":[2,24,77,89,9,18,81,86,1]}"#).json as? [String] == [
+                "the queen sat"
+            ])
     }
 
     @Test("a body above --payload-limit is answered 413 in TEI's error shape")
@@ -175,8 +180,10 @@ struct DisconnectTests {
         let port = server.port
         let leaver = try await onThread { try LoopbackConnection(port: port) }
         let body = #"{"inputs":["b","c","d"]}"#
-        try leaver.write(Array(
-            "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        try leaver.write(
+            Array(
+                "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    .utf8))
         for _ in 0..<2000 where batcher.queuedCount < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
         #expect(batcher.queuedCount == 3)
         shutdown(leaver.descriptor, Int32(SHUT_RDWR))

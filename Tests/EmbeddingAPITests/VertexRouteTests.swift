@@ -26,7 +26,8 @@ struct VertexRouteTests {
     func instancesInOrder() async throws {
         let response = await server.post(
             "/vertex",
-            #"{"instances":[{"inputs":"hi"},{"inputs":["a","bb"],"normalize":false},{"inputs":"x","dimensions":3,"prompt_name":"query"}]}"#)
+            #"{"instances":[{"inputs":"hi"},{"inputs":["a","bb"],"normalize":false},{"inputs":"x","dimensions":3,"prompt_name":"query"}]}"#
+        )
         #expect(response.status == 200)
         #expect(response.headers["content-type"] == "application/json")
         #expect(response.headers["x-compute-tokens"] == nil, "TEI sets no timing headers on /vertex")
@@ -65,7 +66,9 @@ struct VertexRouteTests {
         #expect(notObject.teiError?.message == #"invalid type: string "a", expected struct EmbedRequest"#)
         let noInstances = await server.post("/vertex", #"{"inputs":"a"}"#)
         #expect(noInstances.status == 422)
-        #expect(noInstances.teiError?.message == "Failed to deserialize the JSON body into the target type: missing field `instances`")
+        #expect(
+            noInstances.teiError?.message
+                == "Failed to deserialize the JSON body into the target type: missing field `instances`")
     }
 
     @Test("an instance failing in the pipeline answers that error; a rerank-shaped one gets /rerank's error")
@@ -84,7 +87,8 @@ struct VertexRouteTests {
         configuration.apiKey = "k"
         let guarded = try FakeServer(configuration: configuration)
         #expect(await guarded.post("/vertex", #"{"instances":[]}"#).status == 401)
-        #expect(await guarded.post("/vertex", #"{"instances":[]}"#, headers: [("Authorization", "Bearer k")]).status == 200)
+        #expect(
+            await guarded.post("/vertex", #"{"instances":[]}"#, headers: [("Authorization", "Bearer k")]).status == 200)
         #expect(await server.get("/vertex").status == 405)
     }
 }

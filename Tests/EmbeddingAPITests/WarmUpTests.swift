@@ -27,7 +27,8 @@ struct WarmUpTests {
     @Test("a failing encoder makes the warm-up throw, so the server does not start")
     func failureSurfaces() async throws {
         let service = try EmbeddingService(
-            model: FakeModel.description(), configuration: APIConfiguration(), backend: FakeModel.backend(failing: true))
+            model: FakeModel.description(), configuration: APIConfiguration(), backend: FakeModel.backend(failing: true)
+        )
         #expect(throws: FakeFailure.self) { try service.warmUp() }
         await service.shutdown()
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import EmbeddingModel
 
 @Suite("Dense head folding")
@@ -13,9 +14,10 @@ struct DenseFoldingTests {
     }
 
     private func layer(_ outFeatures: Int, _ inFeatures: Int, bias: Bool, seed: Int) -> DenseParameters {
-        DenseParameters(weights: values(outFeatures * inFeatures, seed: seed),
-                        bias: bias ? values(outFeatures, seed: seed + 1) : nil,
-                        outFeatures: outFeatures, inFeatures: inFeatures)
+        DenseParameters(
+            weights: values(outFeatures * inFeatures, seed: seed),
+            bias: bias ? values(outFeatures, seed: seed + 1) : nil,
+            outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
     /// y = W·x + b for each layer in turn, in Double.
@@ -33,7 +35,9 @@ struct DenseFoldingTests {
 
     @Test("a widening then narrowing chain with biases folds into one layer computing the same map")
     func foldsChain() {
-        let chain = [layer(40, 12, bias: true, seed: 1), layer(12, 40, bias: true, seed: 3), layer(12, 12, bias: false, seed: 5)]
+        let chain = [
+            layer(40, 12, bias: true, seed: 1), layer(12, 40, bias: true, seed: 3), layer(12, 12, bias: false, seed: 5),
+        ]
         let folded = foldDenseLayers(chain, pool: testPool)
         #expect(folded.count == 1)
         #expect(folded[0].outFeatures == 12 && folded[0].inFeatures == 12 && folded[0].bias != nil)

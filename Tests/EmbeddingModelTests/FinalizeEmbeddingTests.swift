@@ -1,5 +1,5 @@
-import Testing
 import EmbeddingModel
+import Testing
 
 @Suite("Matryoshka cut and L2 normalisation")
 struct FinalizeEmbeddingTests {

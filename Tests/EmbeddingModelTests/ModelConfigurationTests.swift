@@ -1,6 +1,7 @@
 import Foundation
 import Safetensors
 import Testing
+
 @testable import EmbeddingModel
 
 /// Rewrites one JSON file of a model directory through `edit`.
@@ -12,9 +13,11 @@ func editJSON(_ directory: String, _ file: String, _ edit: (inout [String: Any])
 }
 
 /// Edits one JSON file of a copy of the tiny model, loads it, and expects `expected(path of that file)`.
-private func expectLoadError(afterEditing file: String, _ edit: (inout [String: Any]) -> Void,
-                             _ expected: (String) -> ModelLoadError,
-                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectLoadError(
+    afterEditing file: String, _ edit: (inout [String: Any]) -> Void,
+    _ expected: (String) -> ModelLoadError,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let directory = try copyOfDirectory(Fixtures.tinyModel)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     try editJSON(directory, file, edit)
@@ -35,8 +38,9 @@ struct ModelConfigurationTests {
     @Test("a causal (not bidirectional) Gemma3 is refused")
     func causal() throws {
         try expectLoadError(afterEditing: "config.json", { $0["use_bidirectional_attention"] = false }) {
-            .unsupported(file: $0, field: "use_bidirectional_attention", value: "false",
-                         supported: "true (an embedding encoder attends both ways)")
+            .unsupported(
+                file: $0, field: "use_bidirectional_attention", value: "false",
+                supported: "true (an embedding encoder attends both ways)")
         }
     }
 
@@ -65,7 +69,8 @@ struct ModelConfigurationTests {
     func denseActivation() throws {
         let tanh = "torch.nn.modules.activation.Tanh"
         try expectLoadError(afterEditing: "2_Dense/config.json", { $0["activation_function"] = tanh }) {
-            .unsupported(file: $0, field: "activation_function", value: tanh, supported: "torch.nn.modules.linear.Identity")
+            .unsupported(
+                file: $0, field: "activation_function", value: tanh, supported: "torch.nn.modules.linear.Identity")
         }
     }
 
@@ -79,8 +84,10 @@ struct ModelConfigurationTests {
             $0["rope_local_base_freq"] = 10_000.0
         }
         try editJSON(directory, "1_Pooling/config.json") {
-            $0 = ["word_embedding_dimension": 48, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true,
-                  "pooling_mode_max_tokens": false, "include_prompt": true]
+            $0 = [
+                "word_embedding_dimension": 48, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true,
+                "pooling_mode_max_tokens": false, "include_prompt": true,
+            ]
         }
         try editJSON(directory, "sentence_bert_config.json") { $0["max_seq_length"] = 40 }
         let embedder = try SentenceEmbedder(directory: directory, pool: testPool)
@@ -111,8 +118,11 @@ struct ModelConfigurationTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try editJSON(directory, "config.json") { $0["intermediate_size"] = 32 }
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
-        #expect(throws: SafetensorsError.shapeMismatch(path: path, name: "layers.0.mlp.gate_proj.weight",
-                                                       expected: [32, 48], actual: [64, 48])) {
+        #expect(
+            throws: SafetensorsError.shapeMismatch(
+                path: path, name: "layers.0.mlp.gate_proj.weight",
+                expected: [32, 48], actual: [64, 48])
+        ) {
             _ = try SentenceEmbedder(directory: directory, pool: testPool)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EmbeddingModel
 @testable import Kernels
 
@@ -32,6 +33,8 @@ private let realModel = Result { try SentenceEmbedder(directory: realModelDirect
 /// One line of Fixtures/embeddings.jsonl (sentence-transformers' output for `ids`, prompt included).
 private struct GoldenEmbedding: Decodable {
     let text: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Named as the golden file's JSON key.
     let prompt_name: String?
     let ids: [Int32]
     let raw: [Float]
@@ -83,7 +86,9 @@ struct RealModelTests {
         #expect(info.defaultPromptName == nil)
     }
 
-    @Test("every golden case, packed with cases of other lengths, matches raw and normalised within cosine 0.99999, and alone gives the same vector")
+    @Test(
+        "every golden case, packed with cases of other lengths, matches raw and normalised within cosine 0.99999, and alone gives the same vector"
+    )
     func goldenEmbeddings() throws {
         let embedder = try realModel.get()
         let golden = try readLines("embeddings.jsonl", as: GoldenEmbedding.self)
@@ -96,12 +101,16 @@ struct RealModelTests {
         for (item, raw) in zip(golden, packed) {
             let rawCosine = cosine(raw, item.raw)
             let normalizedCosine = cosine(finalizeEmbedding(raw, dimensions: nil, normalize: true), item.normalized)
-            #expect(rawCosine >= 0.99999, "\(item.ids.count) tokens, prompt \(item.prompt_name ?? "none"): \(item.text.prefix(40))")
+            #expect(
+                rawCosine >= 0.99999,
+                "\(item.ids.count) tokens, prompt \(item.prompt_name ?? "none"): \(item.text.prefix(40))")
             #expect(normalizedCosine >= 0.99999, "\(item.ids.count) tokens: \(item.text.prefix(40))")
             minRawCosine = min(minRawCosine, rawCosine)
             minNormalizedCosine = min(minNormalizedCosine, normalizedCosine)
         }
-        print("real model, \(golden.count) golden cases: min cosine raw \(minRawCosine), normalized \(minNormalizedCosine)")
+        print(
+            "real model, \(golden.count) golden cases: min cosine raw \(minRawCosine), normalized \(minNormalizedCosine)"
+        )
 
         // Each of these was packed above among sequences of other lengths (the 2048-token case after the 1892 one).
         let longest = try #require(golden.firstIndex { $0.ids.count == 2048 })
@@ -116,9 +125,10 @@ struct RealModelTests {
     /// with x rounded to bf16 too, on vdpbf16ps (avx512bf16) or AMX tiles (avx512amx). The widened one runs here on
     /// the best variant that has it, the others on theirs where the CPU has them. AMX, opt-in, is held to the
     /// 0.9998 it measured (`KernelVariant.isStartupChoice`); every variant start-up may choose, to 0.9999.
-    @Test("with bfloat16 Linear weights every golden case stays within cosine 0.9999 of the normalised reference",
-          arguments: KernelVariant.supported.filter(\.multipliesBFloat16Pairs)
-              + [KernelVariant.supported.first { !$0.multipliesBFloat16Pairs }!])
+    @Test(
+        "with bfloat16 Linear weights every golden case stays within cosine 0.9999 of the normalised reference",
+        arguments: KernelVariant.supported.filter(\.multipliesBFloat16Pairs)
+            + [KernelVariant.supported.first { !$0.multipliesBFloat16Pairs }!])
     func bfloat16GoldenEmbeddings(variant: KernelVariant) throws {
         try KernelVariant.$override.withValue(variant) {
             try bfloat16GoldenEmbeddings(minimumCosine: variant == .avx512amx ? 0.9998 : 0.9999)
@@ -142,7 +152,9 @@ struct RealModelTests {
         }
         // bf16 rounding must actually change the vectors: fp32 reaches ≥ 0.99999 on every case (test above).
         #expect(minCosine < 0.999999)
-        print("real model, bfloat16 weights, \(KernelVariant.current) kernels, \(golden.count) golden cases: min cosine normalized \(minCosine)")
+        print(
+            "real model, bfloat16 weights, \(KernelVariant.current) kernels, \(golden.count) golden cases: min cosine normalized \(minCosine)"
+        )
     }
 
     @Test("token states match last_hidden_state within 1e-3")
@@ -162,7 +174,8 @@ struct RealModelTests {
     @Test("<image_soft_token> (262144, one past the embedding table) is an error, not a crash")
     func imageSoftToken() throws {
         let embedder = try realModel.get()
-        #expect(throws: EmbeddingError.tokenOutOfRange(sequence: 0, position: 1, id: 262_144, vocabularySize: 262_144)) {
+        #expect(throws: EmbeddingError.tokenOutOfRange(sequence: 0, position: 1, id: 262_144, vocabularySize: 262_144))
+        {
             try embedder.embed([[2, 262_144, 1]])
         }
     }

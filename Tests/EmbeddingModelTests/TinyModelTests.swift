@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EmbeddingModel
 
 @Suite("Tiny Gemma3 model against sentence-transformers")

@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Safetensors
 import Testing
+
 @testable import EmbeddingModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A copy of the tiny model with `edit` applied to one of its JSON files.
 private func tinyCopy(editing file: String? = nil, _ edit: (inout [String: Any]) -> Void = { _ in }) throws -> String {
@@ -14,8 +16,10 @@ private func tinyCopy(editing file: String? = nil, _ edit: (inout [String: Any])
 }
 
 /// Expects loading `directory` to throw a `ModelLoadError` whose description contains every phrase.
-private func expectModelLoadError(_ directory: String, _ phrases: String...,
-                                  sourceLocation: SourceLocation = #_sourceLocation) {
+private func expectModelLoadError(
+    _ directory: String, _ phrases: String...,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     do {
         _ = try SentenceEmbedder(directory: directory, pool: testPool)
         Issue.record("the model loaded", sourceLocation: sourceLocation)
@@ -29,16 +33,19 @@ private func expectModelLoadError(_ directory: String, _ phrases: String...,
 }
 
 /// Expects loading a copy of the tiny model with one JSON edit to fail naming that file and each phrase.
-private func expectRefused(editing file: String, _ edit: (inout [String: Any]) -> Void, _ phrases: String...,
-                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectRefused(
+    editing file: String, _ edit: (inout [String: Any]) -> Void, _ phrases: String...,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let directory = try tinyCopy(editing: file, edit)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     do {
         _ = try SentenceEmbedder(directory: directory, pool: testPool)
         Issue.record("the model loaded", sourceLocation: sourceLocation)
     } catch let error as ModelLoadError {
-        #expect("\(error)".contains((directory as NSString).appendingPathComponent(file)), "\(error)",
-                sourceLocation: sourceLocation)
+        #expect(
+            "\(error)".contains((directory as NSString).appendingPathComponent(file)), "\(error)",
+            sourceLocation: sourceLocation)
         for phrase in phrases {
             #expect("\(error)".contains(phrase), "\(error)", sourceLocation: sourceLocation)
         }
@@ -63,47 +70,59 @@ private func fill(_ directory: String, tensor name: String, with value: Float) t
 struct UntrustedModelTests {
     @Test("an absurd max_position_embeddings (2^62, 1e12) is refused instead of sizing the RoPE tables")
     func hugePositionCount() throws {
-        try expectRefused(editing: "config.json", { $0["max_position_embeddings"] = 1 << 62 },
-                          "max_position_embeddings")
+        try expectRefused(
+            editing: "config.json", { $0["max_position_embeddings"] = 1 << 62 },
+            "max_position_embeddings")
         try expectRefused(editing: "config.json", { $0["max_position_embeddings"] = 1e12 }, "max_position_embeddings")
     }
 
     @Test("an absurd max_seq_length (1e12) in sentence_bert_config.json is refused")
     func hugeSequenceLength() throws {
         try expectRefused(editing: "sentence_bert_config.json", { $0["max_seq_length"] = 1e12 }, "max_seq_length")
-        try expectRefused(editing: "sentence_bert_config.json", { $0["max_seq_length"] = 65 }, "max_seq_length",
-                          "max_position_embeddings")
+        try expectRefused(
+            editing: "sentence_bert_config.json", { $0["max_seq_length"] = 65 }, "max_seq_length",
+            "max_position_embeddings")
     }
 
     @Test("an absurd layer count with a layer pattern (1e12 layers) is refused before the pattern is built")
     func hugeLayerCount() throws {
-        try expectRefused(editing: "config.json", {
-            $0.removeValue(forKey: "layer_types")
-            $0["num_hidden_layers"] = 1e12
-        }, "num_hidden_layers")
+        try expectRefused(
+            editing: "config.json",
+            {
+                $0.removeValue(forKey: "layer_types")
+                $0["num_hidden_layers"] = 1e12
+            }, "num_hidden_layers")
     }
 
     @Test("RoPE bases that are zero, negative or not finite are refused")
     func ropeTheta() throws {
         for theta in [0.0, -10_000.0] {
-            try expectRefused(editing: "config.json", {
-                $0["rope_parameters"] = ["full_attention": ["rope_theta": theta, "rope_type": "default"],
-                                         "sliding_attention": ["rope_theta": 10_000.0, "rope_type": "default"]]
-            }, "rope_theta")
-            try expectRefused(editing: "config.json", {
-                $0.removeValue(forKey: "rope_parameters")
-                $0["rope_theta"] = 1_000_000.0
-                $0["rope_local_base_freq"] = theta
-            }, "rope_local_base_freq")
+            try expectRefused(
+                editing: "config.json",
+                {
+                    $0["rope_parameters"] = [
+                        "full_attention": ["rope_theta": theta, "rope_type": "default"],
+                        "sliding_attention": ["rope_theta": 10_000.0, "rope_type": "default"],
+                    ]
+                }, "rope_theta")
+            try expectRefused(
+                editing: "config.json",
+                {
+                    $0.removeValue(forKey: "rope_parameters")
+                    $0["rope_theta"] = 1_000_000.0
+                    $0["rope_local_base_freq"] = theta
+                }, "rope_local_base_freq")
         }
     }
 
     @Test("nonsensical sizes are start-up errors naming the field")
     func nonsensicalSizes() throws {
-        try expectRefused(editing: "config.json", {
-            $0.removeValue(forKey: "head_dim")
-            $0["hidden_size"] = 47
-        }, "num_attention_heads", "47")
+        try expectRefused(
+            editing: "config.json",
+            {
+                $0.removeValue(forKey: "head_dim")
+                $0["hidden_size"] = 47
+            }, "num_attention_heads", "47")
         try expectRefused(editing: "config.json", { $0["num_key_value_heads"] = 4 }, "num_key_value_heads")
         try expectRefused(editing: "config.json", { $0["rms_norm_eps"] = -1e-6 }, "rms_norm_eps")
         try expectRefused(editing: "config.json", { $0["hidden_size"] = 1 << 40 }, "hidden_size")
@@ -119,8 +138,9 @@ struct UntrustedModelTests {
             $0["layer_types"] = ["sliding_attention", "full_attention"]
         }
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        expectModelLoadError(directory, (directory as NSString).appendingPathComponent("model.safetensors"),
-                             "layers.2.", "26 tensors")
+        expectModelLoadError(
+            directory, (directory as NSString).appendingPathComponent("model.safetensors"),
+            "layers.2.", "26 tensors")
     }
 
     @Test("NaN weights make embed and tokenEmbeddings throw instead of returning NaN vectors")
@@ -159,8 +179,10 @@ struct UntrustedModelTests {
 
     @Test("a FIFO in place of a model file is refused at once, naming it, instead of blocking start-up")
     func fifoFiles() throws {
-        for file in ["config.json", "modules.json", "sentence_bert_config.json", "model.safetensors",
-                     "1_Pooling/config.json", "2_Dense/model.safetensors"] {
+        for file in [
+            "config.json", "modules.json", "sentence_bert_config.json", "model.safetensors",
+            "1_Pooling/config.json", "2_Dense/model.safetensors",
+        ] {
             let directory = try tinyCopy()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let path = (directory as NSString).appendingPathComponent(file)

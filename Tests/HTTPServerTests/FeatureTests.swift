@@ -1,7 +1,8 @@
 import CZlib
 import Foundation
-@testable import HTTPServer
 import Testing
+
+@testable import HTTPServer
 
 @Suite("HTTP server features: gzip, 100-continue, CORS, TLS, Unix sockets")
 struct FeatureTests {
@@ -51,14 +52,18 @@ struct FeatureTests {
         _ = try await run("/bin/gzip", ["-k", plainFile.path])
         let gzipData = try Data(contentsOf: directory.appendingPathComponent("body.txt.gz"))
 
-        try await withServer(handler: { .text("\($0.body.count):\(String(decoding: $0.body.prefix(15), as: UTF8.self))") }) { _, port in
+        try await withServer(handler: {
+            .text("\($0.body.count):\(String(decoding: $0.body.prefix(15), as: UTF8.self))")
+        }) { _, port in
             let client = try await RawClient.connect(port: port)
-            let head = "POST / HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: \(gzipData.count)\r\n\r\n"
+            let head =
+                "POST / HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: \(gzipData.count)\r\n\r\n"
             try await client.send(Array(head.utf8) + Array(gzipData))
             #expect(try await client.readResponse().text == "\(original.utf8.count):embed me please")
 
             let deflated = zlibCompress(Array(original.utf8))
-            let deflateHead = "POST / HTTP/1.1\r\nHost: t\r\nContent-Encoding: deflate\r\nContent-Length: \(deflated.count)\r\n\r\n"
+            let deflateHead =
+                "POST / HTTP/1.1\r\nHost: t\r\nContent-Encoding: deflate\r\nContent-Length: \(deflated.count)\r\n\r\n"
             try await client.send(Array(deflateHead.utf8) + deflated)
             #expect(try await client.readResponse().text == "\(original.utf8.count):embed me please")
 
@@ -100,16 +105,21 @@ struct FeatureTests {
             try Data(repeating: 65, count: 3000).write(to: body)
             let accepted = try await run(
                 "/usr/bin/curl",
-                ["-sv", "--stderr", trace.path, "-H", "Expect: 100-continue", "--expect100-timeout", "20",
-                 "--data-binary", "@\(body.path)", "http://127.0.0.1:\(port)/"])
+                [
+                    "-sv", "--stderr", trace.path, "-H", "Expect: 100-continue", "--expect100-timeout", "20",
+                    "--data-binary", "@\(body.path)", "http://127.0.0.1:\(port)/",
+                ])
             #expect(accepted.stdout == "got 3000")
             #expect(try String(contentsOf: trace, encoding: .utf8).contains("HTTP/1.1 100 Continue"))
 
             try Data(repeating: 65, count: 5000).write(to: body)
             let refused = try await run(
                 "/usr/bin/curl",
-                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect: 100-continue", "--expect100-timeout", "20",
-                 "--data-binary", "@\(body.path)", "http://127.0.0.1:\(port)/"])
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect: 100-continue", "--expect100-timeout",
+                    "20",
+                    "--data-binary", "@\(body.path)", "http://127.0.0.1:\(port)/",
+                ])
             #expect(refused.stdout == "413")
 
             // Byte for byte: the answer to an oversized announced body is the 413 itself, never a 100 first.
@@ -123,10 +133,13 @@ struct FeatureTests {
     func cors() async throws {
         try await withServer({ $0.corsAllowOrigins = ["https://app.example"] }) { _, port in
             let client = try await RawClient.connect(port: port)
-            try await client.send(RawClient.request("OPTIONS", "/embed", headers: [
-                "Origin: https://app.example", "Access-Control-Request-Method: POST",
-                "Access-Control-Request-Headers: content-type, x-anything-else",
-            ]))
+            try await client.send(
+                RawClient.request(
+                    "OPTIONS", "/embed",
+                    headers: [
+                        "Origin: https://app.example", "Access-Control-Request-Method: POST",
+                        "Access-Control-Request-Headers: content-type, x-anything-else",
+                    ]))
             let preflight = try await client.readResponse()
             #expect(preflight.status == 204)
             #expect(preflight.headers["access-control-allow-origin"] == "https://app.example")
@@ -153,7 +166,9 @@ struct FeatureTests {
     func corsDisabled() async throws {
         try await withServer { _, port in
             let client = try await RawClient.connect(port: port)
-            try await client.send(RawClient.request("OPTIONS", "/x", headers: ["Origin: https://a", "Access-Control-Request-Method: POST"]))
+            try await client.send(
+                RawClient.request(
+                    "OPTIONS", "/x", headers: ["Origin: https://a", "Access-Control-Request-Method: POST"]))
             let response = try await client.readResponse()
             #expect(response.text == "OPTIONS /x - ")
             #expect(response.headers["access-control-allow-origin"] == nil)
@@ -166,10 +181,12 @@ struct FeatureTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
-        let made = try await run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-            "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
-        ])
+        let made = try await run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+            ])
         try #require(made.status == 0, "openssl failed: \(made.stderr)")
         let upload = directory.appendingPathComponent("upload")
         let trace = directory.appendingPathComponent("trace")
@@ -179,10 +196,14 @@ struct FeatureTests {
         }
         try await withServer(configure, handler: { .text("\($0.method) \($0.body.count)") }) { _, port in
             let url = "https://localhost:\(port)/"
-            let result = try await run("/usr/bin/curl", [
-                "-sv", "--stderr", trace.path, "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1", url, "--next",
-                "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1", "--data-binary", "@\(upload.path)", url,
-            ])
+            let result = try await run(
+                "/usr/bin/curl",
+                [
+                    "-sv", "--stderr", trace.path, "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1",
+                    url, "--next",
+                    "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1", "--data-binary",
+                    "@\(upload.path)", url,
+                ])
             let log = try String(contentsOf: trace, encoding: .utf8)
             #expect(result.status == 0, "\(log)")
             #expect(result.stdout == "GET 0POST 300000")
@@ -190,7 +211,8 @@ struct FeatureTests {
             #expect(log.contains("Re-using existing") || log.contains("Reusing existing"))
 
             // Two pipelined requests in one TLS write, the second closing: both answered in order, then the end.
-            let pipelined = RawClient.request("GET", "/one") + RawClient.request("GET", "/two", headers: ["Connection: close"])
+            let pipelined =
+                RawClient.request("GET", "/one") + RawClient.request("GET", "/two", headers: ["Connection: close"])
             let session = try await run(
                 "/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-quiet"],
                 stdin: Data(pipelined.utf8))
@@ -209,7 +231,8 @@ struct FeatureTests {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let (certificate, key) = try await makeCertificate(in: directory)
-        try await withServer({ $0.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key) }) { _, port in
+        try await withServer({ $0.tls = TLSConfiguration(certificatePath: certificate, privateKeyPath: key) }) {
+            _, port in
             let request = Data(RawClient.request("GET", "/suite", headers: ["Connection: close"]).utf8)
             // SECLEVEL=0 makes the client offer the weak suite whatever its own policy, so the server alone decides.
             for (suite, accepted) in [
@@ -219,7 +242,10 @@ struct FeatureTests {
             ] {
                 let session = try await run(
                     "/usr/bin/openssl",
-                    ["s_client", "-connect", "127.0.0.1:\(port)", "-tls1_2", "-cipher", "\(suite):@SECLEVEL=0", "-quiet"],
+                    [
+                        "s_client", "-connect", "127.0.0.1:\(port)", "-tls1_2", "-cipher", "\(suite):@SECLEVEL=0",
+                        "-quiet",
+                    ],
                     stdin: request)
                 #expect(session.stdout.contains("GET /suite - ") == accepted, "\(suite): \(session.stderr)")
             }
@@ -250,7 +276,8 @@ struct FeatureTests {
     func tlsMissingFiles() {
         var configuration = ServerConfiguration()
         configuration.port = 0
-        configuration.tls = TLSConfiguration(certificatePath: "/nonexistent/cert.pem", privateKeyPath: "/nonexistent/key.pem")
+        configuration.tls = TLSConfiguration(
+            certificatePath: "/nonexistent/cert.pem", privateKeyPath: "/nonexistent/key.pem")
         let server = HTTPServer(configuration: configuration) { _ in HTTPResponse() }
         #expect {
             try server.start()
@@ -270,7 +297,9 @@ struct FeatureTests {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         close(stale)
         #expect(FileManager.default.fileExists(atPath: path))
@@ -294,14 +323,18 @@ struct FeatureTests {
 }
 
 /// A self-signed RSA certificate for localhost and its key (encrypted with `passphrase` when given): their paths.
-private func makeCertificate(in directory: URL, passphrase: String? = nil) async throws -> (certificate: String, key: String) {
+private func makeCertificate(in directory: URL, passphrase: String? = nil) async throws -> (
+    certificate: String, key: String
+) {
     let certificate = directory.appendingPathComponent("cert.pem").path
     let key = directory.appendingPathComponent("key.pem").path
     let protection = passphrase.map { ["-passout", "pass:\($0)"] } ?? ["-nodes"]
-    let made = try await run("/usr/bin/openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=localhost", "-days", "1",
-        "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
-    ] + protection)
+    let made = try await run(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=localhost", "-days", "1",
+            "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+        ] + protection)
     try #require(made.status == 0, "openssl failed: \(made.stderr)")
     return (certificate, key)
 }

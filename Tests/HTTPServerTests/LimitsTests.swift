@@ -32,7 +32,8 @@ struct LimitsTests {
     func chunkedTooLarge() async throws {
         try await withServer({ $0.payloadLimitBytes = 10 }) { _, port in
             let client = try await RawClient.connect(port: port)
-            try await client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n")
+            try await client.send(
+                "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n")
             #expect(try await client.readResponse().status == 413)
         }
     }
@@ -94,7 +95,8 @@ struct LimitsTests {
     @Test("a client that stops reading its response is disconnected after the write time-out")
     func writeTimeout() async throws {
         let huge = [UInt8](repeating: 0x61, count: 64 << 20)
-        try await withServer({ $0.writeTimeoutSeconds = 0.3 }, handler: { _ in HTTPResponse(body: huge) }) { server, port in
+        try await withServer({ $0.writeTimeoutSeconds = 0.3 }, handler: { _ in HTTPResponse(body: huge) }) {
+            server, port in
             let client = try await RawClient.connect(port: port)
             try await client.send(RawClient.request("GET", "/huge"))
             #expect(await waitUntil { server.connectionCount == 0 })
@@ -182,7 +184,9 @@ struct LimitsTests {
         #expect(configuration.fitting(descriptorLimit: 1 << 20).maxConnections == 4096)
         for descriptors in [1024, 4096, 4096 + 16] {
             let fitted = configuration.fitting(descriptorLimit: descriptors)
-            #expect(fitted.maxConnections + fitted.probeConnectionReserve + ServerConfiguration.ownDescriptors <= descriptors)
+            #expect(
+                fitted.maxConnections + fitted.probeConnectionReserve + ServerConfiguration.ownDescriptors
+                    <= descriptors)
             #expect(fitted.maxConnections >= descriptors / 2)
         }
         #expect(configuration.fitting(descriptorLimit: 64).maxConnections == 1)
@@ -212,7 +216,8 @@ struct LimitsTests {
             $0.maxBufferedBytes = 1000
         }) { _, port in
             let holder = try await RawClient.connect(port: port)
-            try await holder.send("POST /held HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 800\r\n\r\n")
+            try await holder.send(
+                "POST /held HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 800\r\n\r\n")
             #expect(try await holder.readResponse().status == 100)
             try await holder.send(String(repeating: "h", count: 100))
 
@@ -224,7 +229,9 @@ struct LimitsTests {
             #expect(await refused.readsEndOfStream())
 
             let chunked = try await RawClient.connect(port: port)
-            try await chunked.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n12c\r\n" + String(repeating: "c", count: 300))
+            try await chunked.send(
+                "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n12c\r\n"
+                    + String(repeating: "c", count: 300))
             #expect(try await chunked.readResponse().status == 503)
 
             try await holder.send(String(repeating: "h", count: 700))
@@ -265,7 +272,9 @@ struct LimitsTests {
         }
     }
 
-    @Test("a client that disconnects while its handler runs cancels the handler's task", arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    @Test(
+        "a client that disconnects while its handler runs cancels the handler's task",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func disconnectCancelsHandler(execution: HandlerExecution) async throws {
         let observed = Observed()
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
@@ -287,7 +296,9 @@ struct LimitsTests {
         }
     }
 
-    @Test("shutdown lets an in-flight request finish, refuses new connections, and returns", arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    @Test(
+        "shutdown lets an in-flight request finish, refuses new connections, and returns",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func gracefulShutdown(execution: HandlerExecution) async throws {
         let observed = Observed()
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
@@ -318,7 +329,9 @@ struct LimitsTests {
         #expect(observed.finished == 1)
     }
 
-    @Test("shutdown past its grace period cancels handlers that are still running", arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    @Test(
+        "shutdown past its grace period cancels handlers that are still running",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func shutdownGraceExpires(execution: HandlerExecution) async throws {
         let observed = Observed()
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in

@@ -1,5 +1,6 @@
-@testable import HTTPServer
 import Testing
+
+@testable import HTTPServer
 
 /// A request as the parser reported it.
 private struct Parsed {
@@ -53,7 +54,7 @@ struct ParserTests {
         #expect(request.head.method == "POST")
         #expect(request.head.path == "/embed")
         #expect(request.head.query == "a=1")
-        #expect(request.head.version == .http1_1)
+        #expect(request.head.version == .http11)
         #expect(request.head.headers["HOST"] == "x")
         #expect(request.head.headers.values("X-MULTI") == ["1", "2"])
         #expect(request.head.framing == .length(5))
@@ -63,7 +64,8 @@ struct ParserTests {
 
     @Test("chunked bodies with extensions and trailers parse whatever the split", arguments: splits)
     func chunked(chunkLength: Int) {
-        let text = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let text =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "3;name=value\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Sum: 13\r\nX-Other: y\r\n\r\n"
         let result = parse(text, chunkLength: chunkLength)
         #expect(result.error == nil)
@@ -74,7 +76,8 @@ struct ParserTests {
 
     @Test("pipelined requests come out in order", arguments: splits)
     func pipelined(chunkLength: Int) {
-        let text = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        let text =
+            "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
             + "\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n"
         let result = parse(text, chunkLength: chunkLength)
         #expect(result.error == nil)
@@ -86,7 +89,9 @@ struct ParserTests {
     func keepAliveRules() {
         #expect(parse("GET / HTTP/1.0\r\n\r\n").requests.first?.head.keepAlive == false)
         #expect(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").requests.first?.head.keepAlive == true)
-        #expect(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n").requests.first?.head.keepAlive == false)
+        #expect(
+            parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n").requests.first?.head.keepAlive == false
+        )
     }
 
     @Test("Expect: 100-continue is reported; other expectations are refused with 417")
@@ -104,15 +109,19 @@ struct ParserTests {
 
     @Test("absolute-form and asterisk targets are accepted")
     func targets() {
-        let absolute = parse("GET http://example.com/p/q?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n").requests.first?.head
+        let absolute = parse("GET http://example.com/p/q?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n").requests.first?
+            .head
         #expect(absolute?.path == "/p/q")
         #expect(absolute?.query == "z=1")
         #expect(parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").requests.first?.head.path == "*")
     }
 
-    @Test("bare LF ends the request line, header, chunk-size, chunk-data and trailer lines, as in nginx", arguments: splits)
+    @Test(
+        "bare LF ends the request line, header, chunk-size, chunk-data and trailer lines, as in nginx",
+        arguments: splits)
     func bareLineFeeds(chunkLength: Int) {
-        let text = "\nPOST /lf HTTP/1.1\nHost: x\nX-Mixed: crlf\r\nTransfer-Encoding: chunked\n\n"
+        let text =
+            "\nPOST /lf HTTP/1.1\nHost: x\nX-Mixed: crlf\r\nTransfer-Encoding: chunked\n\n"
             + "3;e=1\nabc\n2\r\nde\r\n0\nX-Trailer: t\n\n"
             + "GET /next HTTP/1.1\nHost: x\n\r\nGET /last HTTP/1.0\n\n"
         let result = parse(text, chunkLength: chunkLength)
@@ -126,7 +135,7 @@ struct ParserTests {
     @Test("the request-line limit counts the line without its terminator, LF or CRLF")
     func bareLineFeedAtLimit() {
         let limits = HTTPParserLimits(maxRequestLineBytes: 30, maxHeaderBytes: 100, maxBodyBytes: 5)
-        let requestLine = "GET /" + String(repeating: "p", count: 16) + " HTTP/1.1"  // 30 bytes
+        let requestLine = "GET /" + String(repeating: "p", count: 16) + " HTTP/1.1" // 30 bytes
         #expect(parse(requestLine + "\nHost: x\n\n", chunkLength: 1, limits: limits).requests.count == 1)
         #expect(parse("GET /" + String(repeating: "p", count: 17) + " HTTP/1.1\n", limits: limits).error == .uriTooLong)
     }
@@ -185,10 +194,17 @@ struct ParserTests {
         let longPath = "/" + String(repeating: "a", count: 120)
         #expect(parse("GET \(longPath) HTTP/1.1\r\n", chunkLength: chunkLength, limits: limits).error == .uriTooLong)
         let bigHeader = "X-Big: " + String(repeating: "b", count: 250) + "\r\n"
-        #expect(parse("GET / HTTP/1.1\r\nHost: x\r\n" + bigHeader, chunkLength: chunkLength, limits: limits).error == .headersTooLarge)
-        #expect(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 51\r\n\r\n", chunkLength: chunkLength, limits: limits).error == .payloadTooLarge)
-        #expect(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits: limits).error == .payloadTooLarge)
-        let chunks = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1e\r\n" + String(repeating: "c", count: 30)
+        #expect(
+            parse("GET / HTTP/1.1\r\nHost: x\r\n" + bigHeader, chunkLength: chunkLength, limits: limits).error
+                == .headersTooLarge)
+        #expect(
+            parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 51\r\n\r\n", chunkLength: chunkLength, limits: limits)
+                .error == .payloadTooLarge)
+        #expect(
+            parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits: limits).error
+                == .payloadTooLarge)
+        let chunks =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1e\r\n" + String(repeating: "c", count: 30)
             + "\r\n1e\r\n"
         #expect(parse(chunks, chunkLength: chunkLength, limits: limits).error == .payloadTooLarge)
         let bigTrailer = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + bigHeader
@@ -198,9 +214,10 @@ struct ParserTests {
     @Test("a request exactly at the limits is accepted")
     func atLimits() {
         let limits = HTTPParserLimits(maxRequestLineBytes: 30, maxHeaderBytes: 100, maxBodyBytes: 5)
-        let requestLine = "GET /" + String(repeating: "p", count: 16) + " HTTP/1.1"  // 30 bytes
+        let requestLine = "GET /" + String(repeating: "p", count: 16) + " HTTP/1.1" // 30 bytes
         #expect(requestLine.utf8.count == 30)
-        let result = parse(requestLine + "\r\nHost: x\r\nContent-Length: 5\r\n\r\n12345", chunkLength: 1, limits: limits)
+        let result = parse(
+            requestLine + "\r\nHost: x\r\nContent-Length: 5\r\n\r\n12345", chunkLength: 1, limits: limits)
         #expect(result.error == nil)
         #expect(result.requests.count == 1)
     }

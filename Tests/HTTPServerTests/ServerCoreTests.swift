@@ -53,7 +53,9 @@ struct ServerCoreTests {
         }
     }
 
-    @Test("three pipelined requests in one write are answered in order even when the first is slowest", arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    @Test(
+        "three pipelined requests in one write are answered in order even when the first is slowest",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func pipelining(execution: HandlerExecution) async throws {
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
             if request.path == "/1" { try await Task.sleep(nanoseconds: 50_000_000) }
@@ -61,7 +63,9 @@ struct ServerCoreTests {
         }
         try await withServer({ $0.handlerExecution = execution }, handler: handler) { _, port in
             let client = try await RawClient.connect(port: port)
-            try await client.send(RawClient.request("GET", "/1") + RawClient.request("POST", "/2", body: "b") + RawClient.request("GET", "/3"))
+            try await client.send(
+                RawClient.request("GET", "/1") + RawClient.request("POST", "/2", body: "b")
+                    + RawClient.request("GET", "/3"))
             #expect(try await client.readResponse().text == "/1")
             #expect(try await client.readResponse().text == "/2")
             #expect(try await client.readResponse().text == "/3")
@@ -93,14 +97,17 @@ struct ServerCoreTests {
     @Test("chunked request bodies are decoded; trailer fields never reach the request headers")
     func chunkedBody() async throws {
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
-            let seen = ["x-trailer", "authorization", "content-type", "x-request-id"].map { request.header($0) ?? "none" }
+            let seen = ["x-trailer", "authorization", "content-type", "x-request-id"].map {
+                request.header($0) ?? "none"
+            }
             return .text(String(decoding: request.body, as: UTF8.self) + "|" + seen.joined(separator: ","))
         }
         try await withServer(handler: handler) { _, port in
             let client = try await RawClient.connect(port: port)
             try await client.send(
                 "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n"
-                    + "X-Trailer: yes\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nX-Request-Id: t\r\n\r\n")
+                    + "X-Trailer: yes\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nX-Request-Id: t\r\n\r\n"
+            )
             #expect(try await client.readResponse().text == "hello world|none,none,none,none")
         }
     }
@@ -166,7 +173,8 @@ struct ServerCoreTests {
         }
         try await withServer(handler: handler) { _, port in
             let client = try await RawClient.connect(port: port)
-            try await client.send(RawClient.request("GET", "/204") + RawClient.request("GET", "/304") + RawClient.request("GET", "/200"))
+            try await client.send(
+                RawClient.request("GET", "/204") + RawClient.request("GET", "/304") + RawClient.request("GET", "/200"))
             let noContent = try await client.readResponse()
             #expect(noContent.status == 204)
             #expect(noContent.headers["content-length"] == nil)
@@ -178,7 +186,9 @@ struct ServerCoreTests {
         }
     }
 
-    @Test("a throwing handler gives a JSON 500 and the connection stays usable", arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    @Test(
+        "a throwing handler gives a JSON 500 and the connection stays usable",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func throwingHandler(execution: HandlerExecution) async throws {
         struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
@@ -200,7 +210,9 @@ struct ServerCoreTests {
     @Test("server-generated errors go through the configurable error responder")
     func customErrorResponder() async throws {
         let configure: (inout ServerConfiguration) -> Void = { configuration in
-            configuration.errorResponder = { error in .text("custom \(error.status): \(error.message)", status: error.status) }
+            configuration.errorResponder = { error in
+                .text("custom \(error.status): \(error.message)", status: error.status)
+            }
         }
         try await withServer(configure) { _, port in
             let client = try await RawClient.connect(port: port)
@@ -216,7 +228,7 @@ struct ServerCoreTests {
     func badRequests() async throws {
         let cases: [(String, Int)] = [
             ("GARBAGE\r\n\r\n", 400),
-            ("GET / HTTP/1.1\r\n\r\n", 400),  // no Host
+            ("GET / HTTP/1.1\r\n\r\n", 400), // no Host
             ("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
@@ -238,7 +250,8 @@ struct ServerCoreTests {
     @Test("response headers from the handler pass through, framing headers are the server's")
     func headersPassThrough() async throws {
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
-            HTTPResponse(status: 201, headers: ["X-Request-Id": "abc", "Content-Length": "999"], body: Array("ok".utf8))
+            HTTPResponse(
+                status: 201, headers: ["X-Request-Id": "abc", "Content-Length": "999"], body: Array("ok".utf8))
         }
         try await withServer(handler: handler) { _, port in
             let client = try await RawClient.connect(port: port)
@@ -260,11 +273,13 @@ struct SignalTests {
         // Dispatch installs its own handler asynchronously once the source is resumed (the signal is ignored until
         // then); wait for it, then send one signal to the process, as `kill -TERM` does. Exactly one, so none is
         // still pending when the default action comes back at release.
-        #expect(await waitUntil {
-            var action = sigaction()
-            sigaction(SIGTERM, nil, &action)
-            return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) > 1  // neither SIG_DFL nor SIG_IGN
-        })
+        #expect(
+            await waitUntil {
+                var action = sigaction()
+                sigaction(SIGTERM, nil, &action)
+                // Neither SIG_DFL nor SIG_IGN.
+                return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) > 1
+            })
         kill(getpid(), SIGTERM)
         #expect(await waitUntil { received.withLock { $0 } == [SIGTERM] })
         withExtendedLifetime(signals) {}

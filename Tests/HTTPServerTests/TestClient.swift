@@ -1,7 +1,8 @@
 import Foundation
 import HTTPServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A response as the raw test client read it.
@@ -44,9 +45,13 @@ final class RawClient: @unchecked Sendable {
             address.sin6_port = UInt16(port).bigEndian
             address.sin6_addr = in6addr_loopback
             let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
-            guard status == 0 else { throw TestClientError(description: "connect [::1]:\(port) failed: errno \(errno)") }
+            guard status == 0 else {
+                throw TestClientError(description: "connect [::1]:\(port) failed: errno \(errno)")
+            }
         } else {
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
@@ -54,12 +59,16 @@ final class RawClient: @unchecked Sendable {
             address.sin_port = UInt16(port).bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             // No close here: the instance is fully initialised, so throwing runs deinit, which closes `fd`. A second
             // close could shut a descriptor that a test running in parallel had just been given the same number for
             // (seen as `send failed: errno 9` in another suite).
-            guard status == 0 else { throw TestClientError(description: "connect 127.0.0.1:\(port) failed: errno \(errno)") }
+            guard status == 0 else {
+                throw TestClientError(description: "connect 127.0.0.1:\(port) failed: errno \(errno)")
+            }
         }
         setTimeout(seconds: timeoutSeconds)
     }
@@ -71,7 +80,9 @@ final class RawClient: @unchecked Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(unixPath.utf8)) }
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard status == 0 else { throw TestClientError(description: "connect \(unixPath) failed: errno \(errno)") }
         setTimeout(seconds: timeoutSeconds)
@@ -91,7 +102,9 @@ final class RawClient: @unchecked Sendable {
     func sendNow(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw TestClientError(description: "send failed: errno \(errno)") }
             sent += count
         }
@@ -123,17 +136,23 @@ final class RawClient: @unchecked Sendable {
         var headEnd: Int?
         while headEnd == nil {
             headEnd = findHeadEnd()
-            if headEnd == nil, !fill() { throw TestClientError(description: "connection ended before a response head (\(buffer.count) bytes)") }
+            if headEnd == nil, !fill() {
+                throw TestClientError(description: "connection ended before a response head (\(buffer.count) bytes)")
+            }
         }
         let headText = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
         buffer.removeSubrange(0..<(headEnd! + 4))
         var lines = headText.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst().split(separator: " ")
-        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw TestClientError(description: "bad status line") }
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw TestClientError(description: "bad status line")
+        }
         var headers = HTTPHeaders()
         for line in lines {
             let parts = line.split(separator: ":", maxSplits: 1)
-            headers.add(name: String(parts[0]), value: parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : "")
+            headers.add(
+                name: String(parts[0]),
+                value: parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : "")
         }
         let length = forHEAD || status < 200 || status == 204 ? 0 : Int(headers["content-length"] ?? "0") ?? 0
         while buffer.count < length {
@@ -146,7 +165,8 @@ final class RawClient: @unchecked Sendable {
 
     private func findHeadEnd() -> Int? {
         guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4) where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
             return index
         }
         return nil

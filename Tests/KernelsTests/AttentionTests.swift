@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Kernels
 
 @Suite("blocked attention")
@@ -7,8 +8,10 @@ struct AttentionTests {
     let pool = ComputePool(threadCount: 2)
 
     /// softmax(scale·QKᵀ + mask)·V per sequence and head in Double, materialising everything.
-    func naive(q: [Float], k: [Float], v: [Float], stride: Int, kOffset: Int, vOffset: Int, lengths: [Int],
-               queryHeads: Int, kvHeads: Int, headDim: Int, scale: Double, radius: Int?) -> [Double] {
+    func naive(
+        q: [Float], k: [Float], v: [Float], stride: Int, kOffset: Int, vOffset: Int, lengths: [Int],
+        queryHeads: Int, kvHeads: Int, headDim: Int, scale: Double, radius: Int?
+    ) -> [Double] {
         let total = lengths.reduce(0, +)
         var out = [Double](repeating: 0, count: total * queryHeads * headDim)
         var start = 0
@@ -21,7 +24,9 @@ struct AttentionTests {
                         // Double all the way: the only fp32 rounding is in the kernel under test.
                         var s = 0.0
                         for d in 0..<headDim {
-                            s += Double(q[(start + i) * stride + h * headDim + d]) * Double(k[(start + j) * stride + kOffset + g * headDim + d])
+                            s +=
+                                Double(q[(start + i) * stride + h * headDim + d])
+                                * Double(k[(start + j) * stride + kOffset + g * headDim + d])
                         }
                         logits[j] = s * scale
                     }
@@ -49,17 +54,19 @@ struct AttentionTests {
         let qkv = random.floats(total * stride, range: 2)
         let outStride = queryHeads * headDim
         let radius: Int? = if case .sliding(let r) = window { r } else { nil }
-        let expected = naive(q: qkv, k: qkv, v: qkv, stride: stride, kOffset: kOffset, vOffset: vOffset, lengths: lengths,
-                             queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
-                             scale: 1 / Double(headDim).squareRoot(), radius: radius)
+        let expected = naive(
+            q: qkv, k: qkv, v: qkv, stride: stride, kOffset: kOffset, vOffset: vOffset, lengths: lengths,
+            queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
+            scale: 1 / Double(headDim).squareRoot(), radius: radius)
         forEachVariant { variant in
             var out = [Float](repeating: .nan, count: total * outStride)
             qkv.withUnsafeBufferPointer { p in
                 let base = p.baseAddress!
-                attention(queries: base, queryRowStride: stride, keys: base + kOffset, keyRowStride: stride,
-                          values: base + vOffset, valueRowStride: stride, output: &out, outputRowStride: outStride,
-                          sequenceLengths: lengths, queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
-                          scale: 1 / Float(headDim).squareRoot(), window: window, pool: pool)
+                attention(
+                    queries: base, queryRowStride: stride, keys: base + kOffset, keyRowStride: stride,
+                    values: base + vOffset, valueRowStride: stride, output: &out, outputRowStride: outStride,
+                    sequenceLengths: lengths, queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
+                    scale: 1 / Float(headDim).squareRoot(), window: window, pool: pool)
             }
             let error = zip(out, expected).map { abs(Double($0) - $1) }.max() ?? 0
             #expect(error < 1e-5, "\(variant) lengths \(lengths) window \(window): max error \(error)")

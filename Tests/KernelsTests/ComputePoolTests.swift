@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Kernels
 
 @Suite("compute pool")
@@ -74,11 +75,14 @@ struct ComputePoolTests {
 
 @Suite("CPU dispatch")
 struct DispatchTests {
-    @Test("the active variant is the best supported one start-up may choose, portable always is supported, and the name is the variant's")
+    @Test(
+        "the active variant is the best supported one start-up may choose, portable always is supported, and the name is the variant's"
+    )
     func active() {
         #expect(KernelVariant.active.isSupported)
         #expect(KernelVariant.supported.contains(.portable))
-        #expect(KernelVariant.supported.first { $0.isStartupChoice } == KernelVariant.active
+        #expect(
+            KernelVariant.supported.first { $0.isStartupChoice } == KernelVariant.active
                 || ProcessInfo.processInfo.environment["EMBED_KERNELS"] != nil)
         #expect(Kernels.activeVariant == KernelVariant.active.rawValue)
     }
@@ -88,13 +92,15 @@ struct DispatchTests {
     @Test("avx512amx is never start-up's choice, and avx512bf16 is exactly where vdpbf16ps outpaces the FMAs")
     func startupChoice() {
         #expect(!KernelVariant.avx512amx.isStartupChoice)
-        #expect(KernelVariant.avx512.isStartupChoice && KernelVariant.avx2.isStartupChoice && KernelVariant.portable.isStartupChoice)
+        #expect(
+            KernelVariant.avx512.isStartupChoice && KernelVariant.avx2.isStartupChoice
+                && KernelVariant.portable.isStartupChoice)
         #if arch(x86_64)
-        if KernelVariant.avx512bf16.isSupported {
-            let ratio = KernelVariant.measuredDotSpeedOverFMA()
-            #expect(ratio > 0.3 && ratio < 3, "vdpbf16ps against FMA: \(ratio)")
-            if ratio < 0.8 || ratio > 1.6 { #expect(KernelVariant.avx512bf16.isStartupChoice == (ratio > 1.2)) }
-        }
+            if KernelVariant.avx512bf16.isSupported {
+                let ratio = KernelVariant.measuredDotSpeedOverFMA()
+                #expect(ratio > 0.3 && ratio < 3, "vdpbf16ps against FMA: \(ratio)")
+                if ratio < 0.8 || ratio > 1.6 { #expect(KernelVariant.avx512bf16.isStartupChoice == (ratio > 1.2)) }
+            }
         #endif
     }
 }

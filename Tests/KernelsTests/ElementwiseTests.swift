@@ -1,10 +1,13 @@
 import Foundation
 import Testing
+
 @testable import Kernels
 
 @Suite("element-wise and row-wise kernels")
 struct ElementwiseTests {
-    @Test("dot matches a Double sum for lengths around the vector width", arguments: [0, 1, 15, 16, 17, 63, 64, 65, 768, 1000])
+    @Test(
+        "dot matches a Double sum for lengths around the vector width",
+        arguments: [0, 1, 15, 16, 17, 63, 64, 65, 768, 1000])
     func dotProduct(count: Int) {
         var random = SplitMix(seed: UInt64(count))
         let a = random.floats(count), b = random.floats(count)
@@ -25,11 +28,13 @@ struct ElementwiseTests {
             let weight = random.floats(width)
             let weightPlusOne = weight.map { 1 + $0 }
             var y = [Float](repeating: 0, count: rows * stride)
-            rmsNorm(x, into: &y, rows: rows, width: width, rowStride: stride, weightPlusOne: weightPlusOne, epsilon: 1e-6)
+            rmsNorm(
+                x, into: &y, rows: rows, width: width, rowStride: stride, weightPlusOne: weightPlusOne, epsilon: 1e-6)
             var inPlace = x
             inPlace.withUnsafeMutableBufferPointer { p in
-                rmsNorm(p.baseAddress!, into: p.baseAddress!, rows: rows, width: width, rowStride: stride,
-                        weightPlusOne: weightPlusOne, epsilon: 1e-6)
+                rmsNorm(
+                    p.baseAddress!, into: p.baseAddress!, rows: rows, width: width, rowStride: stride,
+                    weightPlusOne: weightPlusOne, epsilon: 1e-6)
             }
             for r in 0..<rows {
                 let row = x[(r * stride)..<(r * stride + width)].map(Double.init)
@@ -52,8 +57,9 @@ struct ElementwiseTests {
             let weight = random.floats(width)
             let original = random.floats(rows * residualStride, range: 1000)
             var residual = original
-            rmsNormAdd(y, rowStride: yStride, addingTo: &residual, residualRowStride: residualStride, rows: rows,
-                       width: width, weightPlusOne: weight.map { 1 + $0 }, epsilon: 1e-6)
+            rmsNormAdd(
+                y, rowStride: yStride, addingTo: &residual, residualRowStride: residualStride, rows: rows,
+                width: width, weightPlusOne: weight.map { 1 + $0 }, epsilon: 1e-6)
             for r in 0..<rows {
                 let row = y[(r * yStride)..<(r * yStride + width)].map(Double.init)
                 let inverse = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(width) + 1e-6).squareRoot()
@@ -120,8 +126,9 @@ struct ElementwiseTests {
                 }
             }
             var written = [Float](repeating: -7, count: rows * outStride)
-            geluTanhMultiplyPairs(products, productStride: productStride, rows: rows, columns: count, into: &written,
-                                  outStride: outStride)
+            geluTanhMultiplyPairs(
+                products, productStride: productStride, rows: rows, columns: count, into: &written,
+                outStride: outStride)
             var out: [Float] = []
             for row in 0..<rows {
                 out += written[row * outStride..<row * outStride + count]
@@ -136,12 +143,16 @@ struct ElementwiseTests {
                 #expect(abs(formula - precise) <= 1e-13)
                 // fp32 rounding of the exponent's argument 2z alone costs ~|2z|·6e-8 relative; allow a few of those.
                 // Below u ≈ −5.5 the exponent saturates at e⁸⁸ and the result is ~1e-37 instead of smaller still.
-                #expect(abs(Double(out[i]) - precise) <= (3e-7 + 2e-7 * abs(2 * z)) * abs(precise) + 1e-36, "gate \(gate[i])")
+                #expect(
+                    abs(Double(out[i]) - precise) <= (3e-7 + 2e-7 * abs(2 * z)) * abs(precise) + 1e-36,
+                    "gate \(gate[i])")
             }
         }
     }
 
-    @Test("rotate-half RoPE pairs d with d + headDim/2 at each row's position", arguments: [(256, Float(10_000)), (20, Float(1_000_000))])
+    @Test(
+        "rotate-half RoPE pairs d with d + headDim/2 at each row's position",
+        arguments: [(256, Float(10_000)), (20, Float(1_000_000))])
     func rope(headDim: Int, base: Float) {
         forEachVariant { variant in
             var random = SplitMix(seed: 3)
@@ -160,7 +171,9 @@ struct ElementwiseTests {
                         let a = Double(original[r * stride + h * headDim + d])
                         let b = Double(original[r * stride + h * headDim + d + half])
                         #expect(abs(Double(x[r * stride + h * headDim + d]) - (a * cos(angle) - b * sin(angle))) < 1e-6)
-                        #expect(abs(Double(x[r * stride + h * headDim + d + half]) - (b * cos(angle) + a * sin(angle))) < 1e-6)
+                        #expect(
+                            abs(Double(x[r * stride + h * headDim + d + half]) - (b * cos(angle) + a * sin(angle)))
+                                < 1e-6)
                     }
                 }
                 for i in (heads * headDim)..<stride { #expect(x[r * stride + i] == original[r * stride + i]) }

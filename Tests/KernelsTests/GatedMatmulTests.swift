@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Kernels
 
 @Suite("gated MLP GEMM")
@@ -25,8 +26,9 @@ struct GatedMatmulTests {
         x.withUnsafeBufferPointer { xp in
             scratch.withUnsafeMutableBufferPointer { sp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    matmulGELUGated(xp.baseAddress!, rows: m, rowStride: ldx, projections, scratch: sp.baseAddress!,
-                                    into: yp.baseAddress!, rowStride: ldy, pool: pool)
+                    matmulGELUGated(
+                        xp.baseAddress!, rows: m, rowStride: ldx, projections, scratch: sp.baseAddress!,
+                        into: yp.baseAddress!, rowStride: ldy, pool: pool)
                 }
             }
         }
@@ -40,8 +42,9 @@ struct GatedMatmulTests {
         for i in 0..<m {
             for j in 0..<n {
                 let u = gates[i * n + j]
-                expected.append(u / (1 + Foundation.exp(-2 * 0.7978845608028654 * (u + 0.044715 * u * u * u)))
-                                * ups[i * n + j])
+                expected.append(
+                    u / (1 + Foundation.exp(-2 * 0.7978845608028654 * (u + 0.044715 * u * u * u)))
+                        * ups[i * n + j])
                 written.append(y[i * ldy + j])
             }
             // Padding between rows is never touched.
@@ -57,8 +60,9 @@ struct GatedMatmulTests {
         forEachVariant { variant in
             for (n, k) in [(40, 37), (64, 48), (100, 19), (1152, 64)] {
                 for precision in WeightPrecision.allCases {
-                    let error = check(m: m, outFeatures: n, inFeatures: k, precision: precision,
-                                      seed: UInt64(m * 1000 + n + k))
+                    let error = check(
+                        m: m, outFeatures: n, inFeatures: k, precision: precision,
+                        seed: UInt64(m * 1000 + n + k))
                     #expect(error < 1e-5, "\(variant) \(precision) m \(m) n \(n) k \(k): \(error)")
                 }
             }
@@ -70,8 +74,9 @@ struct GatedMatmulTests {
         for threads in 1...5 {
             for rows in [1, 11, 300] {
                 for tileRows in [0, 6, 12] {
-                    let plan = MatmulPlan(rows: rows, inFeatures: 768, panelCount: 72, threads: threads,
-                                          tileRows: tileRows, panelMultiple: 2)
+                    let plan = MatmulPlan(
+                        rows: rows, inFeatures: 768, panelCount: 72, threads: threads,
+                        tileRows: tileRows, panelMultiple: 2)
                     #expect(plan.panelsPerGroup % 2 == 0, "threads \(threads) rows \(rows) tile rows \(tileRows)")
                 }
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Kernels
 
 /// A norm or an activation that writes a matmul's input in the form the weights read (bf16 pairs on a variant with a
@@ -56,15 +57,17 @@ struct MatmulInputTests {
         }
         reference.withUnsafeBufferPointer { x in
             fromFloats.withUnsafeMutableBufferPointer { y in
-                matmul(x.baseAddress!, rows: rows, rowStride: rowStride, w, into: y.baseAddress!,
-                       rowStride: w.outFeatures, pool: pool)
+                matmul(
+                    x.baseAddress!, rows: rows, rowStride: rowStride, w, into: y.baseAddress!,
+                    rowStride: w.outFeatures, pool: pool)
             }
         }
         return (fromInput, fromFloats)
     }
 
-    @Test("rmsNorm written for a matmul equals the fp32 norm as the matmul rounds it; so does the product",
-          arguments: [37, 768])
+    @Test(
+        "rmsNorm written for a matmul equals the fp32 norm as the matmul rounds it; so does the product",
+        arguments: [37, 768])
     func norm(width: Int) {
         forEachVariant { variant in
             var random = SplitMix(seed: UInt64(width))
@@ -79,8 +82,9 @@ struct MatmulInputTests {
                 x.withUnsafeBufferPointer { xp in
                     plusOne.withUnsafeBufferPointer { p in
                         let input = MatmulInput(t.baseAddress!, rowStride: rowStride, for: packed)
-                        rmsNorm(xp.baseAddress!, rowStride: rowStride, into: input, rows: rows, width: width,
-                                weightPlusOne: p.baseAddress!, epsilon: 1e-6)
+                        rmsNorm(
+                            xp.baseAddress!, rowStride: rowStride, into: input, rows: rows, width: width,
+                            weightPlusOne: p.baseAddress!, epsilon: 1e-6)
                         return input.form
                     }
                 }
@@ -89,24 +93,28 @@ struct MatmulInputTests {
             reference.withUnsafeMutableBufferPointer { r in
                 x.withUnsafeBufferPointer { xp in
                     plusOne.withUnsafeBufferPointer { p in
-                        rmsNorm(xp.baseAddress!, into: r.baseAddress!, rows: rows, width: width, rowStride: rowStride,
-                                weightPlusOne: p.baseAddress!, epsilon: 1e-6)
+                        rmsNorm(
+                            xp.baseAddress!, into: r.baseAddress!, rows: rows, width: width, rowStride: rowStride,
+                            weightPlusOne: p.baseAddress!, epsilon: 1e-6)
                     }
                 }
             }
-            #expect(written(target, rows: rows, rowStride: rowStride, width: width, form: form)
+            #expect(
+                written(target, rows: rows, rowStride: rowStride, width: width, form: form)
                     == rounded(reference, rows: rows, rowStride: rowStride, width: width, form: form), "\(variant)")
             let (fromInput, fromFloats) = target.withUnsafeMutableBufferPointer { t in
-                products(MatmulInput(t.baseAddress!, rowStride: rowStride, for: packed), reference: reference,
-                         rowStride: rowStride, rows: rows, packed)
+                products(
+                    MatmulInput(t.baseAddress!, rowStride: rowStride, for: packed), reference: reference,
+                    rowStride: rowStride, rows: rows, packed)
             }
             #expect(fromInput == fromFloats, "\(variant)")
         }
     }
 
     /// 45 outputs end on a partial panel pair and an odd width; 11 rows are one row block, 200 rows two.
-    @Test("matmulGELUGated written for the next matmul equals its fp32 output as that matmul rounds it",
-          arguments: [11, 200])
+    @Test(
+        "matmulGELUGated written for the next matmul equals its fp32 output as that matmul rounds it",
+        arguments: [11, 200])
     func gelu(rows: Int) {
         forEachVariant { variant in
             for outFeatures in [45, 1152] {
@@ -117,8 +125,9 @@ struct MatmulInputTests {
                 let up = random.floats(outFeatures * inFeatures)
                 let projections = gate.withUnsafeBufferPointer { g in
                     up.withUnsafeBufferPointer { u in
-                        GatedProjections(gate: g, up: u, outFeatures: outFeatures, inFeatures: inFeatures,
-                                         precision: .bfloat16)
+                        GatedProjections(
+                            gate: g, up: u, outFeatures: outFeatures, inFeatures: inFeatures,
+                            precision: .bfloat16)
                     }
                 }
                 let down = random.floats(24 * outFeatures).withUnsafeBufferPointer {
@@ -130,9 +139,11 @@ struct MatmulInputTests {
                     scratch.withUnsafeMutableBufferPointer { s in
                         target.withUnsafeMutableBufferPointer { t in
                             let input = MatmulInput(t.baseAddress!, rowStride: rowStride, for: down)
-                            matmulGELUGated(MatmulInput(UnsafeMutablePointer(mutating: xp.baseAddress!),
-                                                        rowStride: inFeatures, form: .float32),
-                                            rows: rows, projections, scratch: s.baseAddress!, into: input, pool: pool)
+                            matmulGELUGated(
+                                MatmulInput(
+                                    UnsafeMutablePointer(mutating: xp.baseAddress!),
+                                    rowStride: inFeatures, form: .float32),
+                                rows: rows, projections, scratch: s.baseAddress!, into: input, pool: pool)
                             return input.form
                         }
                     }
@@ -140,19 +151,22 @@ struct MatmulInputTests {
                 x.withUnsafeBufferPointer { xp in
                     scratch.withUnsafeMutableBufferPointer { s in
                         reference.withUnsafeMutableBufferPointer { r in
-                            matmulGELUGated(xp.baseAddress!, rows: rows, rowStride: inFeatures, projections,
-                                            scratch: s.baseAddress!, into: r.baseAddress!, rowStride: rowStride,
-                                            pool: pool)
+                            matmulGELUGated(
+                                xp.baseAddress!, rows: rows, rowStride: inFeatures, projections,
+                                scratch: s.baseAddress!, into: r.baseAddress!, rowStride: rowStride,
+                                pool: pool)
                         }
                     }
                 }
                 #expect((form == .bfloat16Pairs) == variant.multipliesBFloat16Pairs, "\(variant)")
-                #expect(written(target, rows: rows, rowStride: rowStride, width: outFeatures, form: form)
+                #expect(
+                    written(target, rows: rows, rowStride: rowStride, width: outFeatures, form: form)
                         == rounded(reference, rows: rows, rowStride: rowStride, width: outFeatures, form: form),
-                        "\(variant) \(outFeatures)")
+                    "\(variant) \(outFeatures)")
                 let (fromInput, fromFloats) = target.withUnsafeMutableBufferPointer { t in
-                    products(MatmulInput(t.baseAddress!, rowStride: rowStride, for: down), reference: reference,
-                             rowStride: rowStride, rows: rows, down)
+                    products(
+                        MatmulInput(t.baseAddress!, rowStride: rowStride, for: down), reference: reference,
+                        rowStride: rowStride, rows: rows, down)
                 }
                 #expect(fromInput == fromFloats, "\(variant) \(outFeatures)")
             }

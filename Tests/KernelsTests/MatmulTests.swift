@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Kernels
 
 @Suite("packed GEMM")
@@ -6,18 +7,22 @@ struct MatmulTests {
     let pool = ComputePool(threadCount: 2)
 
     /// Runs matmul on strided buffers and compares the written block with the Double reference.
-    func check(m: Int, n: Int, k: Int, accumulate: Bool, precision: WeightPrecision = .float32, seed: UInt64) -> Double {
+    func check(m: Int, n: Int, k: Int, accumulate: Bool, precision: WeightPrecision = .float32, seed: UInt64) -> Double
+    {
         var random = SplitMix(seed: seed)
         let ldx = k + 3, ldy = n + 5
         let x = random.floats(m * ldx)
         let w = random.floats(n * k)
         let initial = random.floats(m * ldy)
         var y = initial
-        let packed = w.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: n, inFeatures: k, precision: precision) }
+        let packed = w.withUnsafeBufferPointer {
+            PackedMatrix(weights: $0, outFeatures: n, inFeatures: k, precision: precision)
+        }
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                matmul(xp.baseAddress!, rows: m, rowStride: ldx, packed, into: yp.baseAddress!, rowStride: ldy,
-                       accumulate: accumulate, pool: pool)
+                matmul(
+                    xp.baseAddress!, rows: m, rowStride: ldx, packed, into: yp.baseAddress!, rowStride: ldy,
+                    accumulate: accumulate, pool: pool)
             }
         }
         // bf16 storage is checked against the product with the same rounded weights, and with x rounded too where
@@ -25,8 +30,9 @@ struct MatmulTests {
         let rounded = { (values: [Float]) in values.map { Float(bitPattern: UInt32(bfloat16Bits($0)) << 16) } }
         let effective = precision == .float32 ? w : rounded(w)
         #expect(packed.pairsAlongK == (precision == .bfloat16 && KernelVariant.current.table.bfloat16Dot != nil))
-        var expected = referenceMatmul(packed.pairsAlongK ? rounded(x) : x, rows: m, rowStride: ldx, effective,
-                                       outFeatures: n, inFeatures: k)
+        var expected = referenceMatmul(
+            packed.pairsAlongK ? rounded(x) : x, rows: m, rowStride: ldx, effective,
+            outFeatures: n, inFeatures: k)
         var written: [Float] = []
         for i in 0..<m {
             for j in 0..<n {
@@ -42,8 +48,9 @@ struct MatmulTests {
     /// K = 2309 runs in several K blocks (past 1152) at every row count. 17…28 end on a tile of every height the 6-
     /// and 12-row tiles have, after a first (prefetching) tile; 7, 11 and 12 rows are two passes of 6-row tiles over
     /// a group of panels, but one 12-row tile per panel.
-    @Test("matches a Double reference on odd shapes, every variant, with and without accumulate",
-          arguments: [1, 5, 7, 11, 12, 16] + Array(17...28) + [33, 100])
+    @Test(
+        "matches a Double reference on odd shapes, every variant, with and without accumulate",
+        arguments: [1, 5, 7, 11, 12, 16] + Array(17...28) + [33, 100])
     func oddShapes(m: Int) {
         forEachVariant { variant in
             for (n, k) in [(45, 37), (70, 19), (32, 16), (40, 1030), (21, 2309), (3, 5)] {
@@ -57,13 +64,15 @@ struct MatmulTests {
 
     /// From 128 rows on the panels are widened into per-thread buffers first (`MatmulPlan.widenedFromRows`); 205 rows
     /// end on a 13-row block, and K = 2309 takes two K blocks.
-    @Test("bf16 panels give the product of the bf16-rounded weights in fp32",
-          arguments: [1, 7, 11, 12] + Array(17...28) + [33, 128, 205])
+    @Test(
+        "bf16 panels give the product of the bf16-rounded weights in fp32",
+        arguments: [1, 7, 11, 12] + Array(17...28) + [33, 128, 205])
     func bfloat16(m: Int) {
         forEachVariant { variant in
             for (n, k) in [(45, 37), (64, 768), (21, 2309), (3, 5)] {
                 for accumulate in [false, true] {
-                    let error = check(m: m, n: n, k: k, accumulate: accumulate, precision: .bfloat16, seed: UInt64(m + n * k))
+                    let error = check(
+                        m: m, n: n, k: k, accumulate: accumulate, precision: .bfloat16, seed: UInt64(m + n * k))
                     #expect(error < 1e-5, "\(variant) m \(m) n \(n) k \(k) accumulate \(accumulate): \(error)")
                 }
             }
@@ -87,13 +96,15 @@ struct MatmulTests {
     @Test("bf16 rounding is to nearest, ties to even, and halves the bytes")
     func bfloat16Rounding() {
         #expect(bfloat16Bits(1) == 0x3F80)
-        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie → even
-        #expect(bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie → even
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80) // tie → even
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82) // tie → even
         #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
         #expect(bfloat16Bits(-2.5) == 0xC020)
         let w = [Float](repeating: 0.5, count: 64 * 10)
         let single = w.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: 64, inFeatures: 10) }
-        let half = w.withUnsafeBufferPointer { PackedMatrix(weights: $0, outFeatures: 64, inFeatures: 10, precision: .bfloat16) }
+        let half = w.withUnsafeBufferPointer {
+            PackedMatrix(weights: $0, outFeatures: 64, inFeatures: 10, precision: .bfloat16)
+        }
         #expect(half.byteCount * 2 == single.byteCount)
     }
 
@@ -112,8 +123,10 @@ struct MatmulTests {
     func stacked() {
         var random = SplitMix(seed: 11)
         let k = 40, m = 9
-        let parts = [(rows: 20, weights: random.floats(20 * k)), (rows: 7, weights: random.floats(7 * k)),
-                     (rows: 33, weights: random.floats(33 * k))]
+        let parts = [
+            (rows: 20, weights: random.floats(20 * k)), (rows: 7, weights: random.floats(7 * k)),
+            (rows: 33, weights: random.floats(33 * k)),
+        ]
         let x = random.floats(m * k)
         let packed = parts[0].weights.withUnsafeBufferPointer { a in
             parts[1].weights.withUnsafeBufferPointer { b in
@@ -127,7 +140,8 @@ struct MatmulTests {
         matmul(x, rows: m, rowStride: k, packed, into: &y, rowStride: 60, pool: pool)
         var column = 0
         for part in parts {
-            let expected = referenceMatmul(x, rows: m, rowStride: k, part.weights, outFeatures: part.rows, inFeatures: k)
+            let expected = referenceMatmul(
+                x, rows: m, rowStride: k, part.weights, outFeatures: part.rows, inFeatures: k)
             for i in 0..<m {
                 for j in 0..<part.rows {
                     #expect(abs(Double(y[i * 60 + column + j]) - expected[i * part.rows + j]) < 1e-5)

@@ -29,7 +29,9 @@ struct SplitMix {
 }
 
 /// y[m×n] = x[m×k]·wᵀ with w row-major [n×k], accumulated in Double.
-func referenceMatmul(_ x: [Float], rows m: Int, rowStride ldx: Int, _ w: [Float], outFeatures n: Int, inFeatures k: Int) -> [Double] {
+func referenceMatmul(_ x: [Float], rows m: Int, rowStride ldx: Int, _ w: [Float], outFeatures n: Int, inFeatures k: Int)
+    -> [Double]
+{
     var y = [Double](repeating: 0, count: m * n)
     for i in 0..<m {
         for j in 0..<n {

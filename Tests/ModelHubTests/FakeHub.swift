@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ModelHub
 
 /// Runs `Fixtures/fake_hub.py` over TLS with a CA made for this test, serving a small sentence-transformers repo.
@@ -10,7 +11,9 @@ final class FakeHub {
     /// The repository the fake serves: what a download must reproduce byte for byte.
     static let files: [String: Data] = [
         "config.json": Data(#"{"model_type": "gemma3_text"}"#.utf8),
-        "modules.json": Data(#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]"#.utf8),
+        "modules.json": Data(
+            #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]"#
+                .utf8),
         "tokenizer.json": Data(#"{"version": "1.0", "model": {"type": "BPE"}}"#.utf8),
         "model.safetensors": Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }),
         "1_Pooling/config.json": Data(#"{"pooling_mode_mean_tokens": true}"#.utf8),
@@ -36,7 +39,8 @@ final class FakeHub {
         let repoDirectory = directory.appendingPathComponent("repo")
         for (name, data) in Self.files {
             let url = repoDirectory.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url)
         }
         try Self.makeCertificates(in: directory)
@@ -46,10 +50,12 @@ final class FakeHub {
             .appendingPathComponent("Fixtures/fake_hub.py")
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "--cert", directory.appendingPathComponent("server.pem").path,
-                             "--key", directory.appendingPathComponent("server.key").path,
-                             "--repo-dir", repoDirectory.path, "--repo-id", Self.repoID,
-                             "--commit", Self.commit, "--mode", mode]
+        process.arguments = [
+            "python3", script.path, "--cert", directory.appendingPathComponent("server.pem").path,
+            "--key", directory.appendingPathComponent("server.key").path,
+            "--repo-dir", repoDirectory.path, "--repo-id", Self.repoID,
+            "--commit", Self.commit, "--mode", mode,
+        ]
         input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -62,7 +68,8 @@ final class FakeHub {
             line.append(chunk)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             process.terminate()
             throw FakeHubError.didNotStart(text)
         }
@@ -77,8 +84,11 @@ final class FakeHub {
 
     /// A hub client configured for this server and a fresh, empty cache.
     func client(token: String? = nil, offline: Bool = false) -> ModelHub {
-        var environment = ["HF_HUB_CACHE": directory.appendingPathComponent("cache-\(UUID().uuidString)").path, "HF_ENDPOINT": endpoint.absoluteString,
-                           "HF_HOME": directory.appendingPathComponent("hf-home").path]
+        var environment = [
+            "HF_HUB_CACHE": directory.appendingPathComponent("cache-\(UUID().uuidString)").path,
+            "HF_ENDPOINT": endpoint.absoluteString,
+            "HF_HOME": directory.appendingPathComponent("hf-home").path,
+        ]
         if let token { environment["HF_TOKEN"] = token }
         if offline { environment["HF_HUB_OFFLINE"] = "1" }
         var hub = ModelHub(environment: environment)
@@ -88,12 +98,20 @@ final class FakeHub {
 
     private static func makeCertificates(in directory: URL) throws {
         let ext = directory.appendingPathComponent("san.cnf")
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(to: ext, atomically: true, encoding: .utf8)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(
+            to: ext, atomically: true, encoding: .utf8)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try run(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=fake-hub-test-ca"], in: directory)
-        try run(["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], in: directory)
-        try run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", "server.pem", "-days", "1", "-extfile", "san.cnf"], in: directory)
+        try run(
+            ["req", "-x509"] + ec + [
+                "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=fake-hub-test-ca",
+            ], in: directory)
+        try run(
+            ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], in: directory)
+        try run(
+            [
+                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "1", "-extfile", "san.cnf",
+            ], in: directory)
     }
 
     private static func run(_ arguments: [String], in directory: URL) throws {
@@ -115,7 +133,8 @@ enum FakeHubError: Error {
 }
 
 func makeTemporaryDirectory(_ prefix: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)", isDirectory: true)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "\(prefix)-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ModelHub
 
 @Suite("Downloading from a local HTTPS imitation of the Hugging Face Hub")
@@ -16,9 +17,11 @@ struct HubDownloadTests {
             #expect(try Data(contentsOf: snapshot.appendingPathComponent(name)) == data, "\(name)")
         }
         #expect(!FileManager.default.fileExists(atPath: snapshot.appendingPathComponent("README.md").path))
-        let weightsLink = try FileManager.default.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("2_Dense/model.safetensors").path)
+        let weightsLink = try FileManager.default.destinationOfSymbolicLink(
+            atPath: snapshot.appendingPathComponent("2_Dense/model.safetensors").path)
         #expect(weightsLink.hasPrefix("../../../blobs/") && weightsLink.count == "../../../blobs/".count + 64)
-        let configLink = try FileManager.default.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("config.json").path)
+        let configLink = try FileManager.default.destinationOfSymbolicLink(
+            atPath: snapshot.appendingPathComponent("config.json").path)
         #expect(configLink.hasPrefix("../../blobs/") && configLink.count == "../../blobs/".count + 40)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: repo.appendingPathComponent("blobs").path)
             .filter { $0.hasSuffix(".incomplete") }
@@ -33,7 +36,9 @@ struct HubDownloadTests {
     func gatedWithoutToken() throws {
         let fake = try FakeHub(mode: "gated")
         let error = #expect(throws: ModelHubError.self) { try fake.client().resolve(modelID: FakeHub.repoID) }
-        guard case .gated(_, 401, _)? = error else { Issue.record("expected a gated error, got \(String(describing: error))"); return }
+        guard case .gated(_, 401, _)? = error else {
+            Issue.record("expected a gated error, got \(String(describing: error))"); return
+        }
         let message = String(describing: error!)
         #expect(message.contains("HF_TOKEN") && message.contains("terms"))
     }
@@ -41,15 +46,21 @@ struct HubDownloadTests {
     @Test("a wrong token is a 403 gated error")
     func gatedWithWrongToken() throws {
         let fake = try FakeHub(mode: "gated")
-        let error = #expect(throws: ModelHubError.self) { try fake.client(token: "wrong").resolve(modelID: FakeHub.repoID) }
-        guard case .gated(_, 403, _)? = error else { Issue.record("expected a 403 gated error, got \(String(describing: error))"); return }
+        let error = #expect(throws: ModelHubError.self) {
+            try fake.client(token: "wrong").resolve(modelID: FakeHub.repoID)
+        }
+        guard case .gated(_, 403, _)? = error else {
+            Issue.record("expected a 403 gated error, got \(String(describing: error))"); return
+        }
     }
 
     @Test("with HF_TOKEN a gated model downloads, and the token never reaches the CDN host")
     func gatedWithToken() throws {
         let fake = try FakeHub(mode: "gated")
         let snapshot = try fake.client(token: FakeHub.token).resolve(modelID: FakeHub.repoID)
-        #expect(try Data(contentsOf: snapshot.appendingPathComponent("model.safetensors")) == FakeHub.files["model.safetensors"])
+        #expect(
+            try Data(contentsOf: snapshot.appendingPathComponent("model.safetensors"))
+                == FakeHub.files["model.safetensors"])
         let cdnRequests = fake.requestLog.filter { $0.hasPrefix("/cdn/") }
         #expect(cdnRequests.count == 2)
         #expect(cdnRequests.allSatisfy { $0.hasSuffix("auth=False") })
@@ -58,8 +69,12 @@ struct HubDownloadTests {
     @Test("an unknown revision is a not-found error")
     func unknownRevision() throws {
         let fake = try FakeHub()
-        let error = #expect(throws: ModelHubError.self) { try fake.client().resolve(modelID: FakeHub.repoID, revision: "v9") }
-        guard case .notFound(_, "v9", _)? = error else { Issue.record("expected not found, got \(String(describing: error))"); return }
+        let error = #expect(throws: ModelHubError.self) {
+            try fake.client().resolve(modelID: FakeHub.repoID, revision: "v9")
+        }
+        guard case .notFound(_, "v9", _)? = error else {
+            Issue.record("expected not found, got \(String(describing: error))"); return
+        }
     }
 
     @Test("a download cut short leaves no partial blob, no snapshot file and no ref")
@@ -67,7 +82,9 @@ struct HubDownloadTests {
         let fake = try FakeHub(mode: "truncate")
         let hub = fake.client()
         let error = #expect(throws: ModelHubError.self) { try hub.resolve(modelID: FakeHub.repoID) }
-        guard case .network(_, let reason)? = error else { Issue.record("expected a network error, got \(String(describing: error))"); return }
+        guard case .network(_, let reason)? = error else {
+            Issue.record("expected a network error, got \(String(describing: error))"); return
+        }
         #expect(reason.contains("bytes missing"))
         try expectNoTraceOfWeights(hub)
     }
@@ -77,7 +94,9 @@ struct HubDownloadTests {
         let fake = try FakeHub(mode: "corrupt")
         let hub = fake.client()
         let error = #expect(throws: ModelHubError.self) { try hub.resolve(modelID: FakeHub.repoID) }
-        guard case .integrity(let file, _)? = error else { Issue.record("expected an integrity error, got \(String(describing: error))"); return }
+        guard case .integrity(let file, _)? = error else {
+            Issue.record("expected an integrity error, got \(String(describing: error))"); return
+        }
         #expect(file.hasSuffix("model.safetensors"))
         try expectNoTraceOfWeights(hub)
     }
@@ -86,17 +105,21 @@ struct HubDownloadTests {
     func untrustedCertificate() throws {
         let fake = try FakeHub()
         var hub = fake.client()
-        hub.trustedCAFile = nil  // the system store does not know the test CA
+        hub.trustedCAFile = nil // the system store does not know the test CA
         let error = #expect(throws: ModelHubError.self) { try hub.resolve(modelID: FakeHub.repoID) }
-        #expect(String(describing: error.map(String.init(describing:)) ?? "").contains("certificate verification failed"))
+        #expect(
+            String(describing: error.map(String.init(describing:)) ?? "").contains("certificate verification failed"))
     }
 
     private func expectNoTraceOfWeights(_ hub: ModelHub) throws {
         let repo = hub.cacheDirectory.appendingPathComponent("models--test-org--tiny-embedder")
-        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: repo.appendingPathComponent("blobs").path)) ?? []
+        let blobs =
+            (try? FileManager.default.contentsOfDirectory(atPath: repo.appendingPathComponent("blobs").path)) ?? []
         #expect(blobs.allSatisfy { !$0.hasSuffix(".incomplete") }, "\(blobs)")
         #expect(blobs.allSatisfy { $0.count == 40 }, "only small verified (git sha1) blobs may remain: \(blobs)")
         #expect(!FileManager.default.fileExists(atPath: repo.appendingPathComponent("refs/main").path))
-        #expect(!FileManager.default.fileExists(atPath: repo.appendingPathComponent("snapshots/\(FakeHub.commit)/model.safetensors").path))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: repo.appendingPathComponent("snapshots/\(FakeHub.commit)/model.safetensors").path))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ModelHub
 
 @Suite("Resolving --model-id without the network")
@@ -35,7 +36,9 @@ struct ModelResolutionTests {
         }
     }
 
-    @Test("ids that are not ORG/NAME are rejected", arguments: ["a/b/c", "org/", "org/na me", "org:x/y", "org/..", "--x/y"])
+    @Test(
+        "ids that are not ORG/NAME are rejected",
+        arguments: ["a/b/c", "org/", "org/na me", "org:x/y", "org/..", "--x/y"])
     func invalidIDs(id: String) {
         let hub = ModelHub(environment: ["HF_HUB_OFFLINE": "1"])
         #expect(throws: ModelHubError.invalidModelID(id)) { try hub.resolve(modelID: id) }
@@ -68,7 +71,7 @@ struct ModelResolutionTests {
         defer { try? FileManager.default.removeItem(at: cache) }
         let snapshot = try writeSnapshot(in: cache, commit: "abc123", files: FakeHub.files)
         var hub = ModelHub(environment: ["HF_HUB_CACHE": cache.path])
-        hub.endpoint = URL(string: "https://127.0.0.1:1")!  // nothing listens there: any request would fail
+        hub.endpoint = URL(string: "https://127.0.0.1:1")! // nothing listens there: any request would fail
         #expect(try hub.resolve(modelID: FakeHub.repoID).path == snapshot.path)
         #expect(try hub.resolve(modelID: FakeHub.repoID, revision: "abc123").path == snapshot.path)
     }
@@ -89,7 +92,8 @@ struct ModelResolutionTests {
     func incompleteSnapshot() throws {
         let cache = try makeTemporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
-        _ = try writeSnapshot(in: cache, commit: "abc123", files: FakeHub.files.filter { $0.key != "2_Dense/model.safetensors" })
+        _ = try writeSnapshot(
+            in: cache, commit: "abc123", files: FakeHub.files.filter { $0.key != "2_Dense/model.safetensors" })
         let hub = ModelHub(environment: ["HF_HUB_CACHE": cache.path, "HF_HUB_OFFLINE": "1"])
         #expect(throws: ModelHubError.self) { try hub.resolve(modelID: FakeHub.repoID) }
     }
@@ -100,7 +104,8 @@ struct ModelResolutionTests {
         defer { try? FileManager.default.removeItem(at: cache) }
         var files = FakeHub.files
         files["modules.json"] = Data(
-            #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}, {"idx": 3, "name": "3", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"}]"#.utf8)
+            #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}, {"idx": 3, "name": "3", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"}]"#
+                .utf8)
         let snapshot = try writeSnapshot(in: cache, commit: "abc123", files: files)
         #expect(!FileManager.default.fileExists(atPath: snapshot.appendingPathComponent("4_Normalize").path))
         let hub = ModelHub(environment: ["HF_HUB_CACHE": cache.path, "HF_HUB_OFFLINE": "1"])
@@ -120,11 +125,16 @@ struct ModelResolutionTests {
 
     @Test("only the files the server loads are selected for download")
     func fileSelection() {
-        let listing = ["README.md", ".gitattributes", "config.json", "model.safetensors", "tokenizer.json", "tokenizer.model",
-                       "onnx/model.onnx", "1_Pooling/config.json", "2_Dense/model.safetensors", "2_Dense/config.json",
-                       "modules.json", "3_Dense/notes.txt"]
-        #expect(ModelFiles.wanted(from: listing) == ["1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors",
-                                                     "config.json", "model.safetensors", "modules.json", "tokenizer.json"])
+        let listing = [
+            "README.md", ".gitattributes", "config.json", "model.safetensors", "tokenizer.json", "tokenizer.model",
+            "onnx/model.onnx", "1_Pooling/config.json", "2_Dense/model.safetensors", "2_Dense/config.json",
+            "modules.json", "3_Dense/notes.txt",
+        ]
+        #expect(
+            ModelFiles.wanted(from: listing) == [
+                "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors",
+                "config.json", "model.safetensors", "modules.json", "tokenizer.json",
+            ])
     }
 
     private func writeSnapshot(in cache: URL, commit: String, files: [String: Data]) throws -> URL {
@@ -132,10 +142,12 @@ struct ModelResolutionTests {
         let snapshot = repo.appendingPathComponent("snapshots/\(commit)")
         for (name, data) in files {
             let url = snapshot.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url)
         }
-        try FileManager.default.createDirectory(at: repo.appendingPathComponent("refs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: repo.appendingPathComponent("refs"), withIntermediateDirectories: true)
         try commit.write(to: repo.appendingPathComponent("refs/main"), atomically: true, encoding: .utf8)
         return snapshot
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Safetensors
 
 /// Writes `bytes` to a fresh temporary file and returns its path.
@@ -55,7 +56,8 @@ struct SafetensorsTests {
 
     @Test("tensors are found by their offsets, not by header order, and padding after the JSON is allowed")
     func readsOffsets() throws {
-        let json = #"{"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        let json =
+            #"{"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
         let header = json + String(repeating: " ", count: 8 + (8 - json.utf8.count % 8) % 8)
         let path = try temporaryFile(fileImage(header: header, data: bytes(ofFloats: [1, 2, 3, 4])))
         let file = try SafetensorsFile(path: path)
@@ -68,11 +70,13 @@ struct SafetensorsTests {
         // bf16: 1.0, -2.5, 3.140625; f16: 1.0, -2.0, 65504 (max), 2^-24 (smallest subnormal), +infinity
         let bf16: [UInt16] = [0x3F80, 0xC020, 0x4049]
         let f16: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00]
-        let header = #"{"b":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"h":{"dtype":"F16","shape":[5],"data_offsets":[6,16]}}"#
+        let header =
+            #"{"b":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"h":{"dtype":"F16","shape":[5],"data_offsets":[6,16]}}"#
         let path = try temporaryFile(fileImage(header: header, data: bytes(ofHalves: bf16) + bytes(ofHalves: f16)))
         let file = try SafetensorsFile(path: path)
         #expect(try file.floatArray("b") == [1, -2.5, 3.140625])
-        #expect(try file.floatArray("h") == [1, -2, 65504, Float(sign: .plus, exponent: -24, significand: 1), .infinity])
+        #expect(
+            try file.floatArray("h") == [1, -2, 65504, Float(sign: .plus, exponent: -24, significand: 1), .infinity])
         expectError(.unsupportedDType(path: path, name: "b", dtype: "BF16")) { _ = try file.floats("b") }
     }
 
@@ -178,7 +182,9 @@ struct SafetensorsTests {
         let start = try file.info("w").fileOffset
         for row in [1, 0] {
             var copied = [Float](repeating: .nan, count: 3)
-            try copied.withUnsafeMutableBytes { try file.copyBytes(fileOffset: start + row * 12, count: 12, into: $0.baseAddress!) }
+            try copied.withUnsafeMutableBytes {
+                try file.copyBytes(fileOffset: start + row * 12, count: 12, into: $0.baseAddress!)
+            }
             #expect(copied == Array(matrix[row * 3..<row * 3 + 3]))
         }
     }
@@ -190,7 +196,8 @@ struct SafetensorsTests {
 
     @Test("an F32 tensor at an offset that is not 4-byte aligned is copied, not viewed")
     func misaligned() throws {
-        let header = #"{"pad":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"w":{"dtype":"F32","shape":[2],"data_offsets":[2,10]}}"#
+        let header =
+            #"{"pad":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"w":{"dtype":"F32","shape":[2],"data_offsets":[2,10]}}"#
         // Pad the JSON so the data section itself starts 8-byte aligned; "w" then sits 2 bytes in.
         let padded = header + String(repeating: " ", count: (8 - header.utf8.count % 8) % 8)
         let path = try temporaryFile(fileImage(header: padded, data: [9, 9] + bytes(ofFloats: [7, 8])))

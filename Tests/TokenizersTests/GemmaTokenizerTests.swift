@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tokenizers
 
 /// Named facts about EmbeddingGemma's real tokenizer (gemma3-spec.md §5), on top of the parity corpora.
@@ -40,8 +41,9 @@ struct GemmaTokenizerTests {
     @Test("the prompt's trailing space merges into the text's first token (prompts are joined as strings)")
     func promptConcatenation() throws {
         let tokenizer = try RealModel.tokenizer.get()
-        #expect(tokenizer.encode("title: none | text: The Eiffel Tower").ids
-            == [2, 3250, 236787, 7293, 1109, 1816, 236787, 669, 94648, 25822, 1])
+        #expect(
+            tokenizer.encode("title: none | text: The Eiffel Tower").ids
+                == [2, 3250, 236787, 7293, 1109, 1816, 236787, 669, 94648, 25822, 1])
     }
 
     @Test("one tokenizer shared by several threads encodes exactly as it does serially")

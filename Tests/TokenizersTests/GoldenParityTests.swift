@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tokenizers
 
 /// The shared golden cases (Python `tokenizers` 0.23.3 on the real tokenizer.json).
@@ -19,8 +20,12 @@ struct GoldenParityTests {
             if plain.ids != int32s(row["ids_no_special"]) { wrong.append("ids_no_special") }
             if encoding.offsets.pairs != offsetPairs(row["offsets"]) { wrong.append("offsets") }
             if encoding.tokens != (row["tokens"]!.arrayValue!.map { $0.stringValue! }) { wrong.append("tokens") }
-            if !sameScalars(tokenizer.decode(encoding.ids, skipSpecialTokens: true), row["decoded"]!.stringValue!) { wrong.append("decoded") }
-            if !wrong.isEmpty { mismatches.append("case \(index) \(wrong): \(String(text.prefix(60)).debugDescription)") }
+            if !sameScalars(tokenizer.decode(encoding.ids, skipSpecialTokens: true), row["decoded"]!.stringValue!) {
+                wrong.append("decoded")
+            }
+            if !wrong.isEmpty {
+                mismatches.append("case \(index) \(wrong): \(String(text.prefix(60)).debugDescription)")
+            }
         }
         #expect(mismatches.isEmpty, "\(mismatches.count) mismatches:\n\(mismatches.prefix(20).joined(separator: "\n"))")
     }

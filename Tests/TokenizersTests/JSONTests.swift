@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tokenizers
 
 @Suite("JSON reading and writing")
@@ -27,7 +28,10 @@ struct JSONTests {
 
     @Test("a JSON line's text keeps every scalar, a leading U+FEFF included; other lines are not JSON texts")
     func jsonLineText() {
-        #expect(JSONLines.text(inLine: #"{"text": "\ufeffa\nb"}"#)?.unicodeScalars.map(\.value) == [0xFEFF, 0x61, 0x0A, 0x62])
+        #expect(
+            JSONLines.text(inLine: #"{"text": "\ufeffa\nb"}"#)?.unicodeScalars.map(\.value) == [
+                0xFEFF, 0x61, 0x0A, 0x62,
+            ])
         #expect(JSONLines.text(inLine: #"  {"id": 1, "text": "hi"}  "#) == "hi")
         #expect(JSONLines.text(inLine: "plain text") == nil)
         #expect(JSONLines.text(inLine: #"{"text": 5}"#) == nil)

@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+
 @testable import Tokenizers
 
 /// Files committed next to the tests (found from this source file, so no resource bundle is needed).
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures")
 
     static func path(_ name: String) -> String {
         directory.appendingPathComponent(name).path
@@ -38,9 +40,12 @@ enum RealModel {
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: snapshots) {
             candidates += entries.sorted().map { snapshots + "/" + $0 }
         }
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/tokenizer.json") }) else {
-            throw Missing(description: "the real EmbeddingGemma tokenizer.json was not found (EMBED_MODEL_DIR unset and nothing in "
-                + snapshots + "): run scripts/fetch-model.sh, or use scripts/test, which exports EMBED_MODEL_DIR")
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/tokenizer.json") })
+        else {
+            throw Missing(
+                description:
+                    "the real EmbeddingGemma tokenizer.json was not found (EMBED_MODEL_DIR unset and nothing in "
+                    + snapshots + "): run scripts/fetch-model.sh, or use scripts/test, which exports EMBED_MODEL_DIR")
         }
         return found
     }
@@ -53,7 +58,8 @@ enum RealModel {
     /// Loaded through the binary table cache: written to a fresh directory, then read back.
     static let cachedTokenizer: Result<Tokenizer, Error> = Result {
         let path = try directory() + "/tokenizer.json"
-        let cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tokenizer-cache-\(UUID().uuidString)")
+        let cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tokenizer-cache-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: cacheDirectory) }
         let first = try Tokenizer(tokenizerJSONPath: path, cacheDirectory: cacheDirectory.path)

@@ -1,13 +1,16 @@
 import Testing
+
 @testable import Tokenizers
 
 /// The tiny fixtures of scripts/gen-tiny-tokenizer-cases.py (Metaspace, Prepend, Sequence normalizers and
 /// pre-tokenizers, Split behaviours, BertProcessing, continuing_subword_prefix, ignore_merges) against HF's output.
 @Suite("tiny tokenizer.json parity")
 struct TinyParityTests {
-    @Test("each tiny fixture gives HF's ids, tokens, offsets and decoded text", arguments: [
-        "tiny-tokenizer.json", "tiny-metaspace.json", "tiny-first.json", "tiny-wordpiece-style.json",
-    ])
+    @Test(
+        "each tiny fixture gives HF's ids, tokens, offsets and decoded text",
+        arguments: [
+            "tiny-tokenizer.json", "tiny-metaspace.json", "tiny-first.json", "tiny-wordpiece-style.json",
+        ])
     func fixture(_ name: String) throws {
         let tokenizer = try Tokenizer(tokenizerJSONPath: Fixtures.path(name), cacheDirectory: nil)
         let cases = try Fixtures.jsonLines("tiny-cases.jsonl").filter { $0["fixture"]?.stringValue == name }
@@ -17,12 +20,16 @@ struct TinyParityTests {
             let ids = int32s(row["ids"])
             let encoding = tokenizer.encode(text)
             #expect(encoding.ids == ids, "ids of \(text.debugDescription)")
-            #expect(encoding.tokens == row["tokens"]!.arrayValue!.map { $0.stringValue! }, "tokens of \(text.debugDescription)")
+            #expect(
+                encoding.tokens == row["tokens"]!.arrayValue!.map { $0.stringValue! },
+                "tokens of \(text.debugDescription)")
             #expect(encoding.offsets.flatPairs == ints(row["offsets"]), "offsets of \(text.debugDescription)")
-            #expect(sameScalars(tokenizer.decode(ids, skipSpecialTokens: true), row["decoded"]!.stringValue!),
-                    "decoded \(text.debugDescription)")
-            #expect(sameScalars(tokenizer.decode(ids, skipSpecialTokens: false), row["decoded_special"]!.stringValue!),
-                    "decoded with specials \(text.debugDescription)")
+            #expect(
+                sameScalars(tokenizer.decode(ids, skipSpecialTokens: true), row["decoded"]!.stringValue!),
+                "decoded \(text.debugDescription)")
+            #expect(
+                sameScalars(tokenizer.decode(ids, skipSpecialTokens: false), row["decoded_special"]!.stringValue!),
+                "decoded with specials \(text.debugDescription)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tokenizers
 
 /// A hand-written tokenizer.json (Fixtures/tiny-tokenizer.json): 31 tokens, 11 merges, byte fallback for "€" and
@@ -90,7 +91,8 @@ struct TinyTokenizerTests {
         let left = tokenizer.encode("hello world hello", maxLength: 4, direction: .left)
         #expect(left.ids == [1, 8, 21, 2])
         #expect(left.offsets == [0..<0, 11..<12, 12..<17, 0..<0])
-        #expect(tokenizer.encode("hello world hello", addSpecialTokens: false, maxLength: 1, direction: .right).ids == [21])
+        #expect(
+            tokenizer.encode("hello world hello", addSpecialTokens: false, maxLength: 1, direction: .right).ids == [21])
         #expect(tokenizer.encode("hello", maxLength: 100, direction: .left).ids == [1, 21, 2])
         #expect(tokenizer.encode("hello world", maxLength: 1, direction: .right).ids == [1, 2])
     }
@@ -113,7 +115,9 @@ struct TinyTokenizerTests {
 struct TokenizerErrorTests {
     /// The tiny fixture with one top-level member replaced, written to a temporary file.
     func load(replacing key: String, with json: String) throws -> Tokenizer {
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tiny-tokenizer.json")))) as! [String: Any]
+        var object =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tiny-tokenizer.json")))) as! [String: Any]
         object[key] = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: object).write(to: url)
@@ -142,20 +146,27 @@ struct TokenizerErrorTests {
         #expect(throws: TokenizerError.unsupportedComponent(kind: "model", type: "Unigram")) {
             try load(replacing: "model", with: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]]}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Split with a Regex pattern")) {
-            try load(replacing: "pre_tokenizer", with: #"{"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Isolated", "invert": false}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Split with a Regex pattern"))
+        {
+            try load(
+                replacing: "pre_tokenizer",
+                with: #"{"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Isolated", "invert": false}"#)
         }
     }
 
     @Test("the error text names the component and says it is not implemented")
     func errorText() {
         let error = TokenizerError.unsupportedComponent(kind: "normalizer", type: "NFKC")
-        #expect(error.description == "unsupported normalizer \"NFKC\" in tokenizer.json (not implemented by this tokenizer)")
+        #expect(
+            error.description == "unsupported normalizer \"NFKC\" in tokenizer.json (not implemented by this tokenizer)"
+        )
     }
 
     @Test("a truncation in tokenizer.json applies to encode by default, as in HF, and not when a limit is given")
     func fileTruncation() throws {
-        let tokenizer = try load(replacing: "truncation", with: #"{"direction": "Left", "max_length": 3, "strategy": "LongestFirst", "stride": 0}"#)
+        let tokenizer = try load(
+            replacing: "truncation",
+            with: #"{"direction": "Left", "max_length": 3, "strategy": "LongestFirst", "stride": 0}"#)
         #expect(tokenizer.encode("hello world hello").ids == [1, 21, 2])
         #expect(tokenizer.encode("hello world hello", addSpecialTokens: false).ids == [26, 8, 21])
         #expect(tokenizer.encode("hello world hello", maxLength: nil, direction: .right).ids == [1, 21, 26, 8, 21, 2])
@@ -163,9 +174,11 @@ struct TokenizerErrorTests {
 
     @Test("padding that would change a single encoding is refused; batch-longest padding is accepted")
     func padding() throws {
-        let batchLongest = #"{"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
+        let batchLongest =
+            #"{"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
         #expect(try load(replacing: "padding", with: batchLongest).encode("hello").ids == [1, 21, 2])
-        let fixed = #"{"strategy": {"Fixed": 8}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
+        let fixed =
+            #"{"strategy": {"Fixed": 8}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
         #expect(throws: TokenizerError.unsupportedComponent(kind: "padding", type: "Fixed")) {
             try load(replacing: "padding", with: fixed)
         }
@@ -180,7 +193,10 @@ struct TokenizerErrorTests {
 
     @Test("a missing file is an unreadable-file error with the path")
     func missingFile() {
-        #expect(throws: TokenizerError.unreadableFile(path: "/nonexistent/tokenizer.json", reason: "No such file or directory")) {
+        #expect(
+            throws: TokenizerError.unreadableFile(
+                path: "/nonexistent/tokenizer.json", reason: "No such file or directory")
+        ) {
             try Tokenizer(directory: "/nonexistent")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tokenizers
 
 /// The binary table cache next to tokenizer.json: used when it matches, ignored when stale, damaged or unwritable.
@@ -10,7 +11,8 @@ struct TokenizerCacheTests {
     let texts = ["hello world", "€é zzq", "a [MASK] b", "x<sep>  y", "a word b", "a ab b", "     "]
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tokenizer-cache-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tokenizer-cache-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         jsonPath = directory.appendingPathComponent("tokenizer.json").path
         try FileManager.default.copyItem(atPath: Fixtures.path("tiny-tokenizer.json"), toPath: jsonPath)
@@ -41,7 +43,8 @@ struct TokenizerCacheTests {
         defer { cleanUp() }
         _ = try Tokenizer(tokenizerJSONPath: jsonPath)
         // Drop the merge ["l", "d"].
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as! [String: Any]
+        var object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as! [String: Any]
         var model = object["model"] as! [String: Any]
         model["merges"] = (model["merges"] as! [[String]]).filter { $0 != ["l", "d"] }
         object["model"] = model
@@ -71,7 +74,8 @@ struct TokenizerCacheTests {
     @Test("a file that fails to load leaves no cache behind")
     func failedLoad() throws {
         defer { cleanUp() }
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as! [String: Any]
+        var object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as! [String: Any]
         object["normalizer"] = ["type": "NFKC"]
         try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: jsonPath))
         #expect(throws: TokenizerError.unsupportedComponent(kind: "normalizer", type: "NFKC")) {

@@ -1,9 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Testing
+
 @testable import Tokenizers
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fresh directory holding `tokenizer.json` with `text`.
 private func tokenizerDirectory(_ text: String) throws -> String {
@@ -39,25 +41,31 @@ struct UntrustedTokenizerTests {
         let model = #""model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}"#
         try expectRefused(#"{"added_tokens":[{"id":3000000000,"content":"x"}],\#(model)}"#, "3000000000")
         try expectRefused(#"{"added_tokens":[{"id":-1,"content":"x"}],\#(model)}"#, "-1")
-        try expectRefused(#"""
+        try expectRefused(
+            #"""
             {"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"s"}},{"Sequence":{"id":"A"}}],
              "special_tokens":{"s":{"id":"s","ids":[3000000000],"tokens":["s"]}}},\#(model)}
             """#, "3000000000")
-        try expectRefused(#"{"post_processor":{"type":"BertProcessing","cls":["a",3000000000],"sep":["b",1]},\#(model)}"#,
-                          "3000000000")
+        try expectRefused(
+            #"{"post_processor":{"type":"BertProcessing","cls":["a",3000000000],"sep":["b",1]},\#(model)}"#,
+            "3000000000")
     }
 
     /// A tokenizer.json like the tiny fixture's (BPE over a few tokens) with a `TemplateProcessing` made of these
     /// members; `specials` defaults to the fixture's `<s>` and `</s>`.
     private func templated(_ members: String, specials: String? = nil) -> String {
-        let specials = specials ?? #"{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]},"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"#
+        let specials =
+            specials
+            ?? #"{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]},"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"#
         return #"""
             {"post_processor":{"type":"TemplateProcessing",\#(members),"special_tokens":\#(specials)},
              "model":{"type":"BPE","vocab":{"<unk>":0,"<s>":1,"</s>":2,"a":3,"b":4},"merges":[]}}
             """#
     }
-    private let single = #""single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"</s>","type_id":0}}]"#
-    private let pair = #""pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}]"#
+    private let single =
+        #""single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"</s>","type_id":0}}]"#
+    private let pair =
+        #""pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}]"#
 
     /// Loads `text` (it must load) and encodes "ab" with the template.
     private func templatedEncoding(_ text: String) throws -> Encoding {
@@ -69,15 +77,27 @@ struct UntrustedTokenizerTests {
     // fuzz/regressions/tokenizer-json/template-special-ids-tokens-length-mismatch
     @Test("a template special token whose tokens are missing or not one per id is refused, naming it")
     func templateSpecialTokenIDsAndTokensDiffer() throws {
-        func specials(_ start: String) -> String { #"{"<s>":\#(start),"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"# }
-        try expectRefused(templated("\(single),\(pair)", specials: specials(#"{"id":"<s>","ids":[1]}"#)), #"special token "<s>""#)
-        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tok[ns":["<s>"]}"#)), #""<s>" has no "tokens""#)
-        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>"]}"#)), #""<s>" has 2 ids and 1 tokens"#)
-        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[]}"#)), #""<s>" has 1 ids and 0 tokens"#)
-        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[7]}"#)), #"special token "<s>""#)
-        try expectRefused(templated(single, specials: specials(#"{"id":"<s>","tokens":["<s>"]}"#)), #""<s>" has no "ids""#)
+        func specials(_ start: String) -> String {
+            #"{"<s>":\#(start),"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}"#
+        }
+        try expectRefused(
+            templated("\(single),\(pair)", specials: specials(#"{"id":"<s>","ids":[1]}"#)), #"special token "<s>""#)
+        try expectRefused(
+            templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tok[ns":["<s>"]}"#)),
+            #""<s>" has no "tokens""#)
+        try expectRefused(
+            templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>"]}"#)),
+            #""<s>" has 2 ids and 1 tokens"#)
+        try expectRefused(
+            templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[]}"#)),
+            #""<s>" has 1 ids and 0 tokens"#)
+        try expectRefused(
+            templated(single, specials: specials(#"{"id":"<s>","ids":[1],"tokens":[7]}"#)), #"special token "<s>""#)
+        try expectRefused(
+            templated(single, specials: specials(#"{"id":"<s>","tokens":["<s>"]}"#)), #""<s>" has no "ids""#)
         // Several ids with as many tokens are fine, and every templated encoding has one token per id.
-        let encoding = try templatedEncoding(templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>","</s>"]}"#)))
+        let encoding = try templatedEncoding(
+            templated(single, specials: specials(#"{"id":"<s>","ids":[1,2],"tokens":["<s>","</s>"]}"#)))
         #expect(encoding.ids == [1, 2, 3, 4, 2] && encoding.tokens == ["<s>", "</s>", "a", "b", "</s>"])
     }
 
@@ -87,7 +107,8 @@ struct UntrustedTokenizerTests {
         let a = #"{"Sequence":{"id":"A","type_id":0}}"#, b = #"{"Sequence":{"id":"B","type_id":1}}"#
         let s = #"{"SpecialToken":{"id":"<s>","type_id":0}}"#, e = #"{"SpecialToken":{"id":"</s>","type_id":0}}"#
         // single: required, exactly one $A (no $B: it is the template for one sequence).
-        try expectRefused(templated(single.replacingOccurrences(of: #""single""#, with: #""Single""#) + "," + pair), "no \"single\"")
+        try expectRefused(
+            templated(single.replacingOccurrences(of: #""single""#, with: #""Single""#) + "," + pair), "no \"single\"")
         try expectRefused(templated(#""single":"$A""#), #""single""#)
         try expectRefused(templated(#""single":[\#(s),\#(e)]"#), "0 $A")
         try expectRefused(templated(#""single":[]"#), "0 $A")
@@ -103,8 +124,9 @@ struct UntrustedTokenizerTests {
         try expectRefused(templated(#"\#(single),"pair":[\#(a),\#(b),{"Sequence":{"id":"C"}}]"#), #""pair""#)
         try expectRefused(templated(#"\#(single),"pair":"$A $B""#), #""pair""#)
         // special_tokens is required too (as in HF), if only as {}.
-        try expectRefused(#"{"post_processor":{"type":"TemplateProcessing","single":[\#(a)]},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}"#,
-                          "special_tokens")
+        try expectRefused(
+            #"{"post_processor":{"type":"TemplateProcessing","single":[\#(a)]},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}"#,
+            "special_tokens")
         // What loads wraps the text exactly once, with or without a pair template.
         for members in [single, "\(single),\(pair)", #""single":[\#(a)],"pair":[\#(b),\#(s),\#(a)]"#] {
             let expected: [Int32] = members.hasPrefix(single) ? [1, 3, 4, 2] : [3, 4]
@@ -143,8 +165,9 @@ struct UntrustedTokenizerTests {
             _ = try Tokenizer(directory: directory)
             Issue.record("a FIFO loaded as tokenizer.json")
         } catch {
-            #expect("\(error)".contains(directory + "/tokenizer.json") && "\(error)".contains("not a regular file"),
-                    "\(error)")
+            #expect(
+                "\(error)".contains(directory + "/tokenizer.json") && "\(error)".contains("not a regular file"),
+                "\(error)")
         }
     }
 }
@@ -183,8 +206,9 @@ struct UntrustedTokenizerCacheTests {
         let loaded = try Tokenizer(tokenizerJSONPath: jsonPath)
         #expect(!loaded.loadedFromCache, sourceLocation: sourceLocation)
         #expect(loaded.cacheRebuildReason?.contains(cachePath) == true, sourceLocation: sourceLocation)
-        #expect(loaded.cacheRebuildReason?.contains(reason) == true, "\(loaded.cacheRebuildReason ?? "nil")",
-                sourceLocation: sourceLocation)
+        #expect(
+            loaded.cacheRebuildReason?.contains(reason) == true, "\(loaded.cacheRebuildReason ?? "nil")",
+            sourceLocation: sourceLocation)
         #expect(texts.map { loaded.encode($0) } == texts.map { parsed.encode($0) }, sourceLocation: sourceLocation)
         let next = try Tokenizer(tokenizerJSONPath: jsonPath)
         #expect(next.loadedFromCache && next.cacheRebuildReason == nil, sourceLocation: sourceLocation)
@@ -193,8 +217,9 @@ struct UntrustedTokenizerCacheTests {
 
     func vocab(ids: [Int32]? = nil, slots: [TokenSlot]? = nil) -> TokenTable {
         let vocab = parsed.model.vocab
-        return TokenTable(storage: vocab.storage, entryStarts: vocab.entryStarts, entryIDs: ids ?? vocab.entryIDs,
-                          slots: slots ?? vocab.slotArray, hasHashCollision: vocab.hasHashCollision)
+        return TokenTable(
+            storage: vocab.storage, entryStarts: vocab.entryStarts, entryIDs: ids ?? vocab.entryIDs,
+            slots: slots ?? vocab.slotArray, hasHashCollision: vocab.hasHashCollision)
     }
 
     func merges(_ slots: [PairSlot]) -> PairTable {
@@ -273,7 +298,9 @@ struct UntrustedTokenizerCacheTests {
     func leftoverTemporaryFiles() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let leftovers = [cachePath + ".4242.3735928559.tmp", cachePath + ".1.2.tmp"]
-        let unrelated = [directory + "/other.tmp", cachePath + ".tmp", cachePath + ".x.2.tmp", directory + "/notes.4242.1.tmp"]
+        let unrelated = [
+            directory + "/other.tmp", cachePath + ".tmp", cachePath + ".x.2.tmp", directory + "/notes.4242.1.tmp",
+        ]
         for path in leftovers + unrelated { #expect(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
         _ = try Tokenizer(tokenizerJSONPath: jsonPath)
         for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }

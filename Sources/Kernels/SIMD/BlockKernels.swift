@@ -14,28 +14,34 @@
 /// With `widened` (room for `kBlock × 32` floats), each bf16 panel block is first widened there once, and every row
 /// tile then runs the fp32 kernel on it instead of widening each B row again.
 @inline(never)
-package func matmulBlock(x: UnsafePointer<Float>, ldx: Int, rows: Int,
-                         panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
-                         firstPanel: Int, lastPanel: Int, outFeatures: Int,
-                         y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
-                         widened: UnsafeMutablePointer<Float>?) {
+package func matmulBlock(
+    x: UnsafePointer<Float>, ldx: Int, rows: Int,
+    panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
+    firstPanel: Int, lastPanel: Int, outFeatures: Int,
+    y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+    widened: UnsafeMutablePointer<Float>?
+) {
     if bfloat16 {
-        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self),
-                    rowLength: 8, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: widened)
+        matmulBlock(
+            x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self),
+            rowLength: 8, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
+            outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: widened)
     } else {
-        matmulBlock(x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
-                    rowLength: 16, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-                    outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: nil)
+        matmulBlock(
+            x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
+            rowLength: 16, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
+            outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: nil)
     }
 }
 
 @inline(__always)
-private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, rows: Int, panels: UnsafePointer<B>,
-                                          rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
-                                          outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
-                                          widened: UnsafeMutablePointer<Float>?) {
-    let halfLength = inFeatures * rowLength  // elements from a panel's low half to its high half
+private func matmulBlock<B: PanelElement>(
+    x: UnsafePointer<Float>, ldx: Int, rows: Int, panels: UnsafePointer<B>,
+    rowLength: Int, inFeatures: Int, kBlock: Int, firstPanel: Int, lastPanel: Int,
+    outFeatures: Int, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+    widened: UnsafeMutablePointer<Float>?
+) {
+    let halfLength = inFeatures * rowLength // elements from a panel's low half to its high half
     var k0 = 0
     while k0 < inFeatures {
         let kCount = min(kBlock, inFeatures - k0)
@@ -46,14 +52,16 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
             if let widened {
                 widen(b, rows: kCount, rowLength: rowLength, into: widened)
                 widen(b + halfLength, rows: kCount, rowLength: rowLength, into: widened + kCount * 16)
-                tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a,
-                          lda: ldx, b: UnsafePointer(widened), high: kCount * 16, ldb: 16, c: c, ldc: ldy,
-                          columns: columns, accumulate: accumulate)
+                tileBlock(
+                    operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: kCount, a: a,
+                    lda: ldx, b: UnsafePointer(widened), high: kCount * 16, ldb: 16, c: c, ldc: ldy,
+                    columns: columns, accumulate: accumulate)
             } else {
-                tileBlock(operands: Widening<B>.self, mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a,
-                          lda: ldx, b: b, high: halfLength, ldb: rowLength, c: c, ldc: ldy, columns: columns,
-                          accumulate: accumulate, nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil,
-                          panelPrefetched: panel > firstPanel)
+                tileBlock(
+                    operands: Widening<B>.self, mode: PrefetchAhead.self, rows: rows, kCount: kCount, a: a,
+                    lda: ldx, b: b, high: halfLength, ldb: rowLength, c: c, ldc: ldy, columns: columns,
+                    accumulate: accumulate, nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil,
+                    panelPrefetched: panel > firstPanel)
             }
         }
         k0 += kCount
@@ -63,8 +71,10 @@ private func matmulBlock<B: PanelElement>(x: UnsafePointer<Float>, ldx: Int, row
 /// Writes `rows` B rows of one panel half, `rowLength` elements apart, as fp32 rows of 16, prefetching ahead as a
 /// first tile would.
 @inline(__always)
-private func widen<B: PanelElement>(_ source: UnsafePointer<B>, rows: Int, rowLength: Int,
-                                    into target: UnsafeMutablePointer<Float>) {
+private func widen<B: PanelElement>(
+    _ source: UnsafePointer<B>, rows: Int, rowLength: Int,
+    into target: UnsafeMutablePointer<Float>
+) {
     for k in 0..<rows {
         prefetchAhead(source + k * rowLength)
         store(B.row(at: source + k * rowLength), target + k * 16)
@@ -77,19 +87,22 @@ private func widen<B: PanelElement>(_ source: UnsafePointer<B>, rows: Int, rowLe
 /// Kᵀ is packed in `[headDim × 32]` panels, V in `[paddedKeys × 32]` column panels; `scores` is a
 /// `[rows × span]` scratch covering the whole panels from spanStart, `rowSums` `[rows]`.
 @inline(never)
-package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, firstQuery: Int, length: Int,
-                            radius: Int, keyPanels: UnsafePointer<Float>, valuePanels: UnsafePointer<Float>,
-                            paddedKeys: Int, headDim: Int, keyStart: Int, keyEnd: Int,
-                            scores: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>,
-                            output: UnsafeMutablePointer<Float>, ldo: Int, scale logitScale: Float) {
+package func attentionBlock(
+    queries: UnsafePointer<Float>, ldq: Int, rows: Int, firstQuery: Int, length: Int,
+    radius: Int, keyPanels: UnsafePointer<Float>, valuePanels: UnsafePointer<Float>,
+    paddedKeys: Int, headDim: Int, keyStart: Int, keyEnd: Int,
+    scores: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>,
+    output: UnsafeMutablePointer<Float>, ldo: Int, scale logitScale: Float
+) {
     let firstPanel = keyStart / 32
     let lastPanel = (keyEnd + 31) / 32
     let spanStart = firstPanel * 32
     let span = (lastPanel - firstPanel) * 32
     for panel in firstPanel..<lastPanel {
-        tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries,
-                  lda: ldq, b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
-                  c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
+        tileBlock(
+            operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries,
+            lda: ldq, b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
+            c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
     }
 
     for row in 0..<rows {
@@ -111,11 +124,12 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
         let chunkKeys = min(keyChunk, keyEnd - chunkStart)
         var column = 0
         while column < headDim {
-            tileBlock(operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
-                      a: scores + (chunkStart - spanStart), lda: span,
-                      b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
-                      c: output + column, ldc: ldo, columns: min(32, headDim - column),
-                      accumulate: chunkStart > keyStart)
+            tileBlock(
+                operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
+                a: scores + (chunkStart - spanStart), lda: span,
+                b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
+                c: output + column, ldc: ldo, columns: min(32, headDim - column),
+                accumulate: chunkStart > keyStart)
             column += 32
         }
         chunkStart += chunkKeys
@@ -131,10 +145,12 @@ package func attentionBlock(queries: UnsafePointer<Float>, ldq: Int, rows: Int, 
 ///
 /// Query i sees keys j with |i − j| ≤ radius; `scores` has room for `length` floats rounded up to a multiple of 16.
 @inline(never)
-package func attentionDirect(queries: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, ldk: Int,
-                             values: UnsafePointer<Float>, ldv: Int, length: Int, radius: Int, headDim: Int,
-                             scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldo: Int,
-                             scale logitScale: Float) {
+package func attentionDirect(
+    queries: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, ldk: Int,
+    values: UnsafePointer<Float>, ldv: Int, length: Int, radius: Int, headDim: Int,
+    scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldo: Int,
+    scale logitScale: Float
+) {
     for i in 0..<length {
         let first = max(0, i - radius), end = min(length, i + radius + 1)
         let count = end - first
@@ -198,10 +214,15 @@ package func attentionDirect(queries: UnsafePointer<Float>, ldq: Int, keys: Unsa
             var sum = Vector()
             for j in 0..<count {
                 let value = visibleValues + j * ldv + d
-                sum = sum.addingProduct(Vector(repeating: scores[j]),
-                                        width == 16 ? load(value) : loadPartial(value, count: width))
+                sum = sum.addingProduct(
+                    Vector(repeating: scores[j]),
+                    width == 16 ? load(value) : loadPartial(value, count: width))
             }
-            if width == 16 { store(sum * inverseSum, row + d) } else { storePartial(sum * inverseSum, row + d, count: width) }
+            if width == 16 {
+                store(sum * inverseSum, row + d)
+            } else {
+                storePartial(sum * inverseSum, row + d, count: width)
+            }
             d += width
         }
     }

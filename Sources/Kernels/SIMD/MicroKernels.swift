@@ -39,8 +39,10 @@ struct PrefetchStream {
 
     /// Slice `index` of `count` even slices of the `kCount` rows (`rowBytes` each) from `rows`, at a steady pace
     /// over a tile's `kCount` k steps.
-    static func slice<B>(_ index: Int, of count: Int, rows: UnsafePointer<B>, kCount: Int,
-                         rowBytes: Int) -> PrefetchStream {
+    static func slice<B>(
+        _ index: Int, of count: Int, rows: UnsafePointer<B>, kCount: Int,
+        rowBytes: Int
+    ) -> PrefetchStream {
         let sliceBytes = kCount * rowBytes / count
         return PrefetchStream(start: UnsafeRawPointer(rows) + index * sliceBytes, step: sliceBytes / kCount)
     }
@@ -115,8 +117,9 @@ extension BFloat16Pair: PanelElement {
     @inline(__always)
     static func row(at pointer: UnsafePointer<UInt32>) -> Vector {
         let words = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<UInt32>.self)
-        return Vector(lowHalf: unsafeBitCast(words &<< 16, to: SIMD8<Float>.self),
-                      highHalf: unsafeBitCast(words & 0xFFFF_0000, to: SIMD8<Float>.self))
+        return Vector(
+            lowHalf: unsafeBitCast(words &<< 16, to: SIMD8<Float>.self),
+            highHalf: unsafeBitCast(words & 0xFFFF_0000, to: SIMD8<Float>.self))
     }
 
     /// With 12 rows LLVM hoists all twelve broadcasts above the widening shuffles and spills accumulators: 20%
@@ -274,18 +277,54 @@ private func tile12x32<Op: TileOperands, Mode: PrefetchMode>(
     accumulate: Bool, prefetch: PrefetchStream
 ) {
     switch rows {
-    case 12: tileBody12x32(operands: operands, rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 11: tileBody12x32(operands: operands, rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 10: tileBody12x32(operands: operands, rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 9: tileBody12x32(operands: operands, rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 8: tileBody12x32(operands: operands, rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 7: tileBody12x32(operands: operands, rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 6: tileBody12x32(operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 5: tileBody12x32(operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 4: tileBody12x32(operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 3: tileBody12x32(operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 2: tileBody12x32(operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    default: tileBody12x32(operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 12:
+        tileBody12x32(
+            operands: operands, rows: Rows12.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 11:
+        tileBody12x32(
+            operands: operands, rows: Rows11.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 10:
+        tileBody12x32(
+            operands: operands, rows: Rows10.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 9:
+        tileBody12x32(
+            operands: operands, rows: Rows9.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 8:
+        tileBody12x32(
+            operands: operands, rows: Rows8.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 7:
+        tileBody12x32(
+            operands: operands, rows: Rows7.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 6:
+        tileBody12x32(
+            operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5:
+        tileBody12x32(
+            operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4:
+        tileBody12x32(
+            operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3:
+        tileBody12x32(
+            operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2:
+        tileBody12x32(
+            operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default:
+        tileBody12x32(
+            operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, high: high,
+            ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
@@ -333,12 +372,30 @@ private func tile6x16<Op: TileOperands, Mode: PrefetchMode>(
     accumulate: Bool, prefetch: PrefetchStream
 ) {
     switch rows {
-    case 6: tileBody6x16(operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 5: tileBody6x16(operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 4: tileBody6x16(operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 3: tileBody6x16(operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    case 2: tileBody6x16(operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
-    default: tileBody6x16(operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 6:
+        tileBody6x16(
+            operands: operands, rows: Rows6.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 5:
+        tileBody6x16(
+            operands: operands, rows: Rows5.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 4:
+        tileBody6x16(
+            operands: operands, rows: Rows4.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 3:
+        tileBody6x16(
+            operands: operands, rows: Rows3.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    case 2:
+        tileBody6x16(
+            operands: operands, rows: Rows2.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
+    default:
+        tileBody6x16(
+            operands: operands, rows: Rows1.self, mode: mode, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            ldc: ldc, columns: columns, accumulate: accumulate, prefetch: prefetch)
     }
 }
 
@@ -353,12 +410,14 @@ private func tileRow<Op: TileOperands, Mode: PrefetchMode>(
     high: Int?, ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool
 ) {
     if let high {
-        let (low, upper) = rowProduct(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high,
-                                      bothHalves: true, ldb: ldb)
+        let (low, upper) = rowProduct(
+            operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high,
+            bothHalves: true, ldb: ldb)
         storeRow(low, upper, c, columns: columns, accumulate: accumulate)
     } else {
-        let (low, _) = rowProduct(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: 0,
-                                  bothHalves: false, ldb: ldb)
+        let (low, _) = rowProduct(
+            operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: 0,
+            bothHalves: false, ldb: ldb)
         storeLanes(low, c, columns: min(16, columns), accumulate: accumulate)
     }
 }
@@ -423,11 +482,13 @@ private func oneRowTile<Op: TileOperands, Mode: PrefetchMode>(
     b: UnsafePointer<Op.BElement>, high: Int?, ldb: Int, c: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool
 ) {
     if first {
-        tileRow(operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
-                columns: columns, accumulate: accumulate)
+        tileRow(
+            operands: operands, mode: mode, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+            columns: columns, accumulate: accumulate)
     } else {
-        tileRow(operands: operands, mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
-                columns: columns, accumulate: accumulate)
+        tileRow(
+            operands: operands, mode: NoPrefetch.self, kCount: kCount, a: a, b: b, high: high, ldb: ldb, c: c,
+            columns: columns, accumulate: accumulate)
     }
 }
 
@@ -457,22 +518,27 @@ func tileBlock<Op: TileOperands, Mode: PrefetchMode>(
             let tileRows = row == 0 ? firstRows : min(Op.wideTileRows, rows - row)
             let a = a + row * lda, c = c + row * ldc
             if tileRows == 1 {
-                oneRowTile(operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: high,
-                           ldb: ldb, c: c, columns: columns, accumulate: accumulate)
+                oneRowTile(
+                    operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: high,
+                    ldb: ldb, c: c, columns: columns, accumulate: accumulate)
             } else if row == 0 {
-                tile12x32(operands: operands, rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b,
-                          high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                          prefetch: .ahead(of: b, rowBytes: rowBytes))
+                tile12x32(
+                    operands: operands, rows: tileRows, mode: mode, kCount: kCount, a: a, lda: lda, b: b,
+                    high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                    prefetch: .ahead(of: b, rowBytes: rowBytes))
             } else if Mode.enabled, let nextPanel {
                 // Later tile `tile` of `laterTiles` fetches its share of the next panel's rows.
-                tile12x32(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda,
-                          b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                          prefetch: .slice(tile - 1, of: laterTiles, rows: nextPanel, kCount: kCount,
-                                           rowBytes: rowBytes))
+                tile12x32(
+                    operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda,
+                    b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                    prefetch: .slice(
+                        tile - 1, of: laterTiles, rows: nextPanel, kCount: kCount,
+                        rowBytes: rowBytes))
             } else {
-                tile12x32(operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda,
-                          b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                          prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
+                tile12x32(
+                    operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda,
+                    b: b, high: high, ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                    prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
             }
             row += tileRows
             tile += 1
@@ -484,13 +550,15 @@ func tileBlock<Op: TileOperands, Mode: PrefetchMode>(
     // memory streams under the arithmetic of every pass, not only under the first.
     let multiPass = Mode.enabled && rows > 6
     let lowNext = columns > 16 ? b + high : nextPanel
-    tileHalf(operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-             columns: min(16, columns), accumulate: accumulate, prefetched: multiPass && panelPrefetched,
-             next: multiPass ? lowNext : nil)
+    tileHalf(
+        operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+        columns: min(16, columns), accumulate: accumulate, prefetched: multiPass && panelPrefetched,
+        next: multiPass ? lowNext : nil)
     if columns > 16 {
-        tileHalf(operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb,
-                 c: c + 16, ldc: ldc, columns: columns - 16, accumulate: accumulate, prefetched: multiPass,
-                 next: multiPass ? nextPanel : nil)
+        tileHalf(
+            operands: operands, mode: mode, rows: rows, kCount: kCount, a: a, lda: lda, b: b + high, ldb: ldb,
+            c: c + 16, ldc: ldc, columns: columns - 16, accumulate: accumulate, prefetched: multiPass,
+            next: multiPass ? nextPanel : nil)
     }
 }
 
@@ -513,21 +581,26 @@ private func tileHalf<Op: TileOperands, Mode: PrefetchMode>(
         let tileRows = min(6, rows - row), pass = row / 6
         let a = a + row * lda, c = c + row * ldc
         if tileRows == 1 {
-            oneRowTile(operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb,
-                       c: c, columns: columns, accumulate: accumulate)
+            oneRowTile(
+                operands: operands, first: row == 0, mode: mode, kCount: kCount, a: a, b: b, high: nil, ldb: ldb,
+                c: c, columns: columns, accumulate: accumulate)
         } else if Mode.enabled && pass < firstNextPass {
-            tile6x16(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
-                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                     prefetch: .ahead(of: b, rowBytes: rowBytes))
+            tile6x16(
+                operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
+                ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                prefetch: .ahead(of: b, rowBytes: rowBytes))
         } else if Mode.enabled, let next {
-            tile6x16(operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
-                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                     prefetch: .slice(pass - firstNextPass, of: tilePasses - firstNextPass, rows: next, kCount: kCount,
-                                      rowBytes: rowBytes))
+            tile6x16(
+                operands: operands, rows: tileRows, mode: PrefetchAhead.self, kCount: kCount, a: a, lda: lda, b: b,
+                ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                prefetch: .slice(
+                    pass - firstNextPass, of: tilePasses - firstNextPass, rows: next, kCount: kCount,
+                    rowBytes: rowBytes))
         } else {
-            tile6x16(operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b,
-                     ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
-                     prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
+            tile6x16(
+                operands: operands, rows: tileRows, mode: NoPrefetch.self, kCount: kCount, a: a, lda: lda, b: b,
+                ldb: ldb, c: c, ldc: ldc, columns: columns, accumulate: accumulate,
+                prefetch: PrefetchStream(start: UnsafeRawPointer(b), step: 0))
         }
         row += tileRows
     }

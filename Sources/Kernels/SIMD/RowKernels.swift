@@ -6,26 +6,34 @@
 
 /// y = x · 1/√(mean(x²) + ε) ⊙ (1 + w) per row; x and y may alias.
 @inline(never)
-package func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
-                         rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
-    normRows(x, rowStride: rowStride, into: y, RowStoreFloat.self, targetStride: rowStride, rows: rows, width: width,
-             weightPlusOne: weightPlusOne, epsilon: epsilon)
+package func rmsNormRows(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+    rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
+) {
+    normRows(
+        x, rowStride: rowStride, into: y, RowStoreFloat.self, targetStride: rowStride, rows: rows, width: width,
+        weightPlusOne: weightPlusOne, epsilon: epsilon)
 }
 
 /// `rmsNormRows` written as bf16 (`targetStride` bf16 values from row to row), rounded as `roundRowsToPairs` rounds:
 /// the input of a dot-product GEMM, made by the norm instead of in a pass of its own.
 @inline(never)
-package func rmsNormRowsToBFloat16(_ x: UnsafePointer<Float>, rowStride: Int, into y: UnsafeMutablePointer<UInt16>,
-                                   targetStride: Int, rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>,
-                                   epsilon: Float) {
-    normRows(x, rowStride: rowStride, into: y, RowStoreBFloat16.self, targetStride: targetStride, rows: rows,
-             width: width, weightPlusOne: weightPlusOne, epsilon: epsilon)
+package func rmsNormRowsToBFloat16(
+    _ x: UnsafePointer<Float>, rowStride: Int, into y: UnsafeMutablePointer<UInt16>,
+    targetStride: Int, rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>,
+    epsilon: Float
+) {
+    normRows(
+        x, rowStride: rowStride, into: y, RowStoreBFloat16.self, targetStride: targetStride, rows: rows,
+        width: width, weightPlusOne: weightPlusOne, epsilon: epsilon)
 }
 
 @inline(__always)
-private func normRows<Store: RowStore>(_ x: UnsafePointer<Float>, rowStride: Int,
-                                       into y: UnsafeMutablePointer<Store.Element>, _: Store.Type, targetStride: Int,
-                                       rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float) {
+private func normRows<Store: RowStore>(
+    _ x: UnsafePointer<Float>, rowStride: Int,
+    into y: UnsafeMutablePointer<Store.Element>, _: Store.Type, targetStride: Int,
+    rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
+) {
     for row in 0..<rows {
         let source = x + row * rowStride
         let target = y + row * targetStride
@@ -37,17 +45,20 @@ private func normRows<Store: RowStore>(_ x: UnsafePointer<Float>, rowStride: Int
         }
         if i < width {
             let tail = width - i
-            Store.write(loadPartial(source + i, count: tail) * inverse * loadPartial(weightPlusOne + i, count: tail),
-                        target + i, count: tail)
+            Store.write(
+                loadPartial(source + i, count: tail) * inverse * loadPartial(weightPlusOne + i, count: tail),
+                target + i, count: tail)
         }
     }
 }
 
 /// residual += RMSNorm(y) per row.
 @inline(never)
-package func rmsNormAddRows(_ y: UnsafePointer<Float>, yRowStride: Int, _ residual: UnsafeMutablePointer<Float>,
-                            residualRowStride: Int, rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>,
-                            epsilon: Float) {
+package func rmsNormAddRows(
+    _ y: UnsafePointer<Float>, yRowStride: Int, _ residual: UnsafeMutablePointer<Float>,
+    residualRowStride: Int, rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>,
+    epsilon: Float
+) {
     for row in 0..<rows {
         let source = y + row * yRowStride
         let target = residual + row * residualRowStride
@@ -134,24 +145,32 @@ func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
 /// out[r][c] = gelu_tanh(gate) · up for c < `columns` of each of `rows` rows, where `products` holds 32-column gate and
 /// up panels in turn (gate of columns 32p..<32p+32 at 64p, their up at 64p + 32): a block of `matmulGELUGated`.
 @inline(never)
-package func geluTanhMultiplyPairRows(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
-                                      into out: UnsafeMutablePointer<Float>, outStride: Int) {
-    geluRows(products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreFloat.self,
-             outStride: outStride)
+package func geluTanhMultiplyPairRows(
+    _ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+    into out: UnsafeMutablePointer<Float>, outStride: Int
+) {
+    geluRows(
+        products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreFloat.self,
+        outStride: outStride)
 }
 
 /// `geluTanhMultiplyPairRows` written as bf16 (`outStride` bf16 values from row to row), rounded as
 /// `roundRowsToPairs` rounds: the down projection's input for a dot-product GEMM.
 @inline(never)
-package func geluTanhMultiplyPairRowsToBFloat16(_ products: UnsafePointer<Float>, productStride: Int, rows: Int,
-                                                columns: Int, into out: UnsafeMutablePointer<UInt16>, outStride: Int) {
-    geluRows(products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreBFloat16.self,
-             outStride: outStride)
+package func geluTanhMultiplyPairRowsToBFloat16(
+    _ products: UnsafePointer<Float>, productStride: Int, rows: Int,
+    columns: Int, into out: UnsafeMutablePointer<UInt16>, outStride: Int
+) {
+    geluRows(
+        products, productStride: productStride, rows: rows, columns: columns, into: out, RowStoreBFloat16.self,
+        outStride: outStride)
 }
 
 @inline(__always)
-private func geluRows<Store: RowStore>(_ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
-                                       into out: UnsafeMutablePointer<Store.Element>, _: Store.Type, outStride: Int) {
+private func geluRows<Store: RowStore>(
+    _ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
+    into out: UnsafeMutablePointer<Store.Element>, _: Store.Type, outStride: Int
+) {
     for row in 0..<rows {
         let source = products + row * productStride, target = out + row * outStride
         // 16-column steps never straddle a pair: each reads its gate at c + 32·(c / 32) and its up 32 further.
@@ -163,8 +182,9 @@ private func geluRows<Store: RowStore>(_ products: UnsafePointer<Float>, product
         }
         if c < columns {
             let gate = source + c + c / 32 * 32, tail = columns - c
-            Store.write(geluTanh(loadPartial(gate, count: tail)) * loadPartial(gate + 32, count: tail), target + c,
-                        count: tail)
+            Store.write(
+                geluTanh(loadPartial(gate, count: tail)) * loadPartial(gate + 32, count: tail), target + c,
+                count: tail)
         }
     }
 }
@@ -172,14 +192,17 @@ private func geluRows<Store: RowStore>(_ products: UnsafePointer<Float>, product
 /// gelu_tanh(u) = u / (1 + exp(−2·√(2/π)·(u + 0.044715·u³))).
 @inline(__always)
 func geluTanh(_ u: Vector) -> Vector {
-    let inner = u * Vector(repeating: 0.7978845608028654).addingProduct(u * u, Vector(repeating: 0.7978845608028654 * 0.044715))
+    let inner =
+        u * Vector(repeating: 0.7978845608028654).addingProduct(u * u, Vector(repeating: 0.7978845608028654 * 0.044715))
     return u / (1 + exp(-2 * inner))
 }
 
 /// Rotate-half RoPE on `heads` heads of one row, with this row's cos/sin (`headDim/2` each).
 @inline(never)
-package func ropeRow(_ row: UnsafeMutablePointer<Float>, heads: Int, headDim: Int,
-                     cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>) {
+package func ropeRow(
+    _ row: UnsafeMutablePointer<Float>, heads: Int, headDim: Int,
+    cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>
+) {
     let half = headDim / 2
     for head in 0..<heads {
         let first = row + head * headDim
