@@ -313,6 +313,79 @@ def count_tokens(model_dir, texts):
     return sum(min(2048, len(encoding.ids)) for encoding in tokenizer.encode_batch(texts, add_special_tokens=True))
 
 
+# cpuinfo's family/model → the core's name, for the result file's label ("2-core AMD EPYC (Zen 4) VM").
+CORE_NAMES = {("AuthenticAMD", 25, 1): "Zen 3", ("AuthenticAMD", 25, 17): "Zen 4", ("AuthenticAMD", 26, None): "Zen 5",
+              ("GenuineIntel", 6, 143): "Sapphire Rapids", ("GenuineIntel", 6, 207): "Emerald Rapids",
+              ("GenuineIntel", 6, 106): "Ice Lake"}
+# The flags that decide which kernels start-up picks; the rest of cpuinfo's list says nothing about these figures.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni",
+                "amx_tile", "amx_bf16", "amx_int8")
+
+
+def machine_description():
+    """What the result file says about the machine: cpuinfo's identity, the kernel-relevant flags, the core count."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    vendor = fields.get("vendor_id", "")
+    family = int(fields.get("cpu family", "0") or 0)
+    model = int(fields.get("model", "0") or 0)
+    core = CORE_NAMES.get((vendor, family, model)) or CORE_NAMES.get((vendor, family, None))
+    name = fields.get("model name", "unknown CPU")
+    brand = "AMD EPYC" if "EPYC" in name else "Intel Xeon" if "Xeon" in name else name
+    cores = os.cpu_count()
+    flags = [flag for flag in KERNEL_FLAGS if flag in fields.get("flags", "").split()]
+    width = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    label = f"{cores}-core {brand}{f' ({core})' if core else ''} VM, {width}"
+    return {"label": label, "cpu_model_name": name, "vendor": vendor, "cpu_family": family, "cpu_model": model,
+            "cores": cores, "flags": flags, "kernels": os.environ.get("EMBED_KERNELS") or "chosen at start-up"}
+
+
+def git_commit():
+    try:
+        commit = subprocess.check_output(["git", "-C", REPO, "rev-parse", "--short=7", "HEAD"], text=True).strip()
+        dirty = subprocess.run(["git", "-C", REPO, "diff", "--quiet", "HEAD", "--", "Sources", "Package.swift"]).returncode
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_results(directory, command, clients, texts, tokens, cases, load_before, runs, results):
+    """One JSON file per run: what docs/benchmarks.md's tables are made from (scripts/bench-tables)."""
+    record = {
+        "schema": 1,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": git_commit(),
+        "command": command,
+        "machine": machine_description(),
+        "load_average_before": round(load_before, 1),
+        "corpus": {"texts": len(texts), "tokens": tokens},
+        "http_clients": clients,
+        "cosine_reference": f"sentence-transformers fp32, {len(cases)} prompt-free golden texts",
+        "results": [
+            {"peer": name, "dtype": dtype or "float32", "title": run_label(name, dtype),
+             "tokens_per_second": round(results[name, dtype]["tokens_per_second"], 1),
+             "p50_ms": round(results[name, dtype]["p50_ms"], 2), "rss_mb": round(results[name, dtype]["rss_mb"]),
+             "min_cosine": round(results[name, dtype]["min_cosine"], 6)}
+            for name, dtype in runs
+        ],
+    }
+    os.makedirs(directory, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", record["machine"]["label"].lower()).strip("-")
+    path = os.path.join(directory, f"{time.strftime('%Y-%m-%dT%H%M', time.gmtime())}-{slug}-{record['commit']}.json")
+    with open(path, "w") as file:
+        json.dump(record, file, indent=1, ensure_ascii=False)
+        file.write("\n")
+    log(f"results written to {path}; scripts/bench-tables makes docs/benchmarks.md's tables from them")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", required=True)
@@ -324,6 +397,8 @@ def main():
                         help="comma-separated weight dtypes of ours and http, each measured in turn")
     parser.add_argument("--texts", type=int, default=0, help="only the first N corpus texts (0: all)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--results-dir", help="also write the run's figures as a JSON file into this directory")
+    parser.add_argument("--command", default="scripts/bench-peers", help="the command line, for the result file")
     parser.add_argument("--worker", choices=("pytorch", "llamacpp"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -418,6 +493,8 @@ def main():
         print("\n".join(lines))
         missed = sum(line.endswith("(not met)") for line in lines)
         print(f"{len(lines) - missed} of {len(lines)} targets met in this run.")
+    if args.results_dir:
+        write_results(args.results_dir, args.command, args.clients, texts, tokens, cases, load_before, runs, results)
 
 
 if __name__ == "__main__":
