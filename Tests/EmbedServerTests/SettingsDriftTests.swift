@@ -37,6 +37,24 @@ private func spelled(_ argument: DumpedHelp.Argument) -> [String] {
     (argument.names ?? []).map { $0.kind == "short" ? "-\($0.name)" : "--\($0.name)" }
 }
 
+/// The first line where `file` differs from `rendered`, as a message; nil when they are equal.
+private func firstDifference(_ file: String, _ rendered: String, in path: String) -> String? {
+    let fileLines = file.components(separatedBy: "\n")
+    let renderedLines = rendered.components(separatedBy: "\n")
+    for index in 0..<max(fileLines.count, renderedLines.count) {
+        let have = index < fileLines.count ? fileLines[index] : "(end of file)"
+        let want = index < renderedLines.count ? renderedLines[index] : "(end of file)"
+        guard have != want else { continue }
+        return """
+            \(path):\(index + 1) differs from Sources/embed-server/Settings.swift (run \
+            `swift run embed-server settings --write`):
+              file:         \(have)
+              declarations: \(want)
+            """
+    }
+    return nil
+}
+
 @Suite("settings: docs, config file and --help follow the declarations")
 struct SettingsDriftTests {
     @Test("docs/configuration.md's settings tables are the ones rendered from Settings")
@@ -44,17 +62,15 @@ struct SettingsDriftTests {
         let document = try repositoryFile(SettingsDocument.markdownPath)
         let updated = try #require(
             SettingsDocument.updating(markdownDocument: document), "the generated part's marker lines are missing")
-        #expect(
-            updated == document,
-            "docs/configuration.md differs from Settings.swift: run `swift run embed-server settings --write`")
+        let difference = firstDifference(document, updated, in: SettingsDocument.markdownPath)
+        #expect(difference == nil, "\(difference ?? "")")
     }
 
     @Test("config/embed-server.conf is the one rendered from Settings, and every line of it is a comment")
     func configFile() throws {
         let text = try repositoryFile(SettingsDocument.configFilePath)
-        #expect(
-            text == SettingsDocument.configFile(),
-            "config/embed-server.conf differs from Settings.swift: run `swift run embed-server settings --write`")
+        let difference = firstDifference(text, SettingsDocument.configFile(), in: SettingsDocument.configFilePath)
+        #expect(difference == nil, "\(difference ?? "")")
         #expect(try SettingSources.parseConfigFile(text, path: "embed-server.conf").isEmpty)
         let shown = text.split(separator: "\n").filter { $0.hasPrefix("# ") && $0.contains("=") }.compactMap {
             SettingSources.setting(forConfigKey: String($0.dropFirst(2).prefix { $0 != "=" }))
@@ -66,7 +82,9 @@ struct SettingsDriftTests {
     func serveHelp() throws {
         let shown = try DumpedHelp.of(ServeCommand._dumpHelp()).shownOptions
         let declared = SettingsDocument.documented
-        #expect(shown.map(spelled) == declared.map { ["--\($0.flag)"] + ($0.short.map { ["-\($0)"] } ?? []) })
+        #expect(
+            shown.map { spelled($0).sorted() }
+                == declared.map { (["--\($0.flag)"] + ($0.short.map { ["-\($0)"] } ?? [])).sorted() })
         for (argument, setting) in zip(shown, declared) {
             #expect(argument.abstract == setting.helpText(for: .serve), "--\(setting.flag)")
             #expect(argument.kind == (setting.isFlag ? "flag" : "option"), "--\(setting.flag)")
