@@ -87,7 +87,7 @@ enum SettingsDocument {
             }
             text += "."
         }
-        if setting.key == Settings.config.info.key { text += " Environment only, not a config-file key." }
+        if !setting.inConfigFile { text += " Not a key of the config file itself." }
         return text
     }
 
