@@ -118,4 +118,12 @@ struct SettingsDriftTests {
             #expect(!SettingsDocument.markdown().contains("`\(key)`") && !SettingsDocument.configFile().contains(key))
         }
     }
+
+    @Test("the settings subcommand that renders them is hidden, and takes one of its three actions")
+    func settingsSubcommand() throws {
+        #expect(!EmbedServer.helpMessage().contains("settings"))
+        #expect(try EmbedServer.parseAsRoot(["settings", "--markdown"]) is SettingsDocsCommand)
+        #expect(throws: (any Error).self) { try EmbedServer.parseAsRoot(["settings"]) }
+        #expect(throws: (any Error).self) { try EmbedServer.parseAsRoot(["settings", "--markdown", "--write"]) }
+    }
 }
