@@ -12,20 +12,20 @@ import Tokenizers
 #endif
 
 /// `embed-server embed`: embeds texts offline, one JSON line `{"embedding": […]}` per input line, in input order.
-struct EmbedCommand: ParsableCommand {
+struct EmbedCommand: ParsableCommand, SettingsSubcommand {
+    static let subcommand = Subcommand.embed
+
     static let configuration = CommandConfiguration(
         commandName: "embed",
         abstract: "Embed texts offline, one JSON line {\"embedding\": [...]} per input line.",
         discussion: """
             Each input line is a text, or a JSON object {"text": "..."} (so a text may hold newlines). Inputs are \
-            packed into batches of up to --batch-tokens tokens; texts longer than the model's max_seq_length are \
+            packed into batches of up to --max-batch-tokens tokens; texts longer than the model's max_seq_length are \
             truncated (keeping <bos> and <eos>). A progress bar is drawn on standard error when it is a terminal.
             """
     )
 
-    @Option(
-        name: .customLong("model-id"), help: "Model directory, or a Hugging Face id found in the Hugging Face cache.")
-    var modelID: String
+    @OptionGroup var model: ModelOptions<EmbedCommand>
 
     @Option(
         name: .customLong("prompt-name"),
@@ -43,30 +43,49 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Read texts from this file instead of standard input.")
     var input: String?
 
-    @Option(name: .customLong("batch-tokens"), help: "Most tokens in one packed batch.")
-    var maxBatchTokens = 8192
+    @OptionGroup var compute: ComputeOptions<EmbedCommand>
 
-    @Option(help: "Compute threads (default: all available processors).")
-    var threads: Int?
+    /// The shared settings, from the flags alone (embed reads no environment variables or config file), checked
+    /// as serve checks them.
+    struct Resolved {
+        var modelID: String
+        var dtype: WeightPrecision
+        var maxBatchTokens: Int
+        var computeThreads: Int
+    }
 
-    @Option(help: "Weight precision: float32 or bfloat16.")
-    var dtype: WeightPrecision = .float32
+    func resolved() throws -> Resolved {
+        var flags = FlagValues()
+        model.record(into: &flags)
+        compute.record(into: &flags)
+        let sources = SettingSources(flags: flags.values)
+        do {
+            guard let modelID = try sources.resolve(Settings.modelID, for: .embed) else {
+                throw ValidationError("Missing expected argument '--model-id <MODEL_ID>'")
+            }
+            return Resolved(
+                modelID: modelID, dtype: try sources.resolve(Settings.dtype, for: .embed),
+                maxBatchTokens: try sources.resolve(Settings.maxBatchTokens, for: .embed),
+                computeThreads: try sources.resolve(Settings.computeThreads, for: .embed))
+        } catch let error as SettingsError {
+            throw ValidationError(error.description)
+        }
+    }
 
     func validate() throws {
         if let dimensions, dimensions < 1 {
             throw ValidationError("--dimensions must be at least 1, got \(dimensions)")
         }
-        if maxBatchTokens < 1 { throw ValidationError("--batch-tokens must be at least 1, got \(maxBatchTokens)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        _ = try resolved()
     }
 
     func run() throws {
-        let directory = try Self.modelDirectory(modelID)
+        let settings = try resolved()
+        let directory = try Self.modelDirectory(settings.modelID)
         let tokenizer = try Tokenizer(directory: directory)
         let embedder = try SentenceEmbedder(
-            directory: directory,
-            pool: ComputePool(threadCount: threads ?? ComputePool.availableProcessorCount),
-            precision: dtype)
+            directory: directory, pool: ComputePool(threadCount: settings.computeThreads),
+            precision: settings.dtype)
         let info = embedder.info
         if let dimensions, dimensions > info.embeddingDimensions {
             throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.embeddingDimensions)")
@@ -88,7 +107,7 @@ struct EmbedCommand: ParsableCommand {
         var progress = Progress(totalBytes: reader.totalBytes)
         let job = EmbedJob(
             tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
-            normalize: !noNormalize, maxBatchTokens: maxBatchTokens)
+            normalize: !noNormalize, maxBatchTokens: settings.maxBatchTokens)
         try job.run(
             next: reader.next, write: { fputs($0, output) },
             batchDone: { texts, tokens in
@@ -253,6 +272,3 @@ private struct Progress {
         if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
-
-// Kernels does not depend on ArgumentParser; the raw values (float32, bfloat16) are the option's spellings.
-extension WeightPrecision: ExpressibleByArgument {}

@@ -5,7 +5,7 @@ struct EmbedServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed-server",
         abstract: "A TEI- and OpenAI-compatible embedding server for EmbeddingGemma, in pure Swift.",
-        subcommands: [ServeCommand.self, EmbedCommand.self, TokenizeCommand.self],
+        subcommands: [ServeCommand.self, EmbedCommand.self, TokenizeCommand.self, SettingsDocsCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }
