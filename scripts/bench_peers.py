@@ -197,7 +197,7 @@ def peer_ours(args, dtype, corpus_file, tokens, cases):
             file.write(json.dumps({"text": text}) + "\n")
     try:
         embedded = subprocess.run([os.path.join(args.bin, "embed-server"), "embed", "--model-id", args.model_dir,
-                                   "--input", file.name, "--threads", str(THREADS), "--dtype", dtype],
+                                   "--input", file.name, "--compute-threads", str(THREADS), "--dtype", dtype],
                                   check=True, capture_output=True, text=True).stdout
     finally:
         os.unlink(file.name)
