@@ -1,8 +1,8 @@
-import EmbeddingModel
+internal import EmbeddingModel
 import Foundation
-import Kernels
+internal import Kernels
 import Synchronization
-import Tokenizers
+internal import Tokenizers
 
 /// A sentence-embedding model loaded in process: EmbeddingGemma (or another Gemma3 encoder checkpoint in the
 /// sentence-transformers layout) with its tokenizer, run on the CPU by pure-Swift kernels.

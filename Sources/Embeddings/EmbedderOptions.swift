@@ -1,6 +1,6 @@
 import Foundation
-import Kernels
-import ModelHub
+internal import Kernels
+internal import ModelHub
 
 extension Embedder {
     /// How the model's weights are held in memory. Activations, norms and sums stay 32-bit float either way.

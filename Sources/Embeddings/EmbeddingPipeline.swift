@@ -1,5 +1,5 @@
-import Batching
-import EmbeddingModel
+internal import Batching
+internal import EmbeddingModel
 import Synchronization
 
 /// The path of an `embed` call: tokenization on a worker thread, then the batcher, whose encoder thread packs the

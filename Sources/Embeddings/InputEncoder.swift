@@ -1,4 +1,4 @@
-import Tokenizers
+internal import Tokenizers
 
 /// Turns one input text into the token ids the encoder runs, or the error that keeps it from running: the checks
 /// happen here, before the input joins a shared batch, because an input that fails inside a batch fails every call

@@ -1,5 +1,5 @@
-import EmbeddingModel
-import Tokenizers
+internal import EmbeddingModel
+package import Tokenizers
 
 /// What the HTTP server needs beyond the public API: it runs its own batcher (with TEI's permits, metrics and
 /// token-level outputs) over the same loaded model, so it takes the synchronous, unbatched steps here.

@@ -1,4 +1,4 @@
-import Tokenizers
+internal import Tokenizers
 
 /// What to do with an input longer than the model's ``Embedder/Info/maxSequenceLength``.
 public enum Truncation: Sendable, Hashable, CaseIterable {
