@@ -120,6 +120,18 @@ struct EmbedderTests {
         #expect(after.batches - before.batches < calls, "\(after.batches - before.batches) passes for \(calls) calls")
     }
 
+    @Test("a call whose task is cancelled before its inputs run throws cancelled")
+    func cancellation() async throws {
+        let embedder = try tinyEmbedder.get()
+        let task = Task {
+            // Starts embedding only once cancelled, so the batcher always sees a cancelled caller.
+            while !Task.isCancelled { await Task.yield() }
+            return try await embedder.embed("the queen sat")
+        }
+        task.cancel()
+        await #expect(throws: EmbeddingsError.cancelled) { try await task.value }
+    }
+
     @Test("cosineSimilarity: same direction 1, opposite −1, orthogonal 0, zero vector 0")
     func similarity() {
         #expect(abs(cosineSimilarity([1, 2, 3], [2, 4, 6]) - 1) < 1e-6)
