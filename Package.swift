@@ -43,9 +43,13 @@ let package = Package(
     products: [
         .executable(name: "embed-server", targets: ["embed-server"]),
         .executable(name: "bench-kernels", targets: ["bench-kernels"]),
+        // The encoder core in process: `import Embeddings` (docs: Sources/Embeddings/Embeddings.docc).
+        .library(name: "Embeddings", targets: ["Embeddings"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target Embeddings`: the library's DocC catalog.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // SIMD math on raw buffers: packed GEMM, norms, RoPE, softmax, GELU. Knows no model.
@@ -86,15 +90,20 @@ let package = Package(
         .executableTarget(name: "bench-http-server", dependencies: ["HTTPServer"]),
         // The queue and dynamic batcher between many requests and one encoder.
         .target(name: "Batching"),
+        // The library product: load a model (directory or Hub id), embed texts with prompts, dimensions and
+        // truncation, tokenize; many tasks' calls packed into shared forward passes. Its public API names none of
+        // the modules below.
+        .target(name: "Embeddings", dependencies: ["EmbeddingModel", "Tokenizers", "ModelHub", "Batching", "Kernels"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings"]),
         // TEI and OpenAI wire types, validation, errors, routes, metrics.
         .target(
-            name: "EmbeddingAPI", dependencies: ["HTTPServer", "Batching", "Tokenizers", "EmbeddingModel"],
+            name: "EmbeddingAPI", dependencies: ["HTTPServer", "Batching", "Tokenizers", "EmbeddingModel", "Embeddings"],
             resources: [.embedInCode("Resources/tei-openapi.json")]),
         // --model-id → a local directory: the Hugging Face cache layout, downloads from the Hub over TLS.
         .target(name: "ModelHub", dependencies: ["COpenSSL"]),
         // The executable: CLI, configuration, logging, signals, wiring.
         .executableTarget(name: "embed-server", dependencies: [
-            "EmbeddingAPI", "EmbeddingModel", "Tokenizers", "HTTPServer", "Batching", "ModelHub", "Kernels",
+            "EmbeddingAPI", "Embeddings", "EmbeddingModel", "Tokenizers", "HTTPServer", "Batching", "ModelHub", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encoder throughput and memory on the real model, for scripts/bench-encoder.
@@ -112,7 +121,8 @@ let package = Package(
         .testTarget(name: "EmbeddingModelTests", dependencies: ["EmbeddingModel", "Safetensors", "Kernels"],
                     exclude: ["Fixtures"]),
         .testTarget(
-            name: "EmbeddingAPITests", dependencies: ["EmbeddingAPI", "HTTPServer", "EmbeddingModel", "Tokenizers", "Kernels"],
+            name: "EmbeddingAPITests",
+            dependencies: ["EmbeddingAPI", "Embeddings", "HTTPServer", "EmbeddingModel", "Tokenizers", "Kernels"],
             exclude: ["Fixtures"]),
         .testTarget(name: "EmbedServerTests", dependencies: ["embed-server"]),
     ]

@@ -1,5 +1,6 @@
 import Batching
 import Dispatch
+import Embeddings
 import Synchronization
 
 /// One sequence handed to the encoder thread: its final ids, and whether token-level states are wanted.
@@ -144,20 +145,21 @@ public final class EmbeddingService: Sendable {
         return outputs
     }
 
-    /// Looks a prompt up by name, with TEI's message when it is missing.
+    /// Looks a prompt up by name with the library's rule (`Prompt.named`), with TEI's message when it is missing.
     static func prompt(named name: String, in prompts: [String: String]) throws(APIError) -> String {
-        if prompts.isEmpty {
+        do throws(EmbeddingsError) {
+            return try PromptCatalog(prompts: prompts).text(for: .named(name)) ?? ""
+        } catch {
+            guard case .unknownPrompt(_, let available) = error, !available.isEmpty else {
+                throw .inputValidation(
+                    "`default-prompt-name` is set to `\(name)` but no prompts were found in the Sentence Transformers configuration"
+                )
+            }
+            let quoted = available.map { "\"\($0)\"" }.joined(separator: ", ")
             throw .inputValidation(
-                "`default-prompt-name` is set to `\(name)` but no prompts were found in the Sentence Transformers configuration"
+                "`default-prompt-name` is set to `\(name)` but it was not found in the Sentence Transformers prompts. Available prompts: [\(quoted)]"
             )
         }
-        guard let text = prompts[name] else {
-            let available = prompts.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
-            throw .inputValidation(
-                "`default-prompt-name` is set to `\(name)` but it was not found in the Sentence Transformers prompts. Available prompts: [\(available)]"
-            )
-        }
-        return text
     }
 
     /// The prompt for a request: its `prompt_name`, else the server default.
@@ -189,7 +191,8 @@ public final class EmbeddingService: Sendable {
                 }
             }
             ids = try tokenize(
-                (prompt ?? "") + text, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+                PromptCatalog.apply(prompt, to: text), addSpecialTokens: true, maxLength: maxLength,
+                direction: direction)
         case .ids(let given):
             if given.isEmpty { throw .emptyInput }
             let converted = given.map { Int32(bitPattern: $0) }
@@ -204,7 +207,9 @@ public final class EmbeddingService: Sendable {
                 } catch {
                     throw APIError(.tokenizer, "tokenizer error \(error)")
                 }
-                ids = try tokenize(prompt + text, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+                ids = try tokenize(
+                    PromptCatalog.apply(prompt, to: text), addSpecialTokens: true, maxLength: maxLength,
+                    direction: direction)
             } else {
                 ids = converted
                 if let maxLength, ids.count > maxLength {

@@ -1,12 +1,10 @@
 import Dispatch
 import EmbeddingAPI
-import EmbeddingModel
+import Embeddings
 import Foundation
 import HTTPServer
 import Kernels
-import ModelHub
 import Synchronization
-import Tokenizers
 
 /// Loads the model, starts the API and the HTTP server, and runs until SIGTERM or SIGINT, then drains and returns.
 struct ServerRunner {
@@ -69,28 +67,31 @@ struct ServerRunner {
         var environment = ProcessInfo.processInfo.environment
         if let cache = settings.hubCache { environment["HUGGINGFACE_HUB_CACHE"] = cache }
         if let token = settings.hfToken { environment["HF_TOKEN"] = token }
-        let hub = ModelHub(environment: environment)
-        let directory: URL
-        do {
-            directory = try hub.resolve(modelID: settings.modelID, revision: settings.revision ?? "main") {
-                log.info($0)
-            }
+        let options = Embedder.Options(
+            precision: settings.dtype == .bfloat16 ? .bfloat16 : .float32, computeThreads: settings.computeThreads)
+        let embedder: Embedder
+        do throws(EmbeddingsError) {
+            embedder = try await Embedder.load(
+                modelID: settings.modelID, revision: settings.revision ?? "main",
+                hub: Embedder.Hub(environment: environment), options: options
+            ) { [log] in log.info($0) }
         } catch {
-            var description = "cannot find model \(settings.modelID): \(error)"
-            // The offline error already says how to fill the cache.
-            if case ModelHubError.notCachedWhileOffline = error {
-            } else {
-                description +=
-                    ". Run scripts/fetch-model.sh to put google/embeddinggemma-300m into the Hugging Face cache, or pass --model-id DIRECTORY"
+            switch error {
+            case .modelNotCached(_, let reason):
+                // The offline error already says how to fill the cache.
+                throw SettingsError(description: "cannot find model \(settings.modelID): \(reason)")
+            case .modelNotFound(_, let reason):
+                throw SettingsError(
+                    description:
+                        "cannot find model \(settings.modelID): \(reason). Run scripts/fetch-model.sh to put google/embeddinggemma-300m into the Hugging Face cache, or pass --model-id DIRECTORY"
+                )
+            default:
+                throw error
             }
-            throw SettingsError(description: description)
         }
-        let pool = ComputePool(threadCount: settings.computeThreads)
-        let tokenizer = try Tokenizer(directory: directory.path)
-        if let reason = tokenizer.cacheRebuildReason {
+        if let reason = embedder.tokenizerCacheRebuildReason {
             log.warning("tokenizer cache rebuilt from tokenizer.json", [("reason", reason)])
         }
-        let embedder = try SentenceEmbedder(directory: directory.path, pool: pool, precision: settings.dtype)
         let info = embedder.info
         var maxInputLength = info.maxSequenceLength
         if maxInputLength > settings.maxBatchTokens {
@@ -107,8 +108,8 @@ struct ServerRunner {
         let model = ModelDescription(
             modelID: settings.modelID, servedModelName: settings.servedModelName, revision: settings.revision,
             dtype: settings.dtype.rawValue, kernels: Kernels.activeVariant, pooling: "mean",
-            maxInputLength: maxInputLength, embeddingDimensions: info.embeddingDimensions, hiddenSize: info.hiddenSize,
-            vocabularySize: min(info.vocabularySize, tokenizer.vocabularySize), prompts: info.prompts)
+            maxInputLength: maxInputLength, embeddingDimensions: info.dimensions, hiddenSize: info.hiddenSize,
+            vocabularySize: info.vocabularySize, prompts: info.prompts)
         var configuration = APIConfiguration()
         configuration.maxConcurrentRequests = settings.maxConcurrentRequests
         configuration.maxBatchTokens = settings.maxBatchTokens
@@ -126,7 +127,7 @@ struct ServerRunner {
         do {
             service = try EmbeddingService(
                 model: model, configuration: configuration,
-                backend: .live(tokenizer: tokenizer, embedder: embedder))
+                backend: .live(embedder))
         } catch {
             throw SettingsError(description: error.message)
         }
@@ -141,8 +142,8 @@ struct ServerRunner {
         log.info(
             "model loaded",
             [
-                ("model", settings.modelID), ("directory", directory.path), ("dtype", model.dtype),
-                ("kernels", Kernels.activeVariant), ("compute_threads", String(pool.threadCount)),
+                ("model", settings.modelID), ("directory", embedder.directory.path), ("dtype", model.dtype),
+                ("kernels", Kernels.activeVariant), ("compute_threads", String(embedder.computeThreads)),
                 ("max_input_length", String(maxInputLength)),
                 ("embedding_dimensions", String(model.embeddingDimensions)),
                 ("load_seconds", String(format: "%.2f", seconds)),

@@ -1,4 +1,5 @@
 import EmbeddingModel
+import Embeddings
 import Foundation
 import HTTPServer
 import Kernels
@@ -159,15 +160,12 @@ struct RawResponse {
 func liveRouter(directory: String, modelID: String, configuration: APIConfiguration = APIConfiguration()) throws
     -> APIRouter
 {
-    let tokenizer = try Tokenizer(directory: directory)
-    let embedder = try SentenceEmbedder(directory: directory, pool: ComputePool())
+    let embedder = try Embedder(directory: URL(fileURLWithPath: directory))
     let info = embedder.info
     let model = ModelDescription(
-        modelID: modelID, maxInputLength: info.maxSequenceLength, embeddingDimensions: info.embeddingDimensions,
-        hiddenSize: info.hiddenSize, vocabularySize: min(info.vocabularySize, tokenizer.vocabularySize),
-        prompts: info.prompts)
-    let service = try EmbeddingService(
-        model: model, configuration: configuration, backend: .live(tokenizer: tokenizer, embedder: embedder))
+        modelID: modelID, maxInputLength: info.maxSequenceLength, embeddingDimensions: info.dimensions,
+        hiddenSize: info.hiddenSize, vocabularySize: info.vocabularySize, prompts: info.prompts)
+    let service = try EmbeddingService(model: model, configuration: configuration, backend: .live(embedder))
     return APIRouter(service: service)
 }
 

@@ -1,0 +1,20 @@
+extension Embedder {
+    /// What a loaded model is: its sizes, limits and prompts.
+    public struct Info: Sendable, Hashable {
+        /// Length of an embedding before any `dimensions` cut (768 for EmbeddingGemma).
+        public let dimensions: Int
+        /// Most tokens one input may have, special and prompt tokens included (`max_seq_length`, 2048 for
+        /// EmbeddingGemma); longer inputs are cut as ``Truncation`` says.
+        public let maxSequenceLength: Int
+        /// The model's prompts by name (`prompts` in `config_sentence_transformers.json`).
+        public let prompts: [String: String]
+        /// The prompt ``Prompt/modelDefault`` applies, if the model names one (EmbeddingGemma names none).
+        public let defaultPromptName: String?
+        /// Token ids below this have a row in the embedding table; the tokenizer may know a few more.
+        public let vocabularySize: Int
+        /// Width of the encoder's token states (768 for EmbeddingGemma).
+        public let hiddenSize: Int
+        /// The encoder architecture, `model_type` in `config.json` (`gemma3_text`).
+        public let modelType: String
+    }
+}
