@@ -15,7 +15,7 @@ extension NormalizedPiece {
     /// HF `BertNormalizer::normalize`: clean text, then space out CJK ideographs, then NFD and drop non-spacing
     /// marks, then lowercase.
     mutating func bertNormalize(_ options: BertNormalizerOptions) {
-        // ASCII text needs no new arrays: only controls are dropped and only whitespace and capitals change.
+        // Printable ASCII, tab, LF and CR need no new arrays: only the three controls and capitals change.
         if scalars.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             for i in scalars.indices {
                 let scalar = scalars[i]
@@ -35,17 +35,12 @@ extension NormalizedPiece {
                     return
                 }
             }
-            var stage: [UInt32] = [scalar]
-            if options.handleChineseChars && isChineseCharacter(scalar) { stage = [0x20, scalar, 0x20] }
-            if options.stripAccents {
-                var stripped: [UInt32] = []
-                for s in stage { appendDecomposition(of: s, to: &stripped) }
-                stage = stripped.filter { !isHFNonspacingMark($0) }
-            }
-            if options.lowercase {
-                for s in stage { appendLowercase(of: s, to: &output) }
+            if options.handleChineseChars && isChineseCharacter(scalar) {
+                output.append(0x20)
+                appendStrippedAndLowercased(scalar, options, to: &output)
+                output.append(0x20)
             } else {
-                output.append(contentsOf: stage)
+                appendStrippedAndLowercased(scalar, options, to: &output)
             }
         }
     }
@@ -109,6 +104,35 @@ extension NormalizedPiece {
             }
         }
         self = NormalizedPiece(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
+    }
+}
+
+/// Appends `scalar` decomposed without its non-spacing marks and lowercased, as the options say; no allocation for
+/// the common one-scalar case.
+@inline(__always)
+private func appendStrippedAndLowercased(
+    _ scalar: UInt32, _ options: BertNormalizerOptions, to output: inout [UInt32]
+) {
+    let start = output.count
+    if options.stripAccents {
+        appendDecomposition(of: scalar, to: &output)
+        var kept = start
+        for i in start..<output.count where !isHFNonspacingMark(output[i]) {
+            output[kept] = output[i]
+            kept += 1
+        }
+        output.removeSubrange(kept...)
+    } else {
+        output.append(scalar)
+    }
+    guard options.lowercase else { return }
+    switch output.count - start {
+    case 0: return
+    case 1: appendLowercase(of: output.removeLast(), to: &output)
+    default:
+        let stripped = Array(output[start...])
+        output.removeSubrange(start...)
+        for s in stripped { appendLowercase(of: s, to: &output) }
     }
 }
 

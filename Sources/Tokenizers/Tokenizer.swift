@@ -248,11 +248,8 @@ public final class Tokenizer: Sendable {
             postProcessor.map { contents.count == 1 ? $0.single : $0.pair }
             ?? contents.indices.map { .sequence(index: $0, typeID: Int32($0)) }
         var result = Encoding(ids: [], tokens: [], offsets: [], specialTokensMask: [], typeIDs: [])
-        let total = contents.reduce(
-            addSpecialTokens ? (postProcessor?.addedTokenCount(pair: contents.count == 2) ?? 0) : 0
-        ) {
-            $0 + $1.ids.count
-        }
+        let specials = addSpecialTokens ? (postProcessor?.addedTokenCount(pair: contents.count == 2) ?? 0) : 0
+        let total = contents.reduce(specials) { $0 + $1.ids.count }
         result.ids.reserveCapacity(total)
         result.tokens.reserveCapacity(total)
         result.offsets.reserveCapacity(total)
@@ -318,18 +315,6 @@ public final class Tokenizer: Sendable {
         var scratch = model.makeScratch()
         var pieceTokens = PieceTokens()
         let tokenStrings = model.tokenStrings
-        /// Tokenizes `word.scalars[range]` into `output`, with offsets in the original text.
-        func appendWord(_ word: NormalizedPiece, _ range: Range<Int>, _ buffer: UnsafeBufferPointer<UInt32>) {
-            pieceTokens.removeAll()
-            model.tokenize(UnsafeBufferPointer(rebasing: buffer[range]), into: &pieceTokens, scratch: &scratch)
-            let base = range.lowerBound
-            for k in 0..<pieceTokens.ids.count {
-                let id = pieceTokens.ids[k]
-                let start = Int(word.originalStarts[base + Int(pieceTokens.starts[k])])
-                let end = Int(word.originalEnds[base + Int(pieceTokens.ends[k]) - 1])
-                output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
-            }
-        }
         scalars.withUnsafeBufferPointer { original in
             for split in rawMatcher.split(original) {
                 if let index = split.token {
@@ -357,18 +342,45 @@ public final class Tokenizer: Sendable {
                     let subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
                     if let ranges = preTokenizer?.wordRanges(in: subPiece.scalars) {
                         subPiece.scalars.withUnsafeBufferPointer { buffer in
-                            for range in ranges { appendWord(subPiece, range, buffer) }
+                            for range in ranges {
+                                Tokenizer.appendWord(
+                                    subPiece, range, buffer, model: model, tokenStrings: tokenStrings,
+                                    pieceTokens: &pieceTokens, scratch: &scratch, output: &output)
+                            }
                         }
                         continue
                     }
                     let words = preTokenizer?.apply(to: [subPiece]) ?? [subPiece]
                     for word in words where !word.isEmpty {
-                        word.scalars.withUnsafeBufferPointer { appendWord(word, 0..<word.scalars.count, $0) }
+                        word.scalars.withUnsafeBufferPointer { buffer in
+                            Tokenizer.appendWord(
+                                word, 0..<word.scalars.count, buffer, model: model, tokenStrings: tokenStrings,
+                                pieceTokens: &pieceTokens, scratch: &scratch, output: &output)
+                        }
                     }
                 }
             }
         }
         return output
+    }
+
+    /// Tokenizes `word.scalars[range]` (`buffer` holds `word.scalars`) into `output`, with offsets in the original
+    /// text. Static with inout buffers: a local function capturing them would box them and check each access.
+    @inline(__always)
+    private static func appendWord<Model: WordModel>(
+        _ word: NormalizedPiece, _ range: Range<Int>, _ buffer: UnsafeBufferPointer<UInt32>, model: Model,
+        tokenStrings: [String?], pieceTokens: inout PieceTokens, scratch: inout Model.Scratch,
+        output: inout ContentTokens
+    ) {
+        pieceTokens.removeAll()
+        model.tokenize(UnsafeBufferPointer(rebasing: buffer[range]), into: &pieceTokens, scratch: &scratch)
+        let base = range.lowerBound
+        for k in 0..<pieceTokens.ids.count {
+            let id = pieceTokens.ids[k]
+            let start = Int(word.originalStarts[base + Int(pieceTokens.starts[k])])
+            let end = Int(word.originalEnds[base + Int(pieceTokens.ends[k]) - 1])
+            output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+        }
     }
 }
 
