@@ -18,11 +18,15 @@ Fixtures:
   WhitespaceSplit, RobertaProcessing (trim_offsets), WordPiece decoder with cleanup;
 - tiny-wordpiece-template.json: BertNormalizer keeping case (so strip_accents null keeps accents), BertPreTokenizer,
   a TemplateProcessing whose pair template puts $B first with type ids 0, 1 and 2, an lstrip [MASK] added token.
+- tiny-bytelevel-roberta.json: byte-level BPE trained here on BYTE_LEVEL_TRAINING (ByteLevel pre-tokenizer with
+  add_prefix_space, ByteLevel decoder, RobertaProcessing with trim_offsets, lstrip <mask>);
+- tiny-bytelevel-gpt2.json: the same model, GPT-2 style: no prefix space, ByteLevel post-processor.
 Each line of tiny-cases.jsonl: {"fixture", "text", "pair" (only for pairs), "ids", "type_ids", "tokens", "offsets"
 (flat), "decoded", "decoded_special"}.
 """
 import json
 import os
+import random
 
 from tokenizers import Tokenizer
 
@@ -156,10 +160,46 @@ FIXTURE_FILES.update({
         decoder={"type": "WordPiece", "prefix": "##", "cleanup": True}),
 })
 
+BYTE_LEVEL_TRAINING = ["Hello world, hello there! It's a test: we're testing byte-level BPE.",
+                       "Numbers 123 4567 and   spaces\tand\nlines. Café naïve 日本語 😀 emoji.",
+                       "I'll say they've done what you'd do; don't stop.  Double  spaces  here."]
+
+
+def byte_level(add_prefix_space, post_processor):
+    from tokenizers import ByteLevelBPETokenizer
+    trainer = ByteLevelBPETokenizer(add_prefix_space=add_prefix_space, trim_offsets=True)
+    trainer.train_from_iterator(BYTE_LEVEL_TRAINING, vocab_size=400, min_frequency=1,
+                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    content = json.loads(trainer._tokenizer.to_str())
+    content["post_processor"] = post_processor
+    for token in content["added_tokens"]:
+        token["lstrip"] = token["content"] == "<mask>"
+    return content
+
+
+FIXTURE_FILES.update({
+    "tiny-bytelevel-roberta.json": byte_level(True, {"type": "RobertaProcessing", "sep": ["</s>", 2],
+                                                     "cls": ["<s>", 0], "trim_offsets": True,
+                                                     "add_prefix_space": True}),
+    "tiny-bytelevel-gpt2.json": byte_level(False, {"type": "ByteLevel", "add_prefix_space": False,
+                                                   "trim_offsets": True, "use_regex": True}),
+})
+
+BYTE_LEVEL_TEXTS = ["Hello world", "hello  world", " leading space", "trailing   ", "It's we're they've I'll",
+                    "'tis 'Twas '", "Numbers 123 4567 89", "tabs\tand\nnewlines\r\n", "Café naïve",
+                    "日本語 😀 emoji 👨‍👩‍👧", "unseen: zyx qwv", "a <mask> b", "a<mask>b", "", "   ", "x\u00a0y\u3000z",
+                    "ǅ Ⅻ ① ½ ٣", "don't!!! ...??? (ok)"]
+# Seeded mixtures of those characters and the pattern's edge cases (apostrophes, runs of mixed whitespace).
+_alphabet = sorted(set("".join(BYTE_LEVEL_TEXTS) + "'  \t\n\u2028\u00a0-_.,"))
+_random = random.Random(32)
+BYTE_LEVEL_TEXTS += ["".join(_random.choice(_alphabet) for _ in range(_random.randint(1, 40))) for _ in range(30)]
+
 WORDPIECE_TEXTS = ["Hello, World!", "unaffable", "Café", "CAFÉ hello", "abc", "hellos worlds.", "don't",
                    "a\tb\nc", "ＡＢＣ", "naïve", "x", "", "   ", "hello [MASK] world", "hello[MASK]", "ab-c?",
                    "unaffablea", "Hello  ,world ' s", "e\u0301\u0316a", "我a", "a\u00adb\u200bc"]
 PAIRS = {
+    "tiny-bytelevel-roberta.json": [("Hello world", "hello there"), ("It's", "")],
+    "tiny-bytelevel-gpt2.json": [("Hello world", " hello there")],
     "tiny-wordpiece-nfd.json": [("hello", "world"), ("", "abc"), ("Café!", "")],
     "tiny-wordpiece-roberta.json": [("hello", "world"), ("abc abc", "cafe.")],
     "tiny-wordpiece-template.json": [("hello", "world"), ("Hello, World!", "unaffable")],
@@ -167,6 +207,8 @@ PAIRS = {
 }
 
 TEXTS = {
+    "tiny-bytelevel-roberta.json": BYTE_LEVEL_TEXTS,
+    "tiny-bytelevel-gpt2.json": BYTE_LEVEL_TEXTS,
     "tiny-wordpiece-nfd.json": WORDPIECE_TEXTS,
     "tiny-wordpiece-roberta.json": WORDPIECE_TEXTS,
     "tiny-wordpiece-template.json": WORDPIECE_TEXTS,

@@ -9,6 +9,7 @@ indirect enum Decoder: Sendable {
     case strip(content: UInt32, start: Int, stop: Int)
     case metaspace(replacement: UInt32, prependsSpace: Bool)
     case wordPiece(prefix: [UInt32], cleanup: Bool)
+    case byteLevel
     case sequence([Decoder])
 
     init(json: JSONValue) throws {
@@ -51,6 +52,8 @@ indirect enum Decoder: Sendable {
             self = .wordPiece(
                 prefix: scalarsOf(prefix?.stringValue ?? "##"),
                 cleanup: try optionalFlag(json, "cleanup", default: true, of: "WordPiece decoder"))
+        case "ByteLevel":
+            self = .byteLevel
         case "Sequence":
             self = .sequence(try (json["decoders"]?.arrayValue ?? []).map(Decoder.init(json:)))
         default:
@@ -107,6 +110,8 @@ indirect enum Decoder: Sendable {
                 }
                 return piece
             }
+        case .byteLevel:
+            return ByteLevel.decode(tokens)
         case .sequence(let decoders):
             return decoders.reduce(tokens) { $1.decodeChain($0) }
         }

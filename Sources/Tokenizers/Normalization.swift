@@ -221,6 +221,8 @@ indirect enum PreTokenizer: Sendable {
     case whitespace
     /// WhitespaceSplit: runs of non-whitespace.
     case whitespaceSplit
+    /// ByteLevel (GPT-2, RoBERTa): an optional leading space, GPT-2's split, then each byte as a character.
+    case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
     case sequence([PreTokenizer])
 
     /// HF Metaspace `prepend_scheme`.
@@ -258,6 +260,10 @@ indirect enum PreTokenizer: Sendable {
             self = .whitespace
         case "WhitespaceSplit":
             self = .whitespaceSplit
+        case "ByteLevel":
+            self = .byteLevel(
+                addPrefixSpace: try optionalFlag(json, "add_prefix_space", default: true, of: type),
+                useRegex: try optionalFlag(json, "use_regex", default: true, of: type))
         case "Sequence":
             self = .sequence(try (json["pretokenizers"]?.arrayValue ?? []).map(PreTokenizer.init(json:)))
         default:
@@ -284,6 +290,17 @@ indirect enum PreTokenizer: Sendable {
             }
         case .bert, .whitespace, .whitespaceSplit:
             return pieces.flatMap { piece in (wordRanges(in: piece.scalars) ?? []).map { piece.slice($0) } }
+        case .byteLevel(let addPrefixSpace, let useRegex):
+            return pieces.flatMap { original -> [NormalizedPiece] in
+                var piece = original
+                if addPrefixSpace && piece.scalars.first != 0x20 { piece.prepend([0x20]) }
+                let words = useRegex ? ByteLevel.words(piece.scalars).map { piece.slice($0) } : [piece]
+                return words.map { word in
+                    var bytes = word
+                    bytes.mapToByteCharacters()
+                    return bytes
+                }
+            }
         case .sequence(let preTokenizers):
             return preTokenizers.reduce(pieces) { $1.apply(to: $0) }
         }

@@ -11,8 +11,6 @@ struct PostProcessor: Sendable {
 
     let single: [Piece]
     let pair: [Piece]
-    /// Type ids of a pair's sequences when no special tokens are added (RobertaProcessing: 0 for both).
-    let plainPairTypeIDs: (first: Int32, second: Int32)
     /// RobertaProcessing's `trim_offsets`: spaces at either end of a token are cut from its offsets.
     let trimsOffsets: Bool
     /// RobertaProcessing's `add_prefix_space`: a first token keeps its leading space in its offsets.
@@ -67,7 +65,6 @@ struct PostProcessor: Sendable {
             } else {
                 pair = [.sequence(index: 0, typeID: 0), .sequence(index: 1, typeID: 1)]
             }
-            plainPairTypeIDs = (0, 1)
             trimsOffsets = false
             addsPrefixSpace = false
         case "BertProcessing", "RobertaProcessing":
@@ -82,23 +79,28 @@ struct PostProcessor: Sendable {
             let a = Piece.sequence(index: 0, typeID: 0)
             let b = Piece.sequence(index: 1, typeID: second)
             single = [try special("cls", typeID: 0), a, try special("sep", typeID: 0)]
+            // RoBERTa gives every token type 0, even the pair's.
             pair =
                 isRoberta
                 ? single + [try special("sep", typeID: 0), b, try special("sep", typeID: 0)]
                 : single + [b, try special("sep", typeID: 1)]
-            plainPairTypeIDs = (0, second)
             let trims = try optionalFlag(json, "trim_offsets", default: true, of: type)
             let prefixSpace = try optionalFlag(json, "add_prefix_space", default: true, of: type)
             trimsOffsets = isRoberta && trims
             addsPrefixSpace = isRoberta && prefixSpace
+        case "ByteLevel":
+            single = [.sequence(index: 0, typeID: 0)]
+            pair = [.sequence(index: 0, typeID: 0), .sequence(index: 1, typeID: 1)]
+            trimsOffsets = try optionalFlag(json, "trim_offsets", default: true, of: type)
+            addsPrefixSpace = try optionalFlag(json, "add_prefix_space", default: true, of: type)
         default:
             throw TokenizerError.unsupportedComponent(kind: "post_processor", type: type)
         }
     }
 
     /// HF `byte_level::process_offsets` (RobertaProcessing with `trim_offsets`): leading and trailing spaces
-    /// (`Ġ` or whitespace) of each token's text come off its offsets, except a first token's leading ones when
-    /// `add_prefix_space` is set.
+    /// (`Ġ` or whitespace) of each token's text come off its offsets, except a first token's single leading one
+    /// when `add_prefix_space` is set.
     func trimOffsets(_ content: inout ContentTokens) {
         guard trimsOffsets else { return }
         func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\u{120}" || scalar.properties.isWhitespace }
@@ -109,7 +111,8 @@ struct PostProcessor: Sendable {
             guard leading > 0 || trailing > 0 else { continue }
             var range = content.offsets[i]
             if leading > 0 {
-                if (i == 0 || range.lowerBound == 0) && addsPrefixSpace { leading = 0 }
+                // One leading space on the first token may be the one `add_prefix_space` put there: it stays.
+                if (i == 0 || range.lowerBound == 0) && addsPrefixSpace && leading == 1 { leading = 0 }
                 range = min(range.lowerBound + leading, range.upperBound)..<range.upperBound
             }
             if trailing > 0 && range.upperBound >= trailing {

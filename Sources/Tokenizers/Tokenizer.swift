@@ -32,16 +32,17 @@ public enum TruncationDirection: String, Sendable {
     case right, left
 }
 
-/// A Hugging Face `tokenizer.json` tokenizer (BPE and WordPiece models) that reproduces the `tokenizers` library.
+/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE and WordPiece) that reproduces the `tokenizers`
+/// library.
 ///
 /// Supported components: model `BPE` (byte fallback, `unk_token` with `fuse_unk`, `continuing_subword_prefix`,
 /// `end_of_word_suffix`, `ignore_merges`; no dropout) or `WordPiece` (`unk_token`, `continuing_subword_prefix`,
 /// `max_input_chars_per_word`); normalizers `BertNormalizer`, `Lowercase`, `NFD`, `StripAccents`, `Replace` (string
-/// pattern), `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`, `Split`
-/// (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors `TemplateProcessing`,
-/// `BertProcessing` and `RobertaProcessing`, for one text or a pair; decoders `WordPiece`, `Replace`,
-/// `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with `lstrip`, `rstrip`, `single_word` and
-/// `normalized`. Anything else (NFKC, ByteLevel, regex patterns, Unigram, …) fails to load with
+/// pattern), `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`,
+/// `ByteLevel`, `Split` (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors
+/// `TemplateProcessing`, `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders
+/// `WordPiece`, `ByteLevel`, `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with
+/// `lstrip`, `rstrip`, `single_word` and `normalized`. Anything else (NFKC, regex patterns, Unigram, …) fails with
 /// `TokenizerError.unsupportedComponent` or `.unsupportedModel`. The file's `padding` is ignored, as TEI ignores
 /// it: padding is the batcher's business.
 ///

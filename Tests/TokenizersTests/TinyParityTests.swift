@@ -5,7 +5,8 @@ import Testing
 /// The tiny fixtures of scripts/gen-tiny-tokenizer-cases.py (Metaspace, Prepend, Sequence normalizers and
 /// pre-tokenizers, Split behaviours, BertProcessing, continuing_subword_prefix, ignore_merges; WordPiece with NFD,
 /// StripAccents, Lowercase, BertNormalizer variants, Whitespace, WhitespaceSplit, BertPreTokenizer, RobertaProcessing
-/// and TemplateProcessing pairs, WordPiece decoders) against HF's output.
+/// and TemplateProcessing pairs, WordPiece decoders; byte-level BPE with the ByteLevel pre-tokenizer, decoder and
+/// post-processor) against HF's output.
 @Suite("tiny tokenizer.json parity")
 struct TinyParityTests {
     @Test(
@@ -13,6 +14,7 @@ struct TinyParityTests {
         arguments: [
             "tiny-tokenizer.json", "tiny-metaspace.json", "tiny-first.json", "tiny-wordpiece-style.json",
             "tiny-wordpiece-nfd.json", "tiny-wordpiece-roberta.json", "tiny-wordpiece-template.json",
+            "tiny-bytelevel-roberta.json", "tiny-bytelevel-gpt2.json",
         ])
     func fixture(_ name: String) throws {
         let tokenizer = try Tokenizer(tokenizerJSONPath: Fixtures.path(name), cacheDirectory: nil)

@@ -134,14 +134,14 @@ struct TokenizerErrorTests {
 
     @Test("an unsupported pre-tokenizer, decoder, post-processor or model is an error naming it")
     func unsupportedComponents() {
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "ByteLevel")) {
-            try load(replacing: "pre_tokenizer", with: #"{"type": "ByteLevel"}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Punctuation")) {
+            try load(replacing: "pre_tokenizer", with: #"{"type": "Punctuation"}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "decoder", type: "ByteLevel")) {
-            try load(replacing: "decoder", with: #"{"type": "ByteLevel"}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "decoder", type: "CTC")) {
+            try load(replacing: "decoder", with: #"{"type": "CTC"}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "post_processor", type: "ByteLevel")) {
-            try load(replacing: "post_processor", with: #"{"type": "ByteLevel"}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "post_processor", type: "Sequence")) {
+            try load(replacing: "post_processor", with: #"{"type": "Sequence", "processors": []}"#)
         }
         #expect(throws: TokenizerError.unsupportedModel(type: "Unigram", supported: ["BPE", "WordPiece"])) {
             try load(replacing: "model", with: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]]}"#)

@@ -366,6 +366,11 @@ struct UntrustedWordPieceTests {
         try expectRefused(wordPiece(model, extra: #""decoder":{"type":"WordPiece","cleanup":0},"#), "cleanup")
         try expectRefused(wordPiece(model, extra: #""decoder":{"type":"WordPiece","prefix":[]},"#), "prefix")
         try expectRefused(
+            wordPiece(model, extra: #""pre_tokenizer":{"type":"ByteLevel","add_prefix_space":"no"},"#),
+            "add_prefix_space")
+        try expectRefused(
+            wordPiece(model, extra: #""post_processor":{"type":"ByteLevel","trim_offsets":1},"#), "trim_offsets")
+        try expectRefused(
             wordPiece(model, extra: #""post_processor":{"type":"RobertaProcessing","cls":["a",1]},"#), "sep")
         try expectRefused(
             wordPiece(
