@@ -196,7 +196,9 @@ BYTE_LEVEL_TEXTS += ["".join(_random.choice(_alphabet) for _ in range(_random.ra
 
 WORDPIECE_TEXTS = ["Hello, World!", "unaffable", "Café", "CAFÉ hello", "abc", "hellos worlds.", "don't",
                    "a\tb\nc", "ＡＢＣ", "naïve", "x", "", "   ", "hello [MASK] world", "hello[MASK]", "ab-c?",
-                   "unaffablea", "Hello  ,world ' s", "e\u0301\u0316a", "我a", "a\u00adb\u200bc"]
+                   "unaffablea", "Hello  ,world ' s", "e\u0301\u0316a", "我a", "a\u00adb\u200bc",
+                   # Characters newer than HF's regex tables: not \w for the Whitespace pre-tokenizer.
+                   "\u0339\U00018d8e\u032a\u1df2 a\U00018dbeb \x06\u0366c"]
 PAIRS = {
     "tiny-bytelevel-roberta.json": [("Hello world", "hello there"), ("It's", "")],
     "tiny-bytelevel-gpt2.json": [("Hello world", " hello there")],

@@ -7,7 +7,7 @@ Python `tokenizers` library (its Rust crates) sees them, probed code point by co
 Swift's own Unicode properties are newer than the tables compiled into `tokenizers` (its `unicode_categories` crate
 counts spacing marks such as U+0903 as non-spacing and misses 141 punctuation characters Swift knows), so matching HF
 means using HF's classes. Probed with BertNormalizer (clean_text; strip_accents, whose marks are
-Mn only, unlike StripAccents's), StripAccents, NFD and BertPreTokenizer.
+Mn only, unlike StripAccents's), StripAccents, NFD, BertPreTokenizer and Whitespace.
 """
 import os
 import textwrap
@@ -51,7 +51,9 @@ def main():
                                             lowercase=False)
     nfd = normalizers.NFD()
     bert = pre_tokenizers.BertPreTokenizer()
+    whitespace = pre_tokenizers.Whitespace()
     removed, marks, bert_marks, punctuation, decompositions = [], [], [], [], {}
+    word, space = [], []
     for cp in range(0x110000):
         if 0xD800 <= cp <= 0xDFFF:
             continue
@@ -67,6 +69,11 @@ def main():
             decompositions[cp] = [ord(x) for x in d]
         if len(bert.pre_tokenize_str("a" + c + "a")) == 3:
             punctuation.append(cp)
+        pieces = [piece for piece, _ in whitespace.pre_tokenize_str("a" + c)]
+        if pieces == ["a" + c]:
+            word.append(cp)
+        elif pieces == ["a"]:
+            space.append(cp)
     flat_ranges = lambda rs: [x for r in rs for x in r]
     nfd_keys = sorted(decompositions)
     nfd_starts, nfd_values = [], []
@@ -94,6 +101,11 @@ def main():
         swift_array("punctuation", "BertPreTokenizer's punctuation: ASCII punctuation or HF's `is_punctuation`. "
                     "Inclusive ranges.", flat_ranges(ranges(punctuation))),
         "",
+        swift_array("wordCharacters", "`\\w` of the Whitespace pre-tokenizer's `\\w+|[^\\w\\s]+` (Oniguruma's tables). "
+                    "Inclusive ranges.", flat_ranges(ranges(word))),
+        "",
+        swift_array("spaceCharacters", "`\\s` of the same pattern. Inclusive ranges.", flat_ranges(ranges(space))),
+        "",
         swift_array("decompositionKeys", "Scalars with a canonical decomposition (HF's NFD), Hangul syllables "
                     "aside (computed).", nfd_keys),
         "",
@@ -107,7 +119,8 @@ def main():
     with open(OUT, "w", encoding="utf-8") as f:
         f.write("\n".join(parts))
     print(f"{len(ranges(removed))} removed ranges, {len(ranges(marks))} + {len(ranges(bert_marks))} mark ranges, "
-          f"{len(ranges(punctuation))} punctuation ranges, {len(nfd_keys)} decompositions")
+          f"{len(ranges(punctuation))} punctuation ranges, {len(ranges(word))} + {len(ranges(space))} word and space "
+          f"ranges, {len(nfd_keys)} decompositions")
 
 
 if __name__ == "__main__":

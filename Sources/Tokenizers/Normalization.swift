@@ -338,13 +338,15 @@ private func splitWords(
     return words
 }
 
-/// The matches of `\w+|[^\w\s]+`: maximal runs of word scalars and of other non-space scalars.
+/// The matches of `\w+|[^\w\s]+`: maximal runs of word scalars and of other non-space scalars, by HF's tables.
 private func whitespaceWords(_ scalars: [UInt32]) -> [Range<Int>] {
     var words: [Range<Int>] = []
     var start = 0
     var runIsWord: Bool?
     for (i, scalar) in scalars.enumerated() {
-        let kind: Bool? = isWordScalar(scalar) ? true : (isWhitespaceScalar(scalar) ? nil : false)
+        let kind: Bool? =
+            inRanges(scalar, HFUnicodeTables.wordCharacters)
+            ? true : (inRanges(scalar, HFUnicodeTables.spaceCharacters) ? nil : false)
         if kind != runIsWord {
             if runIsWord != nil { words.append(start..<i) }
             start = i
