@@ -106,56 +106,7 @@ struct BPEModel: Sendable {
     let endOfWordSuffix: [UInt8]
     let ignoreMerges: Bool
 
-    /// Reads the `model` object. The vocab and merges are streamed into their tables, or skipped when `cached`
-    /// holds the tables already built from this same file.
-    static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
-        -> BPEModel
-    {
-        var type: String?
-        var vocab = cached?.vocab ?? TokenTable(expectedCount: 1 << 18)
-        var vocabSeen = false
-        var deferredMerges: Int?
-        var merges = cached?.merges ?? PairTable(capacityFor: 0)
-        var settings: [String: JSONValue] = [:]
-
-        try scanner.readObject { scanner, key in
-            switch key {
-            case "vocab" where cached != nil, "merges" where cached != nil:
-                try scanner.skipValue()
-                vocabSeen = true
-            case "vocab" where try scanner.peek() == UInt8(ascii: "{"):
-                try readVocab(&scanner, into: &vocab)
-                vocabSeen = true
-            case "merges":
-                if vocabSeen {
-                    merges = try readMerges(&scanner, vocab: vocab, prefix: settings["continuing_subword_prefix"])
-                } else {
-                    deferredMerges = scanner.position
-                    try scanner.skipValue()
-                }
-            case "type":
-                type = try scanner.readValue().stringValue
-            default:
-                settings[key] = try scanner.readValue()
-            }
-        }
-        guard let type else {
-            throw TokenizerError.invalidTokenizer("model has no \"type\"")
-        }
-        guard type == "BPE" else { throw TokenizerError.unsupportedComponent(kind: "model", type: type) }
-        guard vocabSeen else { throw TokenizerError.invalidTokenizer("BPE model has no vocab object") }
-        if let deferredMerges {
-            var rewound = scanner
-            rewound.position = deferredMerges
-            merges = try readMerges(&rewound, vocab: vocab, prefix: settings["continuing_subword_prefix"])
-        }
-        if let dropout = settings["dropout"], !dropout.isNull, dropout != .number(0) {
-            throw TokenizerError.unsupportedComponent(kind: "model option", type: "BPE dropout")
-        }
-        return try BPEModel(vocab: vocab, merges: merges, settings: settings)
-    }
-
-    private init(vocab: TokenTable, merges: PairTable, settings: [String: JSONValue]) throws {
+    init(vocab: TokenTable, merges: PairTable, settings: [String: JSONValue]) throws {
         self.vocab = vocab
         self.merges = merges
         // Ids index tables sized by the vocab, so they must lie inside it (a file is free to say 2^31).
@@ -207,7 +158,7 @@ struct BPEModel: Sendable {
             ], as: UTF8.self)
     }
 
-    private static func readVocab(_ scanner: inout JSONScanner, into vocab: inout TokenTable) throws {
+    static func readVocab(_ scanner: inout JSONScanner, into vocab: inout TokenTable) throws {
         var key: [UInt8] = []
         try scanner.expect(UInt8(ascii: "{"))
         if try scanner.consume(UInt8(ascii: "}")) { return }
@@ -223,7 +174,7 @@ struct BPEModel: Sendable {
     }
 
     /// Reads merges as `["a", "b"]` pairs or legacy `"a b"` strings; rank is the index in the list.
-    private static func readMerges(_ scanner: inout JSONScanner, vocab: TokenTable, prefix: JSONValue?) throws
+    static func readMerges(_ scanner: inout JSONScanner, vocab: TokenTable, prefix: JSONValue?) throws
         -> PairTable
     {
         let prefixLength = prefix?.stringValue?.utf8.count ?? 0

@@ -1,4 +1,4 @@
-// Decoders (ids → text) and the post-processor (special tokens around the content). Strings are handled as Unicode
+// Decoders (ids → text). Strings are handled as Unicode
 // scalars, as Rust's `char`s are: Swift's `String` comparison is by grapheme and would miss "▁" before a combining mark.
 
 /// The supported `decoder` components, each a HF `decode_chain` over token strings.
@@ -8,6 +8,8 @@ indirect enum Decoder: Sendable {
     case fuse
     case strip(content: UInt32, start: Int, stop: Int)
     case metaspace(replacement: UInt32, prependsSpace: Bool)
+    case wordPiece(prefix: [UInt32], cleanup: Bool)
+    case byteLevel
     case sequence([Decoder])
 
     init(json: JSONValue) throws {
@@ -42,6 +44,16 @@ indirect enum Decoder: Sendable {
                 json["prepend_scheme"]?.stringValue
                 ?? ((json["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             self = .metaspace(replacement: replacement[0], prependsSpace: scheme != "never")
+        case "WordPiece":
+            let prefix = json["prefix"].flatMap { $0.isNull ? nil : $0 }
+            guard prefix == nil || prefix?.stringValue != nil else {
+                throw TokenizerError.invalidTokenizer("WordPiece decoder prefix must be a string")
+            }
+            self = .wordPiece(
+                prefix: scalarsOf(prefix?.stringValue ?? "##"),
+                cleanup: try optionalFlag(json, "cleanup", default: true, of: "WordPiece decoder"))
+        case "ByteLevel":
+            self = .byteLevel
         case "Sequence":
             self = .sequence(try (json["decoders"]?.arrayValue ?? []).map(Decoder.init(json:)))
         default:
@@ -80,10 +92,36 @@ indirect enum Decoder: Sendable {
                     return i == 0 && prependsSpace ? nil : 0x20
                 }
             }
+        case .wordPiece(let prefix, let cleanup):
+            // HF: tokens after the first lose a leading prefix or get a space; `cleanup` then undoes the spaces
+            // BERT's tokenization put before punctuation and English contractions, token by token.
+            return tokens.enumerated().map { i, token in
+                var piece = token
+                if i != 0 {
+                    if piece.starts(with: prefix) {
+                        piece.removeFirst(prefix.count)
+                    } else {
+                        piece.insert(0x20, at: 0)
+                    }
+                }
+                guard cleanup else { return piece }
+                for (pattern, content) in Decoder.wordPieceCleanup {
+                    piece = replaceAll(piece, pattern: pattern, content: content)
+                }
+                return piece
+            }
+        case .byteLevel:
+            return ByteLevel.decode(tokens)
         case .sequence(let decoders):
             return decoders.reduce(tokens) { $1.decodeChain($0) }
         }
     }
+
+    /// HF `decoders::wordpiece::cleanup`, in its order.
+    private static let wordPieceCleanup: [(pattern: [UInt32], content: [UInt32])] = [
+        (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+        (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+    ].map { (scalarsOf($0.0), scalarsOf($0.1)) }
 
     private func replaceAll(_ token: [UInt32], pattern: [UInt32], content: [UInt32]) -> [UInt32] {
         guard !pattern.isEmpty, token.count >= pattern.count else { return token }
@@ -158,109 +196,8 @@ private func validUTF8Scalars(_ bytes: [UInt8]) -> [UInt32]? {
     }
 }
 
-/// The supported `post_processor` components, reduced to the template for a single sequence.
-struct PostProcessor: Sendable {
-    /// A template element: special tokens, or the sequence itself (nil).
-    let single: [SpecialTokens?]
-
-    /// Number of special tokens the template adds around one sequence.
-    var addedTokenCount: Int { single.reduce(0) { $0 + ($1?.ids.count ?? 0) } }
-
-    init(json: JSONValue) throws {
-        let type = json["type"]?.stringValue ?? "(no type)"
-        switch type {
-        case "TemplateProcessing":
-            // Checked as HF's deserializer and `TemplateProcessingBuilder::validate` check it, for the parts used
-            // here: `special_tokens` is required and each has one token per id (an encoding holds both); every
-            // special token a template names is defined; `single` is required, `pair` optional (only `single` is
-            // applied). Each template also holds each of its sequences exactly once, as HF requires of `pair`'s $A
-            // and $B but not of `single`'s $A: a template without its $A would drop the text, one with two repeat it.
-            guard case .object(let members)? = json["special_tokens"] else {
-                throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"special_tokens\" object")
-            }
-            var specials: [String: SpecialTokens] = [:]
-            for (name, value) in members {
-                let owner = "template special token \"\(name)\""
-                guard let idValues = value["ids"]?.arrayValue else {
-                    throw TokenizerError.invalidTokenizer("\(owner) has no \"ids\" array")
-                }
-                guard let tokenValues = value["tokens"]?.arrayValue else {
-                    throw TokenizerError.invalidTokenizer("\(owner) has no \"tokens\" array")
-                }
-                let ids = try idValues.map { try tokenID($0, of: owner) }
-                let tokens = try tokenValues.map { value in
-                    guard let token = value.stringValue else {
-                        throw TokenizerError.invalidTokenizer("\(owner) has a token that is not a string: \(value)")
-                    }
-                    return token
-                }
-                guard ids.count == tokens.count else {
-                    throw TokenizerError.invalidTokenizer(
-                        "\(owner) has \(ids.count) ids and \(tokens.count) tokens; it needs one token per id")
-                }
-                specials[name] = (ids, tokens)
-            }
-            single = try PostProcessor.template(json, "single", sequences: ["A"], specials: specials)
-            if json["pair"] != nil {
-                _ = try PostProcessor.template(json, "pair", sequences: ["A", "B"], specials: specials)
-            }
-        case "BertProcessing":
-            func pair(_ key: String) throws -> (ids: [Int32], tokens: [String]) {
-                guard let items = json[key]?.arrayValue, items.count == 2, let token = items[0].stringValue else {
-                    throw TokenizerError.invalidTokenizer("BertProcessing needs \(key) as [token, id]")
-                }
-                return ([try tokenID(items[1], of: "BertProcessing \(key)")], [token])
-            }
-            single = [try pair("cls"), nil, try pair("sep")]
-        default:
-            throw TokenizerError.unsupportedComponent(kind: "post_processor", type: type)
-        }
-    }
-}
-
-extension PostProcessor {
-    typealias SpecialTokens = (ids: [Int32], tokens: [String])
-
-    /// The `key` template of a TemplateProcessing: its special tokens (from `specials`, which must define each),
-    /// and nil for each sequence piece. It must hold each of `sequences` exactly once, and no other.
-    fileprivate static func template(
-        _ json: JSONValue, _ key: String, sequences: [String],
-        specials: [String: SpecialTokens]
-    ) throws -> [SpecialTokens?] {
-        let names = sequences.map { "$" + $0 }
-        guard let value = json[key] else {
-            throw TokenizerError.invalidTokenizer("TemplateProcessing has no \"\(key)\" template")
-        }
-        guard let elements = value.arrayValue else {
-            throw TokenizerError.invalidTokenizer("TemplateProcessing's \"\(key)\" template is not an array of pieces")
-        }
-        var counts = [Int](repeating: 0, count: sequences.count)
-        let pieces = try elements.map { element -> SpecialTokens? in
-            if let name = element["SpecialToken"]?["id"]?.stringValue {
-                guard let special = specials[name] else {
-                    throw TokenizerError.invalidTokenizer("template special token \"\(name)\" is not in special_tokens")
-                }
-                return special
-            }
-            guard let id = element["Sequence"]?["id"]?.stringValue, let index = sequences.firstIndex(of: id) else {
-                let allowed = names.joined(separator: ", ")
-                throw TokenizerError.invalidTokenizer(
-                    "TemplateProcessing's \"\(key)\" template has a piece other than \(allowed) or a special token")
-            }
-            counts[index] += 1
-            return nil
-        }
-        for (name, count) in zip(names, counts) where count != 1 {
-            throw TokenizerError.invalidTokenizer(
-                "TemplateProcessing's \"\(key)\" template has \(count) \(name) sequences; it needs exactly one "
-                    + names.joined(separator: " and one "))
-        }
-        return pieces
-    }
-}
-
 /// A token id from the file: an integer that fits the `Int32` ids are kept in, and not negative.
-private func tokenID(_ value: JSONValue, of owner: String) throws -> Int32 {
+func tokenID(_ value: JSONValue, of owner: String) throws -> Int32 {
     guard let raw = value.intValue, let id = Int32(exactly: raw), id >= 0 else {
         let shown = value.intValue.map(String.init) ?? "\(value)"
         throw TokenizerError.invalidTokenizer("\(owner) has id \(shown), outside 0...\(Int32.max)")

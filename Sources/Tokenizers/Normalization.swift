@@ -159,6 +159,10 @@ enum SplitBehavior: String, Sendable {
 indirect enum Normalizer: Sendable {
     case replace(pattern: [UInt32], content: [UInt32])
     case prepend([UInt32])
+    case bert(BertNormalizerOptions)
+    case lowercase
+    case nfd
+    case stripAccents
     case sequence([Normalizer])
 
     init(json: JSONValue) throws {
@@ -170,6 +174,23 @@ indirect enum Normalizer: Sendable {
                 content: scalarsOf(json["content"]?.stringValue ?? ""))
         case "Prepend":
             self = .prepend(scalarsOf(json["prepend"]?.stringValue ?? ""))
+        case "BertNormalizer":
+            let lowercase = try optionalFlag(json, "lowercase", default: true, of: type)
+            let stripAccents = json["strip_accents"].flatMap { $0.isNull ? nil : $0 }
+            guard stripAccents == nil || stripAccents?.boolValue != nil else {
+                throw TokenizerError.invalidTokenizer("BertNormalizer strip_accents must be true, false or null")
+            }
+            self = .bert(
+                BertNormalizerOptions(
+                    cleanText: try optionalFlag(json, "clean_text", default: true, of: type),
+                    handleChineseChars: try optionalFlag(json, "handle_chinese_chars", default: true, of: type),
+                    stripAccents: stripAccents?.boolValue ?? lowercase, lowercase: lowercase))
+        case "Lowercase":
+            self = .lowercase
+        case "NFD":
+            self = .nfd
+        case "StripAccents":
+            self = .stripAccents
         case "Sequence":
             self = .sequence(try (json["normalizers"]?.arrayValue ?? []).map(Normalizer.init(json:)))
         default:
@@ -181,6 +202,10 @@ indirect enum Normalizer: Sendable {
         switch self {
         case .replace(let pattern, let content): piece.replace(pattern, with: content)
         case .prepend(let prefix): piece.prepend(prefix)
+        case .bert(let options): piece.bertNormalize(options)
+        case .lowercase: piece.lowercase()
+        case .nfd: piece.decomposeCanonically()
+        case .stripAccents: piece.stripCombiningMarks()
         case .sequence(let normalizers): for normalizer in normalizers { normalizer.apply(to: &piece) }
         }
     }
@@ -190,6 +215,14 @@ indirect enum Normalizer: Sendable {
 indirect enum PreTokenizer: Sendable {
     case split(pattern: [UInt32], behavior: SplitBehavior, invert: Bool)
     case metaspace(replacement: UInt32, prependScheme: PrependScheme, split: Bool)
+    /// BertPreTokenizer: whitespace removed, each punctuation scalar its own word.
+    case bert
+    /// Whitespace: runs of `\w` and runs of other non-space scalars (`\w+|[^\w\s]+`).
+    case whitespace
+    /// WhitespaceSplit: runs of non-whitespace.
+    case whitespaceSplit
+    /// ByteLevel (GPT-2, RoBERTa): an optional leading space, GPT-2's split, then each byte as a character.
+    case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
     case sequence([PreTokenizer])
 
     /// HF Metaspace `prepend_scheme`.
@@ -221,6 +254,16 @@ indirect enum PreTokenizer: Sendable {
             }
             self = .metaspace(
                 replacement: replacement[0], prependScheme: scheme, split: json["split"]?.boolValue ?? true)
+        case "BertPreTokenizer":
+            self = .bert
+        case "Whitespace":
+            self = .whitespace
+        case "WhitespaceSplit":
+            self = .whitespaceSplit
+        case "ByteLevel":
+            self = .byteLevel(
+                addPrefixSpace: try optionalFlag(json, "add_prefix_space", default: true, of: type),
+                useRegex: try optionalFlag(json, "use_regex", default: true, of: type))
         case "Sequence":
             self = .sequence(try (json["pretokenizers"]?.arrayValue ?? []).map(PreTokenizer.init(json:)))
         default:
@@ -245,10 +288,73 @@ indirect enum PreTokenizer: Sendable {
                 }
                 return split ? piece.split(on: [replacement], behavior: .mergedWithNext, invert: false) : [piece]
             }
+        case .bert, .whitespace, .whitespaceSplit:
+            return pieces.flatMap { piece in (wordRanges(in: piece.scalars) ?? []).map { piece.slice($0) } }
+        case .byteLevel(let addPrefixSpace, let useRegex):
+            return pieces.flatMap { original -> [NormalizedPiece] in
+                var piece = original
+                if addPrefixSpace && piece.scalars.first != 0x20 { piece.prepend([0x20]) }
+                let words = useRegex ? ByteLevel.words(piece.scalars).map { piece.slice($0) } : [piece]
+                return words.map { word in
+                    var bytes = word
+                    bytes.mapToByteCharacters()
+                    return bytes
+                }
+            }
         case .sequence(let preTokenizers):
             return preTokenizers.reduce(pieces) { $1.apply(to: $0) }
         }
     }
+
+    /// For the pre-tokenizers that only cut words out of the text (no scalar changes): the word ranges, so the
+    /// caller can tokenize slices in place instead of copying each word. Nil for the others.
+    func wordRanges(in scalars: [UInt32]) -> [Range<Int>]? {
+        switch self {
+        case .bert: return splitWords(scalars, isSeparator: isBertWhitespace, isIsolated: isBertPunctuation)
+        case .whitespaceSplit: return splitWords(scalars, isSeparator: isWhitespaceScalar, isIsolated: { _ in false })
+        case .whitespace: return whitespaceWords(scalars)
+        default: return nil
+        }
+    }
+}
+
+/// Words between separators (removed), with each isolated scalar a word of its own.
+private func splitWords(
+    _ scalars: [UInt32], isSeparator: (UInt32) -> Bool, isIsolated: (UInt32) -> Bool
+) -> [Range<Int>] {
+    var words: [Range<Int>] = []
+    var start = 0
+    for (i, scalar) in scalars.enumerated() {
+        if isSeparator(scalar) {
+            if start < i { words.append(start..<i) }
+            start = i + 1
+        } else if isIsolated(scalar) {
+            if start < i { words.append(start..<i) }
+            words.append(i..<(i + 1))
+            start = i + 1
+        }
+    }
+    if start < scalars.count { words.append(start..<scalars.count) }
+    return words
+}
+
+/// The matches of `\w+|[^\w\s]+`: maximal runs of word scalars and of other non-space scalars, by HF's tables.
+private func whitespaceWords(_ scalars: [UInt32]) -> [Range<Int>] {
+    var words: [Range<Int>] = []
+    var start = 0
+    var runIsWord: Bool?
+    for (i, scalar) in scalars.enumerated() {
+        let kind: Bool? =
+            inRanges(scalar, HFUnicodeTables.wordCharacters)
+            ? true : (inRanges(scalar, HFUnicodeTables.spaceCharacters) ? nil : false)
+        if kind != runIsWord {
+            if runIsWord != nil { words.append(start..<i) }
+            start = i
+            runIsWord = kind
+        }
+    }
+    if runIsWord != nil { words.append(start..<scalars.count) }
+    return words
 }
 
 /// The scalars of a string pattern `{"String": …}`; regex patterns are not supported.

@@ -1,5 +1,5 @@
 // The public tokenizer: loads tokenizer.json and runs HF's pipeline (added tokens → normalizer → pre-tokenizer →
-// BPE → truncation → post-processor), with offsets in Unicode scalars of the original text.
+// model → truncation → post-processor), with offsets in Unicode scalars of the original text.
 
 /// The result of encoding one text.
 public struct Encoding: Sendable, Equatable {
@@ -11,13 +11,19 @@ public struct Encoding: Sendable, Equatable {
     public var offsets: [Range<Int>]
     /// True for the special tokens the post-processor added (`<bos>`, `<eos>`).
     public var specialTokensMask: [Bool]
+    /// Token type (segment) ids: 0 throughout for one text; for a pair, what the post-processor gives each part
+    /// (BERT: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`).
+    public var typeIDs: [Int32]
 
-    /// An encoding from its parts, all of the same length.
-    public init(ids: [Int32], tokens: [String], offsets: [Range<Int>], specialTokensMask: [Bool]) {
+    /// An encoding from its parts, all of the same length; `typeIDs` nil means all 0.
+    public init(
+        ids: [Int32], tokens: [String], offsets: [Range<Int>], specialTokensMask: [Bool], typeIDs: [Int32]? = nil
+    ) {
         self.ids = ids
         self.tokens = tokens
         self.offsets = offsets
         self.specialTokensMask = specialTokensMask
+        self.typeIDs = typeIDs ?? Array(repeating: 0, count: ids.count)
     }
 }
 
@@ -26,20 +32,25 @@ public enum TruncationDirection: String, Sendable {
     case right, left
 }
 
-/// A Hugging Face `tokenizer.json` tokenizer (BPE family) that reproduces the `tokenizers` library exactly.
+/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE and WordPiece) that reproduces the `tokenizers`
+/// library.
 ///
 /// Supported components: model `BPE` (byte fallback, `unk_token` with `fuse_unk`, `continuing_subword_prefix`,
-/// `end_of_word_suffix`, `ignore_merges`; no dropout); normalizers `Replace` (string pattern), `Prepend`, `Sequence`;
-/// pre-tokenizers `Split` (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors
-/// `TemplateProcessing` (single sequence) and `BertProcessing`; decoders `Replace`, `ByteFallback`, `Fuse`, `Strip`,
-/// `Metaspace`, `Sequence`; added tokens with `lstrip`, `rstrip`, `single_word` and `normalized`. Anything else
-/// (NFKC, ByteLevel, regex patterns, WordPiece, Unigram, …) fails to load with `TokenizerError.unsupportedComponent`.
+/// `end_of_word_suffix`, `ignore_merges`; no dropout) or `WordPiece` (`unk_token`, `continuing_subword_prefix`,
+/// `max_input_chars_per_word`); normalizers `BertNormalizer`, `Lowercase`, `NFD`, `StripAccents`, `Replace` (string
+/// pattern), `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`,
+/// `ByteLevel`, `Split` (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors
+/// `TemplateProcessing`, `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders
+/// `WordPiece`, `ByteLevel`, `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with
+/// `lstrip`, `rstrip`, `single_word` and `normalized`. Anything else (NFKC, regex patterns, Unigram, …) fails with
+/// `TokenizerError.unsupportedComponent` or `.unsupportedModel`. The file's `padding` is ignored, as TEI ignores
+/// it: padding is the batcher's business.
 ///
 /// Ids from `vocabularySize` up are added tokens with no row in the model's embedding table. For EmbeddingGemma that
 /// is `<image_soft_token>` (262144): literal `"<image_soft_token>"` in a text encodes to it, so callers that embed
 /// must reject any id `>= vocabularySize` (see `firstIDOutsideVocabulary(_:)`).
 public final class Tokenizer: Sendable {
-    let model: BPEModel
+    let model: TokenizerModel
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let postProcessor: PostProcessor?
@@ -92,26 +103,24 @@ public final class Tokenizer: Sendable {
             case .rejected(let reason): rebuildReason = "\(cachePath): \(reason)"
             }
         }
-        var model: BPEModel?
+        var model: TokenizerModel?
         var addedJSON: [JSONValue] = []
         var normalizerJSON = JSONValue.null
         var preTokenizerJSON = JSONValue.null
         var postProcessorJSON = JSONValue.null
         var decoderJSON = JSONValue.null
         var truncationJSON = JSONValue.null
-        var paddingJSON = JSONValue.null
         try bytes.withUnsafeBufferPointer { buffer in
             var scanner = JSONScanner(bytes: buffer)
             try scanner.readObject { scanner, key in
                 switch key {
-                case "model": model = try BPEModel.load(from: &scanner, cached: cached)
+                case "model": model = try TokenizerModel.load(from: &scanner, cached: cached)
                 case "added_tokens": addedJSON = try scanner.readValue().arrayValue ?? []
                 case "normalizer": normalizerJSON = try scanner.readValue()
                 case "pre_tokenizer": preTokenizerJSON = try scanner.readValue()
                 case "post_processor": postProcessorJSON = try scanner.readValue()
                 case "decoder": decoderJSON = try scanner.readValue()
                 case "truncation": truncationJSON = try scanner.readValue()
-                case "padding": paddingJSON = try scanner.readValue()
                 default: try scanner.skipValue()
                 }
             }
@@ -126,7 +135,6 @@ public final class Tokenizer: Sendable {
         postProcessor = postProcessorJSON.isNull ? nil : try PostProcessor(json: postProcessorJSON)
         decoder = decoderJSON.isNull ? nil : try Decoder(json: decoderJSON)
         defaultTruncation = try truncationSetting(truncationJSON)
-        try checkPadding(paddingJSON)
 
         // HF re-derives an added token's id from the vocab when its content is there.
         let tokens = try addedJSON.map { json -> AddedToken in
@@ -152,8 +160,8 @@ public final class Tokenizer: Sendable {
         }
         self.specialIDs = specialIDs
         // Only a file that loaded completely gets a cache.
-        if cached == nil, let cachePath {
-            TokenizerCache.store(path: cachePath, contentHash: contentHash, vocab: model.vocab, merges: model.merges)
+        if cached == nil, let cachePath, let tables = model.cacheableTables {
+            TokenizerCache.store(path: cachePath, contentHash: contentHash, vocab: tables.vocab, merges: tables.merges)
         }
     }
 
@@ -174,8 +182,9 @@ public final class Tokenizer: Sendable {
     /// The token string of an id (added tokens first, then the vocab).
     public func token(forID id: Int32) -> String? {
         if let added = addedTokenByID[id] { return added.content }
-        guard id >= 0, Int(id) < model.tokenStrings.count else { return nil }
-        return model.tokenStrings[Int(id)]
+        let strings = model.tokenStrings
+        guard id >= 0, Int(id) < strings.count else { return nil }
+        return strings[Int(id)]
     }
 
     /// Encodes one text with HF's pipeline; `addSpecialTokens` wraps it in the post-processor's template. A
@@ -194,33 +203,75 @@ public final class Tokenizer: Sendable {
         -> Encoding
     {
         var content = encodeContent(text)
-        let template = addSpecialTokens ? postProcessor : nil
         if let maxLength {
-            let limit = max(0, maxLength - (template?.addedTokenCount ?? 0))
+            let specials = addSpecialTokens ? (postProcessor?.addedTokenCount(pair: false) ?? 0) : 0
+            let limit = max(0, maxLength - specials)
             if content.ids.count > limit { content.truncate(to: limit, direction: direction) }
         }
-        guard let template else {
-            return Encoding(
-                ids: content.ids, tokens: content.tokens, offsets: content.offsets,
-                specialTokensMask: Array(repeating: false, count: content.ids.count))
+        return assemble([content], addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Encodes a pair of texts (a cross-encoder's query and document) with the post-processor's pair template:
+    /// for BERT `[CLS] text [SEP] pair [SEP]`, type ids 0 then 1; offsets of each part index its own text. A
+    /// `truncation` set in tokenizer.json applies here, as in HF's `encode`.
+    public func encode(_ text: String, pair: String, addSpecialTokens: Bool = true) -> Encoding {
+        encode(
+            text, pair: pair, addSpecialTokens: addSpecialTokens, maxLength: defaultTruncation?.maxLength,
+            direction: defaultTruncation?.direction ?? .right)
+    }
+
+    /// Encodes a pair of texts and truncates to `maxLength` tokens in total, special tokens included (nil: no
+    /// limit), with HF's `longest_first` strategy: tokens come off the longer part until both fit, and when both
+    /// are over half, each keeps half (the first part rounded down).
+    public func encode(
+        _ text: String, pair: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection
+    ) -> Encoding {
+        var first = encodeContent(text)
+        var second = encodeContent(pair)
+        if let maxLength {
+            let specials = addSpecialTokens ? (postProcessor?.addedTokenCount(pair: true) ?? 0) : 0
+            let (firstLimit, secondLimit) = longestFirstLimits(
+                first.ids.count, second.ids.count, maxLength: max(0, maxLength - specials))
+            if first.ids.count > firstLimit { first.truncate(to: firstLimit, direction: direction) }
+            if second.ids.count > secondLimit { second.truncate(to: secondLimit, direction: direction) }
         }
-        var result = Encoding(ids: [], tokens: [], offsets: [], specialTokensMask: [])
-        let total = content.ids.count + template.addedTokenCount
+        return assemble([first, second], addSpecialTokens: addSpecialTokens)
+    }
+
+    /// The post-processor's template around one or two content sequences: special tokens only when asked for,
+    /// type ids always (with no post-processor, 0 for the first text and 1 for the pair, as HF).
+    private func assemble(_ contents: [ContentTokens], addSpecialTokens: Bool) -> Encoding {
+        var contents = contents
+        if let postProcessor {
+            for i in contents.indices { postProcessor.trimOffsets(&contents[i]) }
+        }
+        let pieces: [PostProcessor.Piece] =
+            postProcessor.map { contents.count == 1 ? $0.single : $0.pair }
+            ?? contents.indices.map { .sequence(index: $0, typeID: Int32($0)) }
+        var result = Encoding(ids: [], tokens: [], offsets: [], specialTokensMask: [], typeIDs: [])
+        let specials = addSpecialTokens ? (postProcessor?.addedTokenCount(pair: contents.count == 2) ?? 0) : 0
+        let total = contents.reduce(specials) { $0 + $1.ids.count }
         result.ids.reserveCapacity(total)
         result.tokens.reserveCapacity(total)
         result.offsets.reserveCapacity(total)
         result.specialTokensMask.reserveCapacity(total)
-        for element in template.single {
-            if let special = element {
-                result.ids.append(contentsOf: special.ids)
-                result.tokens.append(contentsOf: special.tokens)
-                result.offsets.append(contentsOf: repeatElement(0..<0, count: special.ids.count))
-                result.specialTokensMask.append(contentsOf: repeatElement(true, count: special.ids.count))
-            } else {
+        result.typeIDs.reserveCapacity(total)
+        for piece in pieces {
+            switch piece {
+            case .special(let ids, let tokens, let typeID):
+                guard addSpecialTokens else { continue }
+                result.ids.append(contentsOf: ids)
+                result.tokens.append(contentsOf: tokens)
+                result.offsets.append(contentsOf: repeatElement(0..<0, count: ids.count))
+                result.specialTokensMask.append(contentsOf: repeatElement(true, count: ids.count))
+                result.typeIDs.append(contentsOf: repeatElement(typeID, count: ids.count))
+            case .sequence(let index, let typeID):
+                let content = contents[index]
                 result.ids.append(contentsOf: content.ids)
                 result.tokens.append(contentsOf: content.tokens)
                 result.offsets.append(contentsOf: content.offsets)
                 result.specialTokensMask.append(contentsOf: repeatElement(false, count: content.ids.count))
+                result.typeIDs.append(contentsOf: repeatElement(typeID, count: content.ids.count))
             }
         }
         return result
@@ -250,12 +301,21 @@ public final class Tokenizer: Sendable {
 
     /// The tokens of `text` before truncation and the template.
     private func encodeContent(_ text: String) -> ContentTokens {
+        switch model {
+        case .bpe(let bpe): return encodeContent(text, with: bpe)
+        case .wordPiece(let wordPiece): return encodeContent(text, with: wordPiece)
+        }
+    }
+
+    /// `encodeContent` for one model type, so the per-word call is direct (specialised, no enum switch per word).
+    private func encodeContent<Model: WordModel>(_ text: String, with model: Model) -> ContentTokens {
         var scalars: [UInt32] = []
         scalars.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars { scalars.append(scalar.value) }
         var output = ContentTokens()
-        var scratch = BPEScratch()
+        var scratch = model.makeScratch()
         var pieceTokens = PieceTokens()
+        let tokenStrings = model.tokenStrings
         scalars.withUnsafeBufferPointer { original in
             for split in rawMatcher.split(original) {
                 if let index = split.token {
@@ -281,17 +341,22 @@ public final class Tokenizer: Sendable {
                         continue
                     }
                     let subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
+                    if let ranges = preTokenizer?.wordRanges(in: subPiece.scalars) {
+                        subPiece.scalars.withUnsafeBufferPointer { buffer in
+                            for range in ranges {
+                                Tokenizer.appendWord(
+                                    subPiece, range, buffer, model: model, tokenStrings: tokenStrings,
+                                    pieceTokens: &pieceTokens, scratch: &scratch, output: &output)
+                            }
+                        }
+                        continue
+                    }
                     let words = preTokenizer?.apply(to: [subPiece]) ?? [subPiece]
                     for word in words where !word.isEmpty {
-                        pieceTokens.removeAll()
-                        word.scalars.withUnsafeBufferPointer {
-                            model.tokenize($0, into: &pieceTokens, scratch: &scratch)
-                        }
-                        for k in 0..<pieceTokens.ids.count {
-                            let id = pieceTokens.ids[k]
-                            let start = Int(word.originalStarts[Int(pieceTokens.starts[k])])
-                            let end = Int(word.originalEnds[Int(pieceTokens.ends[k]) - 1])
-                            output.append(id, token: model.tokenStrings[Int(id)] ?? "", offsets: start..<end)
+                        word.scalars.withUnsafeBufferPointer { buffer in
+                            Tokenizer.appendWord(
+                                word, 0..<word.scalars.count, buffer, model: model, tokenStrings: tokenStrings,
+                                pieceTokens: &pieceTokens, scratch: &scratch, output: &output)
                         }
                     }
                 }
@@ -299,6 +364,59 @@ public final class Tokenizer: Sendable {
         }
         return output
     }
+
+    /// Tokenizes `word.scalars[range]` (`buffer` holds `word.scalars`) into `output`, with offsets in the original
+    /// text. Static with inout buffers: a local function capturing them would box them and check each access.
+    @inline(__always)
+    private static func appendWord<Model: WordModel>(
+        _ word: NormalizedPiece, _ range: Range<Int>, _ buffer: UnsafeBufferPointer<UInt32>, model: Model,
+        tokenStrings: [String?], pieceTokens: inout PieceTokens, scratch: inout Model.Scratch,
+        output: inout ContentTokens
+    ) {
+        pieceTokens.removeAll()
+        model.tokenize(UnsafeBufferPointer(rebasing: buffer[range]), into: &pieceTokens, scratch: &scratch)
+        let base = range.lowerBound
+        for k in 0..<pieceTokens.ids.count {
+            let id = pieceTokens.ids[k]
+            let start = Int(word.originalStarts[base + Int(pieceTokens.starts[k])])
+            let end = Int(word.originalEnds[base + Int(pieceTokens.ends[k]) - 1])
+            output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+        }
+    }
+}
+
+/// A tokenizer model as the encoding loop sees it: one pre-tokenized word in, its tokens out.
+protocol WordModel {
+    associatedtype Scratch
+    var tokenStrings: [String?] { get }
+    func makeScratch() -> Scratch
+    func tokenize(_ scalars: UnsafeBufferPointer<UInt32>, into output: inout PieceTokens, scratch: inout Scratch)
+}
+
+extension BPEModel: WordModel {
+    func makeScratch() -> BPEScratch { BPEScratch() }
+}
+
+extension WordPieceModel: WordModel {
+    func makeScratch() -> WordPieceScratch { WordPieceScratch() }
+}
+
+/// HF `truncate_encodings` with `LongestFirst` for a pair of `first` and `second` tokens: how many of each to keep
+/// within `maxLength`.
+func longestFirstLimits(_ first: Int, _ second: Int, maxLength: Int) -> (Int, Int) {
+    guard first + second > maxLength else { return (first, second) }
+    var shorter = min(first, second)
+    var longer: Int
+    if shorter > maxLength {
+        longer = shorter
+    } else {
+        longer = max(shorter, maxLength - shorter)
+    }
+    if shorter + longer > maxLength {
+        shorter = maxLength / 2
+        longer = shorter + maxLength % 2
+    }
+    return first > second ? (longer, shorter) : (shorter, longer)
 }
 
 /// The `truncation` member: nil, or the length and direction `encode` applies by default.
@@ -317,16 +435,6 @@ private func truncationSetting(_ json: JSONValue) throws -> (maxLength: Int, dir
         throw TokenizerError.unsupportedComponent(kind: "truncation direction", type: directionName)
     }
     return (maxLength, direction)
-}
-
-/// The `padding` member: HF pads even a single encoding with it, unless it pads to the batch's longest (a no-op for
-/// one text) without a multiple. Padding ids are the batcher's job here, so any other padding is refused.
-private func checkPadding(_ json: JSONValue) throws {
-    if json.isNull { return }
-    let strategy = json["strategy"]?.stringValue
-    guard strategy == "BatchLongest", json["pad_to_multiple_of"]?.isNull ?? true else {
-        throw TokenizerError.unsupportedComponent(kind: "padding", type: strategy ?? "Fixed")
-    }
 }
 
 /// Content tokens of one text, before the template.

@@ -6,6 +6,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case invalidJSON(String)
     /// A pipeline component this implementation does not provide, e.g. `normalizer "NFKC"`.
     case unsupportedComponent(kind: String, type: String)
+    /// A `model.type` other than the supported ones (listed in the message).
+    case unsupportedModel(type: String, supported: [String])
     /// The file is JSON but not a tokenizer.json this implementation understands.
     case invalidTokenizer(String)
 
@@ -15,6 +17,9 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .invalidJSON(let message): return "tokenizer.json is not valid JSON: \(message)"
         case .unsupportedComponent(let kind, let type):
             return "unsupported \(kind) \"\(type)\" in tokenizer.json (not implemented by this tokenizer)"
+        case .unsupportedModel(let type, let supported):
+            return
+                "unsupported model type \"\(type)\" in tokenizer.json (supported: \(supported.joined(separator: ", ")))"
         case .invalidTokenizer(let message): return "invalid tokenizer.json: \(message)"
         }
     }

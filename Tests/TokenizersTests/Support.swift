@@ -96,3 +96,27 @@ func offsetPairs(_ value: JSONValue?) -> [[Int]] {
 func sameScalars(_ a: String, _ b: String) -> Bool {
     a.unicodeScalars.elementsEqual(b.unicodeScalars)
 }
+
+/// sentence-transformers/all-MiniLM-L6-v2 (a BERT WordPiece tokenizer), from EMBED_MINILM_DIR.
+enum MiniLMModel {
+    /// EMBED_MINILM_DIR: a directory with all-MiniLM-L6-v2's tokenizer.json (scripts/test exports it).
+    static func directory() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        guard let dir = environment["EMBED_MINILM_DIR"], !dir.isEmpty else {
+            throw RealModel.Missing(
+                description:
+                    "EMBED_MINILM_DIR is not set: point it at the sentence-transformers/all-MiniLM-L6-v2 snapshot "
+                    + "(scripts/fetch-model.sh sentence-transformers/all-MiniLM-L6-v2 prints it; scripts/test "
+                    + "exports it)")
+        }
+        guard FileManager.default.fileExists(atPath: dir + "/tokenizer.json") else {
+            throw RealModel.Missing(description: "EMBED_MINILM_DIR=\(dir) has no tokenizer.json")
+        }
+        return dir
+    }
+
+    /// Parsed once for all MiniLM tests.
+    static let tokenizer: Result<Tokenizer, Error> = Result {
+        try Tokenizer(tokenizerJSONPath: try directory() + "/tokenizer.json", cacheDirectory: nil)
+    }
+}

@@ -3,13 +3,18 @@ import Testing
 @testable import Tokenizers
 
 /// The tiny fixtures of scripts/gen-tiny-tokenizer-cases.py (Metaspace, Prepend, Sequence normalizers and
-/// pre-tokenizers, Split behaviours, BertProcessing, continuing_subword_prefix, ignore_merges) against HF's output.
+/// pre-tokenizers, Split behaviours, BertProcessing, continuing_subword_prefix, ignore_merges; WordPiece with NFD,
+/// StripAccents, Lowercase, BertNormalizer variants, Whitespace, WhitespaceSplit, BertPreTokenizer, RobertaProcessing
+/// and TemplateProcessing pairs, WordPiece decoders; byte-level BPE with the ByteLevel pre-tokenizer, decoder and
+/// post-processor) against HF's output.
 @Suite("tiny tokenizer.json parity")
 struct TinyParityTests {
     @Test(
         "each tiny fixture gives HF's ids, tokens, offsets and decoded text",
         arguments: [
             "tiny-tokenizer.json", "tiny-metaspace.json", "tiny-first.json", "tiny-wordpiece-style.json",
+            "tiny-wordpiece-nfd.json", "tiny-wordpiece-roberta.json", "tiny-wordpiece-template.json",
+            "tiny-bytelevel-roberta.json", "tiny-bytelevel-gpt2.json",
         ])
     func fixture(_ name: String) throws {
         let tokenizer = try Tokenizer(tokenizerJSONPath: Fixtures.path(name), cacheDirectory: nil)
@@ -18,8 +23,10 @@ struct TinyParityTests {
         for row in cases {
             let text = row["text"]!.stringValue!
             let ids = int32s(row["ids"])
-            let encoding = tokenizer.encode(text)
-            #expect(encoding.ids == ids, "ids of \(text.debugDescription)")
+            let pair = row["pair"]?.stringValue
+            let encoding = pair.map { tokenizer.encode(text, pair: $0) } ?? tokenizer.encode(text)
+            #expect(encoding.ids == ids, "ids of \(text.debugDescription) \(pair?.debugDescription ?? "")")
+            #expect(encoding.typeIDs == int32s(row["type_ids"]), "type ids of \(text.debugDescription)")
             #expect(
                 encoding.tokens == row["tokens"]!.arrayValue!.map { $0.stringValue! },
                 "tokens of \(text.debugDescription)")

@@ -134,16 +134,16 @@ struct TokenizerErrorTests {
 
     @Test("an unsupported pre-tokenizer, decoder, post-processor or model is an error naming it")
     func unsupportedComponents() {
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "BertPreTokenizer")) {
-            try load(replacing: "pre_tokenizer", with: #"{"type": "BertPreTokenizer"}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Punctuation")) {
+            try load(replacing: "pre_tokenizer", with: #"{"type": "Punctuation"}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "decoder", type: "WordPiece")) {
-            try load(replacing: "decoder", with: #"{"type": "WordPiece", "cleanup": true}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "decoder", type: "CTC")) {
+            try load(replacing: "decoder", with: #"{"type": "CTC"}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "post_processor", type: "RobertaProcessing")) {
-            try load(replacing: "post_processor", with: #"{"type": "RobertaProcessing"}"#)
+        #expect(throws: TokenizerError.unsupportedComponent(kind: "post_processor", type: "Sequence")) {
+            try load(replacing: "post_processor", with: #"{"type": "Sequence", "processors": []}"#)
         }
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "model", type: "Unigram")) {
+        #expect(throws: TokenizerError.unsupportedModel(type: "Unigram", supported: ["BPE", "WordPiece"])) {
             try load(replacing: "model", with: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]]}"#)
         }
         #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Split with a Regex pattern"))
@@ -172,16 +172,21 @@ struct TokenizerErrorTests {
         #expect(tokenizer.encode("hello world hello", maxLength: nil, direction: .right).ids == [1, 21, 26, 8, 21, 2])
     }
 
-    @Test("padding that would change a single encoding is refused; batch-longest padding is accepted")
+    @Test("padding in tokenizer.json is ignored, as TEI ignores it: an encoding is never padded")
     func padding() throws {
         let batchLongest =
             #"{"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
         #expect(try load(replacing: "padding", with: batchLongest).encode("hello").ids == [1, 21, 2])
         let fixed =
-            #"{"strategy": {"Fixed": 8}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
-        #expect(throws: TokenizerError.unsupportedComponent(kind: "padding", type: "Fixed")) {
-            try load(replacing: "padding", with: fixed)
-        }
+            #"{"strategy": {"Fixed": 8}, "direction": "Right", "pad_to_multiple_of": 4, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#
+        #expect(try load(replacing: "padding", with: fixed).encode("hello").ids == [1, 21, 2])
+    }
+
+    @Test("an unsupported model type is an error naming it and the supported ones")
+    func unsupportedModelText() {
+        let error = TokenizerError.unsupportedModel(type: "Unigram", supported: ["BPE", "WordPiece"])
+        #expect(
+            error.description == "unsupported model type \"Unigram\" in tokenizer.json (supported: BPE, WordPiece)")
     }
 
     @Test("a merge naming a token missing from the vocab is an error")

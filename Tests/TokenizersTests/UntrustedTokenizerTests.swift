@@ -223,12 +223,14 @@ struct UntrustedTokenizerCacheTests {
     }
 
     func merges(_ slots: [PairSlot]) -> PairTable {
-        PairTable(slots: slots, shift: parsed.model.merges.shift, count: parsed.model.merges.count)
+        PairTable(
+            slots: slots, shift: parsed.model.cacheableTables!.merges.shift,
+            count: parsed.model.cacheableTables!.merges.count)
     }
 
     @Test("a merge whose result id is outside the vocab is refused (it would index past the token strings)")
     func mergedIDOutOfRange() throws {
-        let slots = parsed.model.merges.slots.map { slot in
+        let slots = parsed.model.cacheableTables!.merges.slots.map { slot in
             slot.key == UInt64.max ? slot : PairSlot(key: slot.key, value: slot.value & 0xFFFF_FFFF_0000_0000 | 1 << 30)
         }
         try writeCache(vocab: vocab(), merges: merges(slots))
@@ -237,8 +239,8 @@ struct UntrustedTokenizerCacheTests {
 
     @Test("a merge table without an empty slot is refused (a lookup of an absent pair would probe forever)")
     func fullMergeTable() throws {
-        let some = try #require(parsed.model.merges.slots.first { $0.key != UInt64.max })
-        try writeCache(vocab: vocab(), merges: merges(parsed.model.merges.slots.map { _ in some }))
+        let some = try #require(parsed.model.cacheableTables!.merges.slots.first { $0.key != UInt64.max })
+        try writeCache(vocab: vocab(), merges: merges(parsed.model.cacheableTables!.merges.slots.map { _ in some }))
         try expectRebuilt("merge")
     }
 
@@ -249,7 +251,7 @@ struct UntrustedTokenizerCacheTests {
         let slots = parsed.model.vocab.slotArray.map { slot in
             slot.entry == Int32(ids.count - 1) ? TokenSlot(hash: slot.hash, entry: slot.entry, id: Int32.max - 1) : slot
         }
-        try writeCache(vocab: vocab(ids: ids, slots: slots), merges: parsed.model.merges)
+        try writeCache(vocab: vocab(ids: ids, slots: slots), merges: parsed.model.cacheableTables!.merges)
         try expectRebuilt("vocab id 2147483646")
     }
 
@@ -258,7 +260,7 @@ struct UntrustedTokenizerCacheTests {
     func entryID352M() throws {
         var ids = parsed.model.vocab.entryIDs
         ids[9] = 352_321_556
-        try writeCache(vocab: vocab(ids: ids), merges: parsed.model.merges)
+        try writeCache(vocab: vocab(ids: ids), merges: parsed.model.cacheableTables!.merges)
         try expectRebuilt("vocab id 352321556 is outside 0..<\(ids.count)")
     }
 
@@ -267,7 +269,7 @@ struct UntrustedTokenizerCacheTests {
         let slots = parsed.model.vocab.slotArray.map { slot in
             slot.entry == 9 ? TokenSlot(hash: slot.hash, entry: slot.entry, id: 352_321_556) : slot
         }
-        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.cacheableTables!.merges)
         try expectRebuilt("disagrees with entry 9")
     }
 
@@ -275,7 +277,7 @@ struct UntrustedTokenizerCacheTests {
     func fullVocabTable() throws {
         let some = try #require(parsed.model.vocab.slotArray.first { $0.entry >= 0 })
         let slots = parsed.model.vocab.slotArray.map { $0.entry >= 0 ? $0 : some }
-        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.cacheableTables!.merges)
         try expectRebuilt("vocab")
     }
 
@@ -284,7 +286,7 @@ struct UntrustedTokenizerCacheTests {
         let slots = parsed.model.vocab.slotArray.map { slot in
             slot.entry >= 0 ? TokenSlot(hash: slot.hash, entry: slot.entry, id: (slot.id + 1) % 20) : slot
         }
-        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.merges)
+        try writeCache(vocab: vocab(slots: slots), merges: parsed.model.cacheableTables!.merges)
         try expectRebuilt("disagrees")
     }
 
@@ -305,5 +307,83 @@ struct UntrustedTokenizerCacheTests {
         _ = try Tokenizer(tokenizerJSONPath: jsonPath)
         for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
         for path in unrelated { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    }
+}
+
+/// WordPiece models (BERT) and the BERT components from untrusted files.
+@Suite("WordPiece tokenizer.json from untrusted files")
+struct UntrustedWordPieceTests {
+    /// A WordPiece tokenizer.json with these `model` members after the type.
+    private func wordPiece(_ members: String, extra: String = "") -> String {
+        #"{\#(extra)"model":{"type":"WordPiece",\#(members)}}"#
+    }
+
+    @Test("a vocab giving one id to two tokens, or an id outside the vocab, is refused naming the id")
+    func vocabIDs() throws {
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":1,"b":1}"#), "gives id 1 to both")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":5}"#), "id 5 is outside 0..<2")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":2147483000}"#), "2147483000")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":-1}"#), "-1")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":[["[UNK]",0]]"#), "has no vocab object")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]""#), "has no vocab object")
+    }
+
+    @Test("a missing unk_token, or one not in the vocab, is refused at load (HF would fail at the first unknown word)")
+    func unknownToken() throws {
+        try expectRefused(wordPiece(#""vocab":{"a":0}"#), "has no unk_token")
+        try expectRefused(wordPiece(#""unk_token":"[UNK]","vocab":{"a":0}"#), #"unk_token "[UNK]" is not in the vocab"#)
+        try expectRefused(wordPiece(#""unk_token":7,"vocab":{"a":0}"#), "has no unk_token")
+    }
+
+    @Test("max_input_chars_per_word outside 0...10000, or not an integer, is refused; a prefix must be a string")
+    func limits() throws {
+        let vocab = ###""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":1,"##a":2}"###
+        for value in ["10001", "1000000000000", "-1", "\"100\"", "1.5"] {
+            try expectRefused(wordPiece(vocab + #","max_input_chars_per_word":\#(value)"#), "max_input_chars_per_word")
+        }
+        try expectRefused(wordPiece(vocab + #","continuing_subword_prefix":3"#), "continuing_subword_prefix")
+    }
+
+    @Test("the longest allowed word is cut by lookups bounded by the longest token, not the word's square")
+    func longestWord() throws {
+        let directory = try tokenizerDirectory(
+            wordPiece(###""unk_token":"[UNK]","max_input_chars_per_word":10000,"vocab":{"[UNK]":0,"a":1,"##a":2}"###))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tokenizer = try Tokenizer(tokenizerJSONPath: directory + "/tokenizer.json", cacheDirectory: nil)
+        let ids = tokenizer.encode(String(repeating: "a", count: 10000)).ids
+        #expect(ids.count == 10000 && ids.first == 1 && ids.dropFirst().allSatisfy { $0 == 2 })
+        #expect(tokenizer.encode(String(repeating: "a", count: 10001)).ids == [0])
+        #expect(tokenizer.encode(String(repeating: "a", count: 9999) + "b").ids == [0])
+    }
+
+    @Test("BERT components with members of the wrong type are refused, naming the member")
+    func componentMembers() throws {
+        let model = #""unk_token":"[UNK]","vocab":{"[UNK]":0,"a":1}"#
+        try expectRefused(
+            wordPiece(model, extra: #""normalizer":{"type":"BertNormalizer","lowercase":"yes"},"#), "lowercase")
+        try expectRefused(
+            wordPiece(model, extra: #""normalizer":{"type":"BertNormalizer","strip_accents":1},"#), "strip_accents")
+        try expectRefused(wordPiece(model, extra: #""decoder":{"type":"WordPiece","cleanup":0},"#), "cleanup")
+        try expectRefused(wordPiece(model, extra: #""decoder":{"type":"WordPiece","prefix":[]},"#), "prefix")
+        try expectRefused(
+            wordPiece(model, extra: #""pre_tokenizer":{"type":"ByteLevel","add_prefix_space":"no"},"#),
+            "add_prefix_space")
+        try expectRefused(
+            wordPiece(model, extra: #""post_processor":{"type":"ByteLevel","trim_offsets":1},"#), "trim_offsets")
+        try expectRefused(
+            wordPiece(model, extra: #""post_processor":{"type":"RobertaProcessing","cls":["a",1]},"#), "sep")
+        try expectRefused(
+            wordPiece(
+                model,
+                extra:
+                    #""post_processor":{"type":"TemplateProcessing","special_tokens":{},"single":[{"Sequence":{"id":"A","type_id":4294967296}}]},"#
+            ), "type_id")
+    }
+
+    @Test("an unknown model type names itself and the supported ones")
+    func unknownModel() throws {
+        try expectRefused(#"{"model":{"type":"Unigram","vocab":[]}}"#, #""Unigram""#)
+        try expectRefused(#"{"model":{"type":"Unigram","vocab":[]}}"#, "supported: BPE, WordPiece")
+        try expectRefused(#"{"model":{"vocab":{}}}"#, #"no "type""#)
     }
 }

@@ -1,0 +1,93 @@
+// The `model` of tokenizer.json, chosen by its `type`: BPE (EmbeddingGemma) or WordPiece (BERT). Both stream their
+// vocab into a `TokenTable`; only BPE has merges and a binary cache (a WordPiece vocab of 30,522 tokens parses in a
+// few milliseconds).
+
+/// The supported tokenizer models.
+enum TokenizerModel: Sendable {
+    case bpe(BPEModel)
+    case wordPiece(WordPieceModel)
+
+    static let supportedTypes = ["BPE", "WordPiece"]
+
+    var vocab: TokenTable {
+        switch self {
+        case .bpe(let model): return model.vocab
+        case .wordPiece(let model): return model.vocab
+        }
+    }
+
+    var tokenStrings: [String?] {
+        switch self {
+        case .bpe(let model): return model.tokenStrings
+        case .wordPiece(let model): return model.tokenStrings
+        }
+    }
+
+    /// The BPE tables worth caching, nil for other models.
+    var cacheableTables: (vocab: TokenTable, merges: PairTable)? {
+        if case .bpe(let model) = self { return (model.vocab, model.merges) }
+        return nil
+    }
+
+    /// Reads the `model` object. The vocab and merges are streamed into their tables, or skipped when `cached` holds
+    /// the tables already built from this same file.
+    static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
+        -> TokenizerModel
+    {
+        var type: String?
+        var vocab = cached?.vocab ?? TokenTable(expectedCount: 1 << 18)
+        var vocabSeen = false
+        var mergesSeen = false
+        var deferredMerges: Int?
+        var merges = cached?.merges ?? PairTable(capacityFor: 0)
+        var settings: [String: JSONValue] = [:]
+
+        try scanner.readObject { scanner, key in
+            switch key {
+            case "vocab" where cached != nil, "merges" where cached != nil:
+                try scanner.skipValue()
+                vocabSeen = true
+                mergesSeen = mergesSeen || key == "merges"
+            case "vocab" where try scanner.peek() == UInt8(ascii: "{"):
+                try BPEModel.readVocab(&scanner, into: &vocab)
+                vocabSeen = true
+            case "merges" where type != nil && type != "BPE":
+                try scanner.skipValue()
+            case "merges":
+                mergesSeen = true
+                if vocabSeen {
+                    merges = try BPEModel.readMerges(
+                        &scanner, vocab: vocab, prefix: settings["continuing_subword_prefix"])
+                } else {
+                    deferredMerges = scanner.position
+                    try scanner.skipValue()
+                }
+            case "type":
+                type = try scanner.readValue().stringValue
+            default:
+                settings[key] = try scanner.readValue()
+            }
+        }
+        guard let type else {
+            throw TokenizerError.invalidTokenizer("model has no \"type\"")
+        }
+        switch type {
+        case "BPE":
+            guard vocabSeen else { throw TokenizerError.invalidTokenizer("BPE model has no vocab object") }
+            if let deferredMerges {
+                var rewound = scanner
+                rewound.position = deferredMerges
+                merges = try BPEModel.readMerges(&rewound, vocab: vocab, prefix: settings["continuing_subword_prefix"])
+            }
+            if let dropout = settings["dropout"], !dropout.isNull, dropout != .number(0) {
+                throw TokenizerError.unsupportedComponent(kind: "model option", type: "BPE dropout")
+            }
+            return .bpe(try BPEModel(vocab: vocab, merges: merges, settings: settings))
+        case "WordPiece":
+            guard vocabSeen else { throw TokenizerError.invalidTokenizer("WordPiece model has no vocab object") }
+            return .wordPiece(try WordPieceModel(vocab: vocab, settings: settings))
+        default:
+            throw TokenizerError.unsupportedModel(type: type, supported: supportedTypes)
+        }
+    }
+}
