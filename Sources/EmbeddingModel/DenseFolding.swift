@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// One Dense module of the sentence head before packing: `weights` row-major `[outFeatures × inFeatures]`.
@@ -6,11 +7,12 @@ struct DenseParameters {
     let bias: [Float]?
     let outFeatures: Int
     let inFeatures: Int
+    var activation: DenseActivation = .identity
 
     /// Multiply-adds per embedded vector.
     var multiplyAdds: Int { outFeatures * inFeatures }
 
-    /// This layer then `next`, as one layer. With identity activations W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂)
+    /// This layer (identity activation) then `next`, as one layer with `next`'s activation. With identity activations W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂)
     /// exactly; the product is formed once here in fp32, so the result differs from two passes only by rounding.
     func followed(by next: DenseParameters, pool: ComputePool) -> DenseParameters {
         precondition(
@@ -43,20 +45,58 @@ struct DenseParameters {
             }
         }
         return DenseParameters(
-            weights: product, bias: foldedBias, outFeatures: next.outFeatures, inFeatures: inFeatures)
+            weights: product, bias: foldedBias, outFeatures: next.outFeatures, inFeatures: inFeatures,
+            activation: next.activation)
     }
 }
 
-/// Merges each Dense layer into the one before it whenever the merged matrix costs fewer multiply-adds than the
+/// Merges each Dense layer into the one before it (when that one has no activation) whenever the merged matrix costs fewer multiply-adds than the
 /// two apart (EmbeddingGemma's 768→3072→768 becomes one 768×768: an eighth of the work and of the bytes read).
 func foldDenseLayers(_ layers: [DenseParameters], pool: ComputePool) -> [DenseParameters] {
     var folded: [DenseParameters] = []
     for layer in layers {
-        if let last = folded.last, layer.outFeatures * last.inFeatures <= last.multiplyAdds + layer.multiplyAdds {
+        if let last = folded.last, last.activation == .identity,
+            layer.outFeatures * last.inFeatures <= last.multiplyAdds + layer.multiplyAdds
+        {
             folded[folded.count - 1] = last.followed(by: layer, pool: pool)
         } else {
             folded.append(layer)
         }
     }
     return folded
+}
+
+/// One Linear of the sentence head: a Dense module, or several folded into one (see `foldDenseLayers`).
+struct DenseWeights: Sendable {
+    let matrix: PackedMatrix
+    let bias: [Float]?
+    let activation: DenseActivation
+
+    /// The Dense modules of `sentence`, folded where cheaper and packed at `precision` (`pool` multiplies them).
+    /// Their small matrices are copied and may be F32, BF16 or F16.
+    static func load(_ sentence: SentenceConfiguration, precision: WeightPrecision, pool: ComputePool) throws
+        -> [DenseWeights]
+    {
+        var layers: [DenseParameters] = []
+        for module in sentence.denseLayers {
+            let path = (module.directory as NSString).appendingPathComponent("model.safetensors")
+            let file = try ModelWeights.openWeights(path)
+            try ModelWeights.checkAllUsed(file, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
+            layers.append(
+                DenseParameters(
+                    weights: try file.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
+                    bias: module.hasBias ? try file.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
+                    outFeatures: module.outFeatures, inFeatures: module.inFeatures, activation: module.activation))
+        }
+        // Folded in fp32 before any bf16 rounding, so bf16 rounds the product once rather than each factor.
+        return foldDenseLayers(layers, pool: pool).map { layer in
+            layer.weights.withUnsafeBufferPointer {
+                DenseWeights(
+                    matrix: PackedMatrix(
+                        weights: $0, outFeatures: layer.outFeatures, inFeatures: layer.inFeatures,
+                        precision: precision),
+                    bias: layer.bias, activation: layer.activation)
+            }
+        }
+    }
 }

@@ -27,7 +27,8 @@ final class GrowableBuffer<Element> {
     }
 }
 
-/// The activations of one forward pass over a packed batch of `T` tokens, reused from batch to batch.
+/// The activations of one forward pass over a packed batch of `T` tokens, reused from batch to batch. The widths
+/// below are Gemma's (`Encoder`); `BertEncoder` puts its own uses in the same buffers.
 ///
 /// Buffers whose lifetimes do not overlap share memory: the normed block input is dead once its GEMM ran, so the
 /// block's projected output goes there; q | k | v are dead after attention, so the gate and up products reuse their
@@ -51,14 +52,15 @@ final class EncoderScratch {
     let pooled = GrowableBuffer<Float>()
     let dense = GrowableBuffer<Float>()
 
-    func reserve(tokens: Int, sequences: Int, config: EncoderConfiguration, headWidth: Int) {
-        let hidden = config.hiddenSize
-        let queryWidth = config.queryHeadCount * config.headDim
-        let qkvWidth = (config.queryHeadCount + 2 * config.keyValueHeadCount) * config.headDim
+    /// Room for `tokens` tokens: `attentionWidth` and `projectionWidth` floats per token in `attention` and
+    /// `projections` (each encoder knows what its layers put there), `headWidth` per sequence in the head buffers.
+    func reserve(
+        tokens: Int, sequences: Int, hidden: Int, attentionWidth: Int, projectionWidth: Int, headWidth: Int
+    ) {
         residual.reserve(tokens * hidden)
         normed.reserve(tokens * hidden)
-        attention.reserve(tokens * max(queryWidth, config.intermediateSize))
-        projections.reserve(tokens * max(qkvWidth, GatedProjections.scratchWidth(outFeatures: config.intermediateSize)))
+        attention.reserve(tokens * attentionWidth)
+        projections.reserve(tokens * projectionWidth)
         positions.reserve(tokens)
         pooled.reserve(sequences * headWidth)
         dense.reserve(sequences * headWidth)

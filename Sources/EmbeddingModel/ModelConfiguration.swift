@@ -169,14 +169,25 @@ struct EncoderConfiguration: Sendable, Equatable {
     }
 }
 
-/// One sentence-transformers `Dense` module: y = W·x (+ b), identity activation.
+/// The activation of a sentence-transformers `Dense` module.
+enum DenseActivation: Sendable, Equatable {
+    case identity
+    case tanh
+
+    /// Class paths as sentence-transformers saves them (it moved torch's classes between versions).
+    static let names: [String: DenseActivation] = [
+        "torch.nn.modules.linear.Identity": .identity, "torch.nn.Identity": .identity,
+        "torch.nn.modules.activation.Tanh": .tanh, "torch.nn.Tanh": .tanh,
+    ]
+}
+
+/// One sentence-transformers `Dense` module: y = activation(W·x (+ b)).
 struct DenseConfiguration: Sendable, Equatable {
     var directory: String
     var inFeatures: Int
     var outFeatures: Int
     var hasBias: Bool
-
-    static let identity: Set<String> = ["torch.nn.modules.linear.Identity", "torch.nn.Identity"]
+    var activation: DenseActivation
 
     init(directory: String) throws {
         self.directory = directory
@@ -190,18 +201,20 @@ struct DenseConfiguration: Sendable, Equatable {
                 file: path, field: field, reason: "must be in 1...\(1 << 16), is \(value)")
         }
         hasBias = try json.optionalBool("bias") ?? true
-        let activation = try json.string("activation_function")
-        guard Self.identity.contains(activation) else {
+        let activationName = try json.string("activation_function")
+        guard let activation = DenseActivation.names[activationName] else {
             throw ModelLoadError.unsupported(
-                file: path, field: "activation_function", value: activation,
-                supported: "torch.nn.modules.linear.Identity")
+                file: path, field: "activation_function", value: activationName,
+                supported: "torch.nn.modules.linear.Identity, torch.nn.modules.activation.Tanh")
         }
+        self.activation = activation
         try json.require("use_residual", isAbsentOr: false, supported: "false")
     }
 }
 
 /// What the sentence-transformers files around the encoder say: the module chain, pooling, prompts, length limit.
 struct SentenceConfiguration: Sendable, Equatable {
+    var pooling: PoolingMode
     var denseLayers: [DenseConfiguration]
     /// Whether the module chain ends in `Normalize` (the API normalises on request either way).
     var endsWithNormalize: Bool
@@ -209,8 +222,9 @@ struct SentenceConfiguration: Sendable, Equatable {
     var defaultPromptName: String?
     var maxSequenceLength: Int
 
-    /// Reads `modules.json`, the pooling and Dense configs, `config_sentence_transformers.json` and the length limit.
-    init(directory: String, encoder: EncoderConfiguration) throws {
+    /// Reads `modules.json`, the pooling and Dense configs, `config_sentence_transformers.json` and the length limit,
+    /// for an encoder of `hiddenSize` that takes sequences of up to `maxPositions` tokens.
+    init(directory: String, hiddenSize: Int, maxPositions: Int) throws {
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let modulesPath = file("modules.json")
         guard let data = try readModelFile(modulesPath) else { throw ModelLoadError.missingFile(path: modulesPath) }
@@ -236,12 +250,12 @@ struct SentenceConfiguration: Sendable, Equatable {
                 file: modulesPath, field: "type", value: chain.dropFirst().first?.kind ?? "nothing",
                 supported: "Pooling after Transformer")
         }
-        try Self.checkPooling(
-            path: file((pooling.path as NSString).appendingPathComponent("config.json")),
-            hiddenSize: encoder.hiddenSize)
+        self.pooling = try PoolingMode(
+            configPath: file((pooling.path as NSString).appendingPathComponent("config.json")),
+            hiddenSize: hiddenSize)
         denseLayers = []
         endsWithNormalize = false
-        var width = encoder.hiddenSize
+        var width = hiddenSize
         for module in rest {
             switch module.kind {
             case "Dense" where !endsWithNormalize:
@@ -275,56 +289,27 @@ struct SentenceConfiguration: Sendable, Equatable {
             prompts = [:]
             defaultPromptName = nil
         }
-        maxSequenceLength = try Self.maxSequenceLength(directory: directory, encoder: encoder)
+        maxSequenceLength = try Self.maxSequenceLength(directory: directory, maxPositions: maxPositions)
     }
 
     /// sentence-transformers' rule: `max_seq_length` from `sentence_bert_config.json`, else the smaller of the
     /// tokenizer's `model_max_length` and the encoder's `max_position_embeddings`.
-    private static func maxSequenceLength(directory: String, encoder: EncoderConfiguration) throws -> Int {
+    private static func maxSequenceLength(directory: String, maxPositions: Int) throws -> Int {
         let bertPath = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
         if let length = try JSONObject(optionalPath: bertPath)?.optionalInt("max_seq_length") {
             // The encoder's tables are sized by this, so it is bounded by what the config says the model handles.
-            guard length > 0, length <= encoder.maxPositionEmbeddings else {
+            guard length > 0, length <= maxPositions else {
                 throw ModelLoadError.invalidField(
                     file: bertPath, field: "max_seq_length",
-                    reason: "must be in 1...\(encoder.maxPositionEmbeddings) (max_position_embeddings), is \(length)")
+                    reason: "must be in 1...\(maxPositions) (what max_position_embeddings covers), is \(length)")
             }
             return length
         }
         // HF writes a huge placeholder (1e30) here when the tokenizer has no limit: such a value is not an error.
         let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
         if let length = try? JSONObject(optionalPath: tokenizerPath)?.optionalInt("model_max_length"), length > 0 {
-            return min(length, encoder.maxPositionEmbeddings)
+            return min(length, maxPositions)
         }
-        return encoder.maxPositionEmbeddings
-    }
-
-    /// Only mean pooling over every token (prompt included) is implemented; both config spellings are accepted.
-    private static func checkPooling(path: String, hiddenSize: Int) throws {
-        let json = try JSONObject(path: path)
-        if let mode = try json.optionalString("pooling_mode") {
-            guard mode == "mean" else {
-                throw ModelLoadError.unsupported(file: path, field: "pooling_mode", value: mode, supported: "mean")
-            }
-        } else {
-            guard try json.optionalBool("pooling_mode_mean_tokens") == true else {
-                throw ModelLoadError.unsupported(
-                    file: path, field: "pooling_mode_mean_tokens", value: "false",
-                    supported: "true")
-            }
-            for field in [
-                "pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken",
-            ] {
-                try json.require(field, isAbsentOr: false, supported: "false (mean pooling only)")
-            }
-        }
-        try json.require("include_prompt", isAbsentOr: true, supported: "true (prompt tokens are part of the mean)")
-        let width = try json.optionalInt("word_embedding_dimension") ?? json.optionalInt("embedding_dimension")
-        if let width, width != hiddenSize {
-            throw ModelLoadError.invalidField(
-                file: path, field: "word_embedding_dimension",
-                reason: "is \(width) but the encoder's hidden_size is \(hiddenSize)")
-        }
+        return maxPositions
     }
 }

@@ -30,17 +30,11 @@ struct LayerWeights: Sendable {
     let postFeedforwardNorm: NormWeights
 }
 
-/// One Linear of the sentence head: a Dense module, or several folded into one (see `foldDenseLayers`).
-struct DenseWeights: Sendable {
-    let matrix: PackedMatrix
-    let bias: [Float]?
-}
-
-/// Every weight the encoder and the sentence head read. The embedding table stays in the file: the forward pass
+/// Every weight the Gemma3 encoder reads. The embedding table stays in the file: the forward pass
 /// reads the rows a batch needs.
 ///
 /// The encoder's matrices and the embedding table are read in place and must be F32 (as the published model is);
-/// norms and the small Dense matrices are copied and may also be BF16 or F16.
+/// norms are copied and may also be BF16 or F16.
 struct ModelWeights: Sendable {
     /// Kept open for the embedding rows.
     let file: SafetensorsFile
@@ -48,15 +42,9 @@ struct ModelWeights: Sendable {
     let embeddingOffset: Int
     let layers: [LayerWeights]
     let finalNorm: NormWeights
-    /// The Dense head, consecutive modules folded where that is cheaper.
-    let dense: [DenseWeights]
 
-    /// `precision` applies to every packed Linear (layers and Dense head); norms and the embedding table stay fp32.
-    /// `pool` multiplies the Dense layers together.
-    init(
-        directory: String, encoder config: EncoderConfiguration, sentence: SentenceConfiguration,
-        precision: WeightPrecision, pool: ComputePool
-    ) throws {
+    /// `precision` applies to every packed Linear; norms and the embedding table stay fp32.
+    init(directory: String, encoder config: EncoderConfiguration, precision: WeightPrecision) throws {
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         let file = try Self.openWeights(path)
         self.file = file
@@ -116,33 +104,11 @@ struct ModelWeights: Sendable {
         layers = packedLayers
         finalNorm = try NormWeights(file, prefix + "norm.weight", width: hidden)
         try Self.checkAllUsed(file, used)
-
-        var denseLayers: [DenseParameters] = []
-        for module in sentence.denseLayers {
-            let densePath = (module.directory as NSString).appendingPathComponent("model.safetensors")
-            let denseFile = try Self.openWeights(densePath)
-            try Self.checkAllUsed(denseFile, module.hasBias ? ["linear.weight", "linear.bias"] : ["linear.weight"])
-            denseLayers.append(
-                DenseParameters(
-                    weights: try denseFile.floatArray("linear.weight", shape: [module.outFeatures, module.inFeatures]),
-                    bias: module.hasBias ? try denseFile.floatArray("linear.bias", shape: [module.outFeatures]) : nil,
-                    outFeatures: module.outFeatures, inFeatures: module.inFeatures))
-        }
-        // Folded in fp32 before any bf16 rounding, so bf16 rounds the product once rather than each factor.
-        dense = foldDenseLayers(denseLayers, pool: pool).map { layer in
-            layer.weights.withUnsafeBufferPointer {
-                DenseWeights(
-                    matrix: PackedMatrix(
-                        weights: $0, outFeatures: layer.outFeatures,
-                        inFeatures: layer.inFeatures, precision: precision),
-                    bias: layer.bias)
-            }
-        }
     }
 
     /// Opens a weights file: a missing one is `missingFile`; any other failure is `SafetensorsFile`'s error, with
     /// the system's reason (permission denied, not a directory, …).
-    private static func openWeights(_ path: String) throws -> SafetensorsFile {
+    static func openWeights(_ path: String) throws -> SafetensorsFile {
         var status = stat()
         if stat(path, &status) != 0 && errno == ENOENT { throw ModelLoadError.missingFile(path: path) }
         return try SafetensorsFile(path: path)
@@ -150,7 +116,7 @@ struct ModelWeights: Sendable {
 
     /// A tensor the model does not read means config.json does not describe this checkpoint (12 of its 24 layers,
     /// say): serving it would give wrong vectors without a word, so it is an error naming a few of them.
-    private static func checkAllUsed(_ file: SafetensorsFile, _ used: Set<String>) throws {
+    static func checkAllUsed(_ file: SafetensorsFile, _ used: Set<String>) throws {
         let unused = file.tensors.keys.filter { !used.contains($0) }.sorted()
         guard unused.isEmpty else {
             throw ModelLoadError.unusedTensors(path: file.path, names: Array(unused.prefix(3)), count: unused.count)

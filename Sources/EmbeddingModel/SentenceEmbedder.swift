@@ -15,8 +15,13 @@ public struct ModelInfo: Sendable, Equatable {
     public let prompts: [String: String]
     /// Prompt applied when a request names none (nil: no prompt).
     public let defaultPromptName: String?
-    /// `model_type` from config.json ("gemma3_text").
+    /// `model_type` from config.json ("gemma3_text", "bert", "roberta", "xlm-roberta").
     public let modelType: String
+    /// How token states become one vector (the `1_Pooling` module).
+    public let pooling: PoolingMode
+    /// Whether the sentence-transformers module chain ends in `Normalize` (`2_Normalize`): the model's own output is
+    /// unit length. `embed` returns the vector before it either way.
+    public let normalizes: Bool
 }
 
 /// Why a batch of token sequences cannot be embedded.
@@ -41,7 +46,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// EmbeddingGemma as sentence-transformers runs it: encoder, mean pooling over every token, Dense layers.
+/// A sentence-transformers model as it runs it: the encoder config.json names (EmbeddingGemma's Gemma3, or the BERT
+/// family), the `1_Pooling` module, Dense layers.
 ///
 /// Calls are meant to come from one batcher thread at a time; a lock serialises them anyway, because they share
 /// the activation buffers. `@unchecked Sendable`: the only mutable state is `scratch`, touched only with `lock` held.
@@ -50,7 +56,9 @@ public final class SentenceEmbedder: @unchecked Sendable {
     public let info: ModelInfo
     /// How the Linear weights were packed.
     public let precision: WeightPrecision
-    private let encoder: Encoder
+    private let encoder: any TokenEncoder
+    private let pooling: PoolingMode
+    private let dense: [DenseWeights]
     private let pool: ComputePool
     private let lock = NSLock()
     private let scratch = EncoderScratch()
@@ -59,24 +67,35 @@ public final class SentenceEmbedder: @unchecked Sendable {
     /// Linear weights packed at `precision`; activations, norms and accumulation stay fp32 whatever it is.
     public init(directory: String, pool: ComputePool, precision: WeightPrecision = .float32) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
-        let config = try EncoderConfiguration(path: configPath)
-        let sentence = try SentenceConfiguration(directory: directory, encoder: config)
-        let weights = try ModelWeights(
-            directory: directory, encoder: config, sentence: sentence,
-            precision: precision, pool: pool)
-        let modelType = try JSONObject(path: configPath).string("model_type")
-        // The RoPE tables cover the longest sequence accepted, not every position the config names.
-        encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
+        let architecture = try Architecture(configPath: configPath)
+        let sentence = try SentenceConfiguration(
+            directory: directory, hiddenSize: architecture.hiddenSize, maxPositions: architecture.maxPositions)
+        let modelType: String
+        switch architecture {
+        case .gemma3(let config):
+            let weights = try ModelWeights(directory: directory, encoder: config, precision: precision)
+            // The RoPE tables cover the longest sequence accepted, not every position the config names.
+            encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
+            modelType = "gemma3_text"
+        case .bert(let config):
+            let weights = try BertWeights(directory: directory, config: config, precision: precision)
+            encoder = BertEncoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
+            modelType = config.modelType
+        }
+        dense = try DenseWeights.load(sentence, precision: precision, pool: pool)
+        pooling = sentence.pooling
         self.pool = pool
         self.precision = precision
         info = ModelInfo(
-            hiddenSize: config.hiddenSize,
-            embeddingDimensions: sentence.denseLayers.last?.outFeatures ?? config.hiddenSize,
+            hiddenSize: architecture.hiddenSize,
+            embeddingDimensions: sentence.denseLayers.last?.outFeatures ?? architecture.hiddenSize,
             maxSequenceLength: sentence.maxSequenceLength,
-            vocabularySize: config.vocabularySize,
+            vocabularySize: encoder.vocabularySize,
             prompts: sentence.prompts,
             defaultPromptName: sentence.defaultPromptName,
-            modelType: modelType
+            modelType: modelType,
+            pooling: sentence.pooling,
+            normalizes: sentence.endsWithNormalize
         )
     }
 
@@ -87,20 +106,20 @@ public final class SentenceEmbedder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
-        let width = encoder.weights.dense.reduce(encoder.config.hiddenSize) { max($0, $1.matrix.outFeatures) }
+        let width = dense.reduce(encoder.hiddenSize) { max($0, $1.matrix.outFeatures) }
         try run(sequences, lengths: lengths, headWidth: width)
-        let hidden = encoder.config.hiddenSize
+        let hidden = encoder.hiddenSize
         let count = sequences.count
         let pooled = scratch.pooled.pointer // [sequences × hidden]
         var row = 0
         for (index, length) in lengths.enumerated() {
-            meanRows(
+            pooling.pool(
                 scratch.residual.pointer + row * hidden, rows: length, width: hidden, into: pooled + index * hidden)
             row += length
         }
         var input = scratch.pooled.pointer, output = scratch.dense.pointer
         var inputWidth = hidden
-        for layer in encoder.weights.dense {
+        for layer in dense {
             let outputWidth = layer.matrix.outFeatures
             matmul(
                 input, rows: count, rowStride: inputWidth, layer.matrix, into: output, rowStride: outputWidth,
@@ -109,6 +128,9 @@ public final class SentenceEmbedder: @unchecked Sendable {
                 for index in 0..<count {
                     for o in 0..<outputWidth { output[index * outputWidth + o] += bias[o] }
                 }
+            }
+            if layer.activation == .tanh {
+                for i in 0..<count * outputWidth { output[i] = Foundation.tanh(output[i]) }
             }
             swap(&input, &output)
             inputWidth = outputWidth
@@ -120,15 +142,15 @@ public final class SentenceEmbedder: @unchecked Sendable {
         }
     }
 
-    /// Final-norm token states per sequence: [n_i × hidden] flattened row-major.
+    /// The encoder's last token states per sequence: [n_i × hidden] flattened row-major.
     public func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
         try validate(sequences)
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
-        try run(sequences, lengths: lengths, headWidth: encoder.config.hiddenSize)
-        let hidden = encoder.config.hiddenSize
+        try run(sequences, lengths: lengths, headWidth: encoder.hiddenSize)
+        let hidden = encoder.hiddenSize
         var row = 0
         return try lengths.enumerated().map { index, length in
             defer { row += length }
@@ -141,7 +163,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
     /// Runs the encoder over the packed batch; the token states are then in `scratch.residual`. Call with `lock` held.
     private func run(_ sequences: [[Int32]], lengths: [Int], headWidth: Int) throws {
         let ids = Array(sequences.joined())
-        scratch.reserve(tokens: ids.count, sequences: sequences.count, config: encoder.config, headWidth: headWidth)
+        encoder.reserve(scratch, tokens: ids.count, sequences: sequences.count, headWidth: headWidth)
         try encoder.forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
     }
 
@@ -166,17 +188,6 @@ public final class SentenceEmbedder: @unchecked Sendable {
             }
         }
     }
-}
-
-/// out = mean of `rows` rows of `width` floats, summed in fp32 in row order like the reference's masked sum.
-private func meanRows(_ x: UnsafePointer<Float>, rows: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
-    out.initialize(repeating: 0, count: width)
-    for row in 0..<rows {
-        let source = x + row * width
-        for d in 0..<width { out[d] += source[d] }
-    }
-    let count = Float(rows)
-    for d in 0..<width { out[d] /= count }
 }
 
 /// Matryoshka cut to `dimensions` (nil = all) then optional L2 normalisation (norm computed in Float64).

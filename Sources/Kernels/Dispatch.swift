@@ -168,6 +168,16 @@ struct KernelTable: Sendable {
     let ropeRow: @Sendable (UnsafeMutablePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
     /// (a, b, count)
     let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+    /// (x, ldx, y, ldy, bias, rows, width, weight, shift, epsilon): x = LayerNorm(x + (y + bias)).
+    let layerNormRows:
+        @Sendable (
+            UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int, Int,
+            UnsafePointer<Float>, UnsafePointer<Float>, Float
+        ) -> Void
+    /// (x, ldx, rows, columns, bias)
+    let addBiasRows: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>) -> Void
+    /// (x, ldx, rows, columns, bias): x = gelu_erf(x + bias).
+    let geluErfRows: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?) -> Void
     /// Rows of a GEMM block's first row tile (`firstTileRows`), for `MatmulPlan`.
     let firstTileRows: Int
     /// The bf16 dot-product GEMM, where the variant has one: bf16 weights are then packed in K pairs
@@ -209,6 +219,13 @@ struct KernelTable: Sendable {
         },
         ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
         dot: { Kernels.dotRow($0, $1, count: $2) },
+        layerNormRows: {
+            Kernels.layerNormRows(
+                $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
+                shift: $8, epsilon: $9)
+        },
+        addBiasRows: { Kernels.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
+        geluErfRows: { Kernels.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
         firstTileRows: Kernels.firstTileRows,
         bfloat16Dot: nil)
 
@@ -248,6 +265,13 @@ struct KernelTable: Sendable {
             },
             ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
             dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
+            layerNormRows: {
+                KernelsAVX2.layerNormRows(
+                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
+                    shift: $8, epsilon: $9)
+            },
+            addBiasRows: { KernelsAVX2.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
+            geluErfRows: { KernelsAVX2.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
             firstTileRows: KernelsAVX2.firstTileRows,
             bfloat16Dot: nil)
 
@@ -286,6 +310,13 @@ struct KernelTable: Sendable {
             },
             ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
             dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
+            layerNormRows: {
+                KernelsAVX512.layerNormRows(
+                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
+                    shift: $8, epsilon: $9)
+            },
+            addBiasRows: { KernelsAVX512.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
+            geluErfRows: { KernelsAVX512.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
             firstTileRows: KernelsAVX512.firstTileRows,
             bfloat16Dot: nil)
 
@@ -327,6 +358,13 @@ struct KernelTable: Sendable {
             },
             ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
             dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
+            layerNormRows: {
+                KernelsAVX512BF16.layerNormRows(
+                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
+                    shift: $8, epsilon: $9)
+            },
+            addBiasRows: { KernelsAVX512BF16.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
+            geluErfRows: { KernelsAVX512BF16.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
             firstTileRows: KernelsAVX512BF16.firstTileRows,
             bfloat16Dot: BFloat16DotKernels(
                 roundRowsToPairs: {

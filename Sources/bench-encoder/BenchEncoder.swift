@@ -19,6 +19,18 @@ struct BenchEncoder: ParsableCommand {
     @Option(help: "Bench corpus: JSON lines with a \"text\" field (tokenized with the model's tokenizer).")
     var corpus: String?
 
+    @Option(
+        name: .customLong("corpus-ids"),
+        help:
+            "Bench corpus already tokenized: JSON lines with an \"ids\" array (for a model whose tokenizer this build lacks; scripts/bench-minilm.py writes it)."
+    )
+    var corpusIDs: String?
+
+    @Option(
+        name: .customLong("query-ids"),
+        help: "Also time this comma-separated token id sequence embedded alone (like --query, already tokenized).")
+    var queryIDs: String?
+
     @Option(name: .customLong("batch-tokens"), help: "Tokens per packed batch.")
     var maxBatchTokens = 4096
 
@@ -65,16 +77,41 @@ struct BenchEncoder: ParsableCommand {
                 residentMemory()))
 
         var generator = SplitMix(seed: 42)
+        // Synthetic ids from 300 on, within the vocabulary (EmbeddingGemma's: 300..<200_300, as before).
+        let idRange = UInt64(min(200_000, embedder.info.vocabularySize - 300))
         if latency {
-            try measureLatency(embedder: embedder, generator: &generator)
+            try measureLatency(embedder: embedder, generator: &generator, idRange: idRange)
             return
         }
-        for (label, length) in corpusOnly ? [] : [("short", 16), ("medium", 128), ("long", 1024)] {
+        for (label, requested) in corpusOnly ? [] : [("short", 16), ("medium", 128), ("long", 1024)] {
+            let length = min(requested, embedder.info.maxSequenceLength)
             let count = max(1, maxBatchTokens / length)
             let batch = (0..<count).map { _ in
-                [2] + (0..<length - 2).map { _ in Int32(300 + generator.next() % 200_000) } + [1]
+                [2] + (0..<length - 2).map { _ in Int32(300 + generator.next() % idRange) } + [1]
             }
             measure(label: "\(label) (\(length) tokens × \(count))", batches: [batch], embedder: embedder)
+        }
+        if let corpusIDs {
+            let sequences = try String(contentsOfFile: corpusIDs, encoding: .utf8).split(separator: "\n").map { line in
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let ids = object["ids"] as? [Int]
+                else { throw ValidationError("\(corpusIDs): a line without an \"ids\" array") }
+                return ids.map { Int32($0) }
+            }
+            measureCorpus(sequences, embedder: embedder)
+        }
+        if let queryIDs {
+            let ids = try queryIDs.split(separator: ",").map { text in
+                guard let id = Int32(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--query-ids: \(text) is not a token id")
+                }
+                return id
+            }
+            try measureAlone(ids, embedder: embedder)
+        }
+        guard corpus != nil || query != nil else {
+            print("after the runs: \(residentMemory())")
+            return
         }
         let tokenizer = try Tokenizer(directory: modelDirectory)
         if let corpus {
@@ -89,20 +126,7 @@ struct BenchEncoder: ParsableCommand {
                     $0, addSpecialTokens: true, maxLength: embedder.info.maxSequenceLength, direction: .right
                 ).ids
             }
-            var batches: [[[Int32]]] = [[]]
-            var tokens = 0
-            for sequence in sequences {
-                if tokens + sequence.count > maxBatchTokens, !batches[batches.count - 1].isEmpty {
-                    batches.append([])
-                    tokens = 0
-                }
-                batches[batches.count - 1].append(sequence)
-                tokens += sequence.count
-            }
-            let total = sequences.reduce(0) { $0 + $1.count }
-            measure(
-                label: "corpus (\(sequences.count) texts, \(total) tokens, \(batches.count) batches)",
-                batches: batches, embedder: embedder)
+            measureCorpus(sequences, embedder: embedder)
         }
         if let query {
             let ids = tokenizer.encode(
@@ -112,6 +136,24 @@ struct BenchEncoder: ParsableCommand {
             try measureAlone(ids, embedder: embedder)
         }
         print("after the runs: \(residentMemory())")
+    }
+
+    /// Packs `sequences` in order into batches of at most `maxBatchTokens` tokens and measures them.
+    private func measureCorpus(_ sequences: [[Int32]], embedder: SentenceEmbedder) {
+        var batches: [[[Int32]]] = [[]]
+        var tokens = 0
+        for sequence in sequences {
+            if tokens + sequence.count > maxBatchTokens, !batches[batches.count - 1].isEmpty {
+                batches.append([])
+                tokens = 0
+            }
+            batches[batches.count - 1].append(sequence)
+            tokens += sequence.count
+        }
+        let total = sequences.reduce(0) { $0 + $1.count }
+        measure(
+            label: "corpus (\(sequences.count) texts, \(total) tokens, \(batches.count) batches)",
+            batches: batches, embedder: embedder)
     }
 
     /// Embeds one sequence alone, 10 times to warm up and then `queryRuns` times, and prints p50, p90 and min.
@@ -133,7 +175,7 @@ struct BenchEncoder: ParsableCommand {
 
     /// The --latency mode: one query alone (`--query`, else `queryTokens` synthetic ids), then one packed batch of
     /// `memoryBatchTokens` tokens in sequences of 1024 and the resident memory it leaves.
-    private func measureLatency(embedder: SentenceEmbedder, generator: inout SplitMix) throws {
+    private func measureLatency(embedder: SentenceEmbedder, generator: inout SplitMix, idRange: UInt64) throws {
         if let query {
             let tokenizer = try Tokenizer(directory: modelDirectory)
             try measureAlone(
@@ -143,13 +185,14 @@ struct BenchEncoder: ParsableCommand {
                 ).ids, embedder: embedder)
         } else {
             guard queryTokens >= 2 else { throw ValidationError("--query-tokens must be at least 2 (BOS and EOS)") }
-            let ids = [2] + (0..<queryTokens - 2).map { _ in Int32(300 + generator.next() % 200_000) } + [1]
+            let ids = [2] + (0..<queryTokens - 2).map { _ in Int32(300 + generator.next() % idRange) } + [1]
             try measureAlone(ids, embedder: embedder)
         }
         guard memoryBatchTokens > 0 else { return }
-        let batch = stride(from: 0, to: memoryBatchTokens, by: 1024).map { start in
-            let length = min(1024, memoryBatchTokens - start)
-            return [2] + (0..<max(0, length - 2)).map { _ in Int32(300 + generator.next() % 200_000) } + [1]
+        let sequenceTokens = min(1024, embedder.info.maxSequenceLength)
+        let batch = stride(from: 0, to: memoryBatchTokens, by: sequenceTokens).map { start in
+            let length = min(sequenceTokens, memoryBatchTokens - start)
+            return [2] + (0..<max(0, length - 2)).map { _ in Int32(300 + generator.next() % idRange) } + [1]
         }
         let start = Date()
         _ = try embedder.embed(batch)

@@ -28,10 +28,11 @@ private func expectLoadError(
 
 @Suite("Model directory validation")
 struct ModelConfigurationTests {
-    @Test("a model type other than gemma3_text is refused, naming model_type")
+    @Test("an unknown model type is refused, naming model_type and the supported ones")
     func modelType() throws {
-        try expectLoadError(afterEditing: "config.json", { $0["model_type"] = "bert" }) {
-            .unsupported(file: $0, field: "model_type", value: "bert", supported: "gemma3_text")
+        try expectLoadError(afterEditing: "config.json", { $0["model_type"] = "llama" }) {
+            .unsupported(
+                file: $0, field: "model_type", value: "llama", supported: "gemma3_text, bert, roberta, xlm-roberta")
         }
     }
 
@@ -58,19 +59,34 @@ struct ModelConfigurationTests {
         }
     }
 
-    @Test("pooling other than mean is refused")
+    @Test("a pooling mode that is not implemented is refused")
     func pooling() throws {
-        try expectLoadError(afterEditing: "1_Pooling/config.json", { $0["pooling_mode"] = "cls" }) {
-            .unsupported(file: $0, field: "pooling_mode", value: "cls", supported: "mean")
+        try expectLoadError(afterEditing: "1_Pooling/config.json", { $0["pooling_mode"] = "weightedmean" }) {
+            .unsupported(
+                file: $0, field: "pooling_mode", value: "weightedmean",
+                supported: "one of cls, mean, max, mean_sqrt_len_tokens, lasttoken")
+        }
+        try expectLoadError(
+            afterEditing: "1_Pooling/config.json",
+            {
+                $0.removeValue(forKey: "pooling_mode")
+                $0["pooling_mode_cls_token"] = true
+                $0["pooling_mode_max_tokens"] = true
+            }
+        ) {
+            .unsupported(
+                file: $0, field: "pooling_mode_*", value: "cls + max",
+                supported: "exactly one of the pooling_mode_* flags true")
         }
     }
 
-    @Test("a Dense activation other than identity is refused")
+    @Test("a Dense activation other than identity or tanh is refused")
     func denseActivation() throws {
-        let tanh = "torch.nn.modules.activation.Tanh"
-        try expectLoadError(afterEditing: "2_Dense/config.json", { $0["activation_function"] = tanh }) {
+        let relu = "torch.nn.modules.activation.ReLU"
+        try expectLoadError(afterEditing: "2_Dense/config.json", { $0["activation_function"] = relu }) {
             .unsupported(
-                file: $0, field: "activation_function", value: tanh, supported: "torch.nn.modules.linear.Identity")
+                file: $0, field: "activation_function", value: relu,
+                supported: "torch.nn.modules.linear.Identity, torch.nn.modules.activation.Tanh")
         }
     }
 

@@ -96,6 +96,11 @@ struct AttentionTests {
         run(lengths: [4, 6], queryHeads: 3, kvHeads: 1, headDim: 256, window: .sliding(radius: 2))
     }
 
+    @Test("BERT's shape: 12 heads of 32 (MiniLM), one K/V head each, short and long sequences in one batch")
+    func bertHeads() {
+        run(lengths: [7, 256, 1, 40, 16, 17], queryHeads: 12, kvHeads: 12, headDim: 32, window: .full)
+    }
+
     @Test("sequences on either side of the direct path's 16-token limit, in one batch, at every head size remainder")
     func directAndPackedTogether() {
         run(lengths: [16, 17, 2, 15], queryHeads: 3, kvHeads: 1, headDim: 256, window: .full)

@@ -1,0 +1,108 @@
+import Foundation
+
+/// The BERT-family encoder's hyper-parameters (`bert`, `roberta`, `xlm-roberta`), read from `config.json` and checked
+/// against what `BertEncoder` implements: post-LayerNorm, absolute positions, token types, biases, exact GELU.
+struct BertConfiguration: Sendable, Equatable {
+    /// How position ids are counted.
+    enum Positions: Sendable, Equatable {
+        /// 0, 1, 2, … (BERT).
+        case fromZero
+        /// RoBERTa's: padding_idx + 1, + 2, … over the tokens that are not `padding_idx`; a token equal to it takes
+        /// position padding_idx itself, as `create_position_ids_from_input_ids` does.
+        case afterPadding(paddingIndex: Int)
+    }
+
+    var modelType: String
+    var hiddenSize: Int
+    var layerCount: Int
+    var headCount: Int
+    var headDim: Int
+    var intermediateSize: Int
+    var vocabularySize: Int
+    var maxPositionEmbeddings: Int
+    var typeVocabularySize: Int
+    var layerNormEpsilon: Float
+    var positions: Positions
+
+    static let modelTypes: Set<String> = ["bert", "roberta", "xlm-roberta"]
+
+    /// Longest sequence the position table covers: RoBERTa's first padding_idx + 1 rows are never used by a token.
+    var maxPositions: Int {
+        switch positions {
+        case .fromZero: maxPositionEmbeddings
+        case .afterPadding(let paddingIndex): maxPositionEmbeddings - paddingIndex - 1
+        }
+    }
+
+    /// Reads and validates `config.json` (whose `model_type` is one of `modelTypes`).
+    init(path: String) throws {
+        let json = try JSONObject(path: path)
+        modelType = try json.string("model_type")
+        guard Self.modelTypes.contains(modelType) else {
+            throw ModelLoadError.unsupported(
+                file: path, field: "model_type", value: modelType,
+                supported: Self.modelTypes.sorted().joined(separator: ", "))
+        }
+        // Limits far above any published BERT (max_position_embeddings: 8192-token ModernBERT-size tables);
+        // config.json is untrusted and the position table and layer list are sized from it before the weights'
+        // shapes can be compared with it.
+        func size(_ field: String, limit: Int, default value: Int? = nil) throws -> Int {
+            let size = try json.optionalInt(field) ?? value
+            guard let size else { throw ModelLoadError.missingField(file: path, field: field) }
+            guard size > 0, size <= limit else {
+                throw ModelLoadError.invalidField(
+                    file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
+            }
+            return size
+        }
+        hiddenSize = try size("hidden_size", limit: 1 << 16)
+        layerCount = try size("num_hidden_layers", limit: 1 << 10)
+        headCount = try size("num_attention_heads", limit: 1 << 10)
+        guard hiddenSize % headCount == 0 else {
+            throw ModelLoadError.invalidField(
+                file: path, field: "num_attention_heads",
+                reason: "(\(headCount)) must divide hidden_size (\(hiddenSize))")
+        }
+        headDim = hiddenSize / headCount
+        intermediateSize = try size("intermediate_size", limit: 1 << 18)
+        vocabularySize = try size("vocab_size", limit: 1 << 24)
+        maxPositionEmbeddings = try size("max_position_embeddings", limit: 1 << 17)
+        typeVocabularySize = try size("type_vocab_size", limit: 1 << 10, default: 2)
+        let epsilon = try json.optionalDouble("layer_norm_eps") ?? 1e-12
+        layerNormEpsilon = Float(epsilon)
+        guard layerNormEpsilon > 0, layerNormEpsilon.isFinite else {
+            throw ModelLoadError.invalidField(
+                file: path, field: "layer_norm_eps", reason: "must be a positive finite float, is \(epsilon)")
+        }
+        if modelType == "bert" {
+            positions = .fromZero
+        } else {
+            guard let padding = try json.optionalInt("pad_token_id") else {
+                throw ModelLoadError.missingField(file: path, field: "pad_token_id")
+            }
+            guard padding >= 0, padding + 1 < maxPositionEmbeddings else {
+                throw ModelLoadError.invalidField(
+                    file: path, field: "pad_token_id",
+                    reason: "must be in 0..<\(maxPositionEmbeddings - 1) (max_position_embeddings − 1), is \(padding)")
+            }
+            positions = .afterPadding(paddingIndex: padding)
+        }
+
+        let activation = try json.optionalString("hidden_act") ?? "gelu"
+        guard activation == "gelu" else {
+            throw ModelLoadError.unsupported(
+                file: path, field: "hidden_act", value: activation, supported: "gelu (exact, erf)")
+        }
+        try json.require("position_embedding_type", isAbsentOr: "absolute", supported: "absolute")
+        try json.require("is_decoder", isAbsentOr: false, supported: "false")
+        try json.require("add_cross_attention", isAbsentOr: false, supported: "false")
+        // A classification head's scores are not an embedding: cross-encoders are served by /rerank, not here.
+        if let architectures = try json.optionalStringArray("architectures"),
+            let head = architectures.first(where: { $0.hasSuffix("ForSequenceClassification") })
+        {
+            throw ModelLoadError.unsupported(
+                file: path, field: "architectures", value: head,
+                supported: "an encoder without a classification head (BertModel, RobertaModel, …)")
+        }
+    }
+}

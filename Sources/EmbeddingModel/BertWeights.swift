@@ -1,0 +1,122 @@
+import Foundation
+import Kernels
+import Safetensors
+
+/// A LayerNorm's γ and β.
+struct LayerNormWeights: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+
+    init(_ file: SafetensorsFile, _ prefix: String, width: Int, used: inout Set<String>) throws {
+        used.formUnion([prefix + "weight", prefix + "bias"])
+        weight = try file.floatArray(prefix + "weight", shape: [width])
+        bias = try file.floatArray(prefix + "bias", shape: [width])
+    }
+}
+
+/// One BERT layer's weights, the Linears packed for the GEMM.
+struct BertLayerWeights: Sendable {
+    /// query | key | value stacked: `[3·hidden × hidden]`, and their biases `[3·hidden]`.
+    let queryKeyValue: PackedMatrix
+    let queryKeyValueBias: [Float]
+    /// `[hidden × hidden]`
+    let output: PackedMatrix
+    let outputBias: [Float]
+    let attentionNorm: LayerNormWeights
+    /// `[intermediate × hidden]`
+    let intermediate: PackedMatrix
+    let intermediateBias: [Float]
+    /// `[hidden × intermediate]`
+    let down: PackedMatrix
+    let downBias: [Float]
+    let outputNorm: LayerNormWeights
+}
+
+/// Every weight `BertEncoder` reads, by transformers' `BertModel` / `RobertaModel` names. The word embedding table
+/// stays in the file (F32): the forward pass reads the rows a batch needs.
+struct BertWeights: Sendable {
+    let file: SafetensorsFile
+    /// Where the `[vocabularySize × hidden]` fp32 word embedding table starts in `file`.
+    let wordEmbeddingOffset: Int
+    /// `[maxPositionEmbeddings × hidden]`
+    let positionEmbeddings: [Float]
+    /// `[typeVocabularySize × hidden]`
+    let tokenTypeEmbeddings: [Float]
+    let embeddingNorm: LayerNormWeights
+    let layers: [BertLayerWeights]
+
+    /// Tensors a checkpoint may carry that an embedding encoder does not read: the pooler (sentence-transformers
+    /// pools by itself), a masked-LM head, and the position/type id buffers older transformers saved.
+    static func isIgnored(_ name: String, prefix: String) -> Bool {
+        let bare = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name
+        return bare.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("lm_head.")
+            || bare == "embeddings.position_ids" || bare == "embeddings.token_type_ids"
+    }
+
+    /// `precision` applies to every packed Linear; embeddings, norms and biases stay fp32.
+    init(directory: String, config: BertConfiguration, precision: WeightPrecision) throws {
+        let path = (directory as NSString).appendingPathComponent("model.safetensors")
+        let file = try ModelWeights.openWeights(path)
+        self.file = file
+        // A bare BertModel checkpoint has no prefix; one saved from a wrapping model puts it under `bert.` or
+        // `roberta.`.
+        let prefix =
+            ["", "bert.", "roberta."].first { file.tensors[$0 + "embeddings.word_embeddings.weight"] != nil } ?? ""
+        let hidden = config.hiddenSize, intermediate = config.intermediateSize
+        var used: Set<String> = []
+        func tensorName(_ name: String) -> String {
+            used.insert(prefix + name)
+            return prefix + name
+        }
+        let wordName = tensorName("embeddings.word_embeddings.weight")
+        // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
+        _ = try file.floats(wordName, shape: [config.vocabularySize, hidden])
+        wordEmbeddingOffset = try file.info(wordName).fileOffset
+        positionEmbeddings = try file.floatArray(
+            tensorName("embeddings.position_embeddings.weight"), shape: [config.maxPositionEmbeddings, hidden])
+        tokenTypeEmbeddings = try file.floatArray(
+            tensorName("embeddings.token_type_embeddings.weight"), shape: [config.typeVocabularySize, hidden])
+        embeddingNorm = try LayerNormWeights(file, prefix + "embeddings.LayerNorm.", width: hidden, used: &used)
+
+        var layers: [BertLayerWeights] = []
+        for index in 0..<config.layerCount {
+            let layer = "encoder.layer.\(index)."
+            func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> UnsafeBufferPointer<Float> {
+                try file.floats(tensorName(layer + name), shape: [rows, columns])
+            }
+            func vector(_ name: String, _ width: Int) throws -> [Float] {
+                try file.floatArray(tensorName(layer + name), shape: [width])
+            }
+            layers.append(
+                BertLayerWeights(
+                    queryKeyValue: PackedMatrix(
+                        stacking: [
+                            (try matrix("attention.self.query.weight", hidden, hidden), hidden),
+                            (try matrix("attention.self.key.weight", hidden, hidden), hidden),
+                            (try matrix("attention.self.value.weight", hidden, hidden), hidden),
+                        ], inFeatures: hidden, precision: precision),
+                    queryKeyValueBias: try vector("attention.self.query.bias", hidden)
+                        + vector("attention.self.key.bias", hidden) + vector("attention.self.value.bias", hidden),
+                    output: PackedMatrix(
+                        weights: try matrix("attention.output.dense.weight", hidden, hidden),
+                        outFeatures: hidden, inFeatures: hidden, precision: precision),
+                    outputBias: try vector("attention.output.dense.bias", hidden),
+                    attentionNorm: try LayerNormWeights(
+                        file, prefix + layer + "attention.output.LayerNorm.", width: hidden, used: &used),
+                    intermediate: PackedMatrix(
+                        weights: try matrix("intermediate.dense.weight", intermediate, hidden),
+                        outFeatures: intermediate, inFeatures: hidden, precision: precision),
+                    intermediateBias: try vector("intermediate.dense.bias", intermediate),
+                    down: PackedMatrix(
+                        weights: try matrix("output.dense.weight", hidden, intermediate),
+                        outFeatures: hidden, inFeatures: intermediate, precision: precision),
+                    downBias: try vector("output.dense.bias", hidden),
+                    outputNorm: try LayerNormWeights(
+                        file, prefix + layer + "output.LayerNorm.", width: hidden, used: &used)))
+            // The packed copies are what the GEMM reads; the file's pages of these tensors are no longer needed.
+            file.evictPages(of: file.tensors.keys.filter { $0.hasPrefix(prefix + layer) })
+        }
+        self.layers = layers
+        try ModelWeights.checkAllUsed(file, used.union(file.tensors.keys.filter { Self.isIgnored($0, prefix: prefix) }))
+    }
+}
