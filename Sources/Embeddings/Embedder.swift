@@ -54,7 +54,7 @@ public final class Embedder: Sendable {
             prompts: loaded.prompts, defaultPromptName: loaded.defaultPromptName,
             // An id the tokenizer knows but the table lacks must be refused before the encoder sees it.
             vocabularySize: min(loaded.vocabularySize, tokenizer.vocabularySize),
-            hiddenSize: loaded.hiddenSize, modelType: loaded.modelType)
+            hiddenSize: loaded.hiddenSize, modelType: loaded.modelType, pooling: loaded.pooling.infoName)
         prompts = PromptCatalog(prompts: loaded.prompts, defaultName: loaded.defaultPromptName)
         inputs = InputEncoder(
             tokenizer: tokenizer, maxSequenceLength: loaded.maxSequenceLength, vocabularySize: info.vocabularySize)

@@ -1,3 +1,5 @@
+internal import EmbeddingModel
+
 extension Embedder {
     /// What a loaded model is: its sizes, limits and prompts.
     public struct Info: Sendable, Hashable {
@@ -14,7 +16,23 @@ extension Embedder {
         public let vocabularySize: Int
         /// Width of the encoder's token states (768 for EmbeddingGemma).
         public let hiddenSize: Int
-        /// The encoder architecture, `model_type` in `config.json` (`gemma3_text`).
+        /// The encoder architecture, `model_type` in `config.json` (`gemma3_text`, `bert`).
         public let modelType: String
+        /// How token states become one vector, from `1_Pooling/config.json`: `mean`, `cls`, `max`, `mean_sqrt_len`
+        /// or `last_token` (the names Text Embeddings Inference's `/info` uses where it has them).
+        public let pooling: String
+    }
+}
+
+extension PoolingMode {
+    /// TEI's spelling where it has one (`last_token`), the sentence-transformers mode's otherwise.
+    var infoName: String {
+        switch self {
+        case .cls: "cls"
+        case .mean: "mean"
+        case .max: "max"
+        case .meanSquareRootLength: "mean_sqrt_len"
+        case .lastToken: "last_token"
+        }
     }
 }

@@ -93,6 +93,12 @@ struct ServerRunner {
             log.warning("tokenizer cache rebuilt from tokenizer.json", [("reason", reason)])
         }
         let info = embedder.info
+        if let pooling = settings.pooling, pooling.infoName != info.pooling {
+            throw SettingsError(
+                description:
+                    "--pooling \(pooling.rawValue): this model is pooled by \(info.pooling) (1_Pooling/config.json), the only pooling served here"
+            )
+        }
         var maxInputLength = info.maxSequenceLength
         if maxInputLength > settings.maxBatchTokens {
             // As TEI: a batch must be able to hold one maximal input.
@@ -107,7 +113,7 @@ struct ServerRunner {
         }
         let model = ModelDescription(
             modelID: settings.modelID, servedModelName: settings.servedModelName, revision: settings.revision,
-            dtype: settings.dtype.rawValue, kernels: Kernels.activeVariant, pooling: "mean",
+            dtype: settings.dtype.rawValue, kernels: Kernels.activeVariant, pooling: info.pooling,
             maxInputLength: maxInputLength, embeddingDimensions: info.dimensions, hiddenSize: info.hiddenSize,
             vocabularySize: info.vocabularySize, prompts: info.prompts)
         var configuration = APIConfiguration()

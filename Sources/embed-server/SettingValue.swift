@@ -66,11 +66,14 @@ extension SettingValue where Self: RawRepresentable, RawValue == String, Self: C
 // Kernels does not depend on ArgumentParser; the raw values (float32, bfloat16) are the option's spellings.
 extension WeightPrecision: SettingValue, ExpressibleByArgument {}
 
-/// TEI's `--pooling` choices; EmbeddingGemma is pooled by mean only, and serve refuses the others as TEI's router
-/// refuses a pooling the model does not support.
+/// TEI's `--pooling` choices. The model's own pooling (1_Pooling/config.json) is the only one served: serve refuses
+/// another, as TEI's router refuses a pooling the model does not support.
 enum Pooling: String, SettingValue, ExpressibleByArgument {
     case cls, mean, splade
     case lastToken = "last-token"
+
+    /// The name /info gives this pooling (`last_token`).
+    var infoName: String { self == .lastToken ? "last_token" : rawValue }
 
     static var expectation: String { "cls, mean, splade or last-token" }
 }

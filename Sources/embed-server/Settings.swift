@@ -32,10 +32,9 @@ enum Settings {
     static let revision = Setting<String?>(
         "REVISION", flag: "revision", help: "Revision of the Hugging Face id, reported as /info model_sha",
         default: .described("main"), section: .model)
-    static let pooling = Setting<Pooling>(
-        "POOLING", flag: "pooling", help: "Pooling; only mean (from 1_Pooling)", default: .value(.mean),
-        section: .model, accepts: { $0 == .mean },
-        rejection: { _, text in "--pooling \(text): EmbeddingGemma supports only `mean` pooling here" })
+    static let pooling = Setting<Pooling?>(
+        "POOLING", flag: "pooling", help: "Pooling; must equal the model's (from 1_Pooling), which is also the default",
+        default: .described("the model's"), section: .model)
     static let servedModelName = Setting<String?>(
         "SERVED_MODEL_NAME", flag: "served-model-name", help: "Model name in OpenAI responses",
         default: .described("--model-id"), section: .model)

@@ -46,4 +46,19 @@ struct ServerRunnerTests {
         let metrics = service.metrics.render()
         #expect(!metrics.contains("te_request_count") && !metrics.contains("te_batch_next_size"))
     }
+
+    @Test("--pooling must name the model's pooling: the tiny model is pooled by mean, so cls is refused")
+    func poolingMustBeTheModels() async throws {
+        var settings = ServeSettings(modelID: tinyModelDirectory)
+        settings.computeThreads = 1
+        settings.pooling = .cls
+        let refusal = SettingsError(
+            description:
+                "--pooling cls: this model is pooled by mean (1_Pooling/config.json), the only pooling served here")
+        await #expect(throws: refusal) { try await ServerRunner(settings: settings, log: LogLines().log).loadService() }
+        settings.pooling = .mean
+        let service = try await ServerRunner(settings: settings, log: LogLines().log).loadService()
+        #expect(service.model.pooling == "mean")
+        await service.shutdown()
+    }
 }
