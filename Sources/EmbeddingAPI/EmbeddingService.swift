@@ -63,7 +63,8 @@ final class TokenLevelReservation: Sendable {
     deinit { budget.release(tokens) }
 }
 
-/// The request pipeline behind every route: validation, prompts, tokenization on worker threads, the batcher.
+/// The request pipeline behind every route: validation, prompts, tokenization (on worker threads past 1 KB), the
+/// batcher.
 public final class EmbeddingService: Sendable {
     /// The served model.
     public let model: ModelDescription
