@@ -87,11 +87,13 @@ public struct APIRouter: Sendable {
         if let requestLog {
             // Cancelled: the connection closed before the answer (the client left, or shutdown outlasted its
             // grace), so nobody receives it; nginx logs that as 499.
-            requestLog(
-                RequestLogRecord(
-                    method: request.method, path: request.path, status: Task.isCancelled ? 499 : response.status,
-                    durationMilliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6,
-                    requestID: requestID, tokens: response.headers["x-compute-tokens"].flatMap { Int($0) }))
+            let record = RequestLogRecord(
+                method: request.method, path: request.path, status: Task.isCancelled ? 499 : response.status,
+                durationMilliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6,
+                requestID: requestID, tokens: response.headers["x-compute-tokens"].flatMap { Int($0) })
+            // After the response is sent: the line took 0.12 ms to format and write after a forward pass (whose
+            // 1.2 GB of weights leave the caches cold), all on a lone query's time when done before.
+            response.afterSend = { requestLog(record) }
         }
         return response
     }
