@@ -1,15 +1,53 @@
 #!/usr/bin/env python3
 """Load generator for scripts/bench-server: C concurrent clients, each with one keep-alive connection, each sending
 one short query at a time to POST /embed for a fixed time. Prints requests/s, tokens/s, p50/p99 latency and the
-batch sizes the batcher formed (from /metrics deltas).
+batch sizes the batcher formed (from /metrics deltas). With --latency: one client sends one text RUNS times (after 10
+warm-up requests) and prints p50/p90/min of the round trip.
 
-Usage: bench_server.py HOST PORT QUERIES_FILE SECONDS CLIENTS [CLIENTS ...]"""
+Usage: bench_server.py HOST PORT QUERIES_FILE SECONDS CLIENTS [CLIENTS ...]
+       bench_server.py HOST PORT --latency TEXT RUNS"""
 import http.client
 import json
 import re
+import socket
 import sys
 import threading
 import time
+
+
+def latency(host, port, text, runs):
+    """Round trips of one query on one keep-alive connection, over a raw socket: http.client's response parsing
+    costs the Python client about 0.1 ms a request, which would count against the server."""
+    body = json.dumps({"inputs": text}).encode()
+    request = (f"POST /embed HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    connection = socket.create_connection((host, port))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def one():
+        start = time.perf_counter_ns()
+        connection.sendall(request)
+        received = b""
+        while (end := received.find(b"\r\n\r\n")) < 0:
+            received += connection.recv(65536)
+        head = received[:end].decode("latin-1").lower()
+        if not head.startswith("http/1.1 200"):
+            sys.exit(f"unexpected response: {head.splitlines()[0]}")
+        length = int(re.search(r"\r\ncontent-length: *([0-9]+)", head).group(1))
+        while len(received) < end + 4 + length:
+            received += connection.recv(65536)
+        return (time.perf_counter_ns() - start) / 1e6
+
+    for _ in range(10):
+        one()
+    milliseconds = sorted(one() for _ in range(runs))
+    print(f"HTTP, one keep-alive client ({runs} runs): p50 {milliseconds[len(milliseconds) // 2]:.2f} ms, "
+          f"p90 {milliseconds[len(milliseconds) * 9 // 10]:.2f} ms, min {milliseconds[0]:.2f} ms", flush=True)
+
+
+if sys.argv[3] == "--latency":
+    latency(sys.argv[1], int(sys.argv[2]), sys.argv[4], int(sys.argv[5]))
+    sys.exit(0)
 
 host, port, queries_file, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 levels = [int(value) for value in sys.argv[5:]]

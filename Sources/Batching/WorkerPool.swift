@@ -4,8 +4,8 @@ import Synchronization
 
 /// A fixed set of dedicated threads running blocking jobs in FIFO order, awaited from async code.
 ///
-/// Tokenization runs here so that neither the HTTP I/O threads nor the cooperative pool spend time on it
-/// (TEI's `--tokenization-workers`).
+/// Tokenization of all but short inputs runs here so that neither the HTTP I/O threads nor the cooperative pool spend
+/// time on it (TEI's `--tokenization-workers`).
 public final class WorkerPool: Sendable {
     private struct State {
         var jobs: [@Sendable () -> Void] = []

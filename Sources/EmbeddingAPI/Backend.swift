@@ -47,7 +47,7 @@ public struct ModelDescription: Sendable, Equatable {
 
 /// The tokenizer and encoder behind the API, as closures so the API logic is testable on any model.
 ///
-/// `tokenize` and `decode` are called from the tokenization workers concurrently; `embed` and `tokenEmbeddings`
+/// `tokenize` and `decode` are called concurrently, from the tokenization workers and from request handlers; `embed` and `tokenEmbeddings`
 /// only from the single encoder thread.
 public struct EmbeddingBackend: Sendable {
     /// Tokenizes a text, adding special tokens if asked, truncating to `maxLength` tokens from `direction` if given.

@@ -268,7 +268,11 @@ final class Connection {
         let id = self.id
         let work: @Sendable () async -> Void = {
             let response = await shared.respond(to: request)
-            loop.execute { loop.connection(id)?.handlerDidFinish(response) }
+            let queued = loop.execute {
+                loop.connection(id)?.handlerDidFinish(response)
+                response.afterSend?()
+            }
+            if !queued { response.afterSend?() }
         }
         let task =
             switch configuration.handlerExecution {

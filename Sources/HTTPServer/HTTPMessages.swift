@@ -42,6 +42,9 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body bytes (not sent for HEAD requests, 204 and 304).
     public var body: [UInt8]
+    /// Work the client need not wait for, such as a request log line: run on the connection's event loop once the
+    /// response is queued and its first write done, or once its connection is found closed.
+    public var afterSend: (@Sendable () -> Void)?
 
     /// Creates a response.
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {

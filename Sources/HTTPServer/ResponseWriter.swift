@@ -6,6 +6,8 @@ struct PreparedResponse: Sendable {
     var body: [UInt8]
     /// The Content-Length to announce (the GET body's length for HEAD).
     var contentLength: Int
+    /// The handler's `HTTPResponse.afterSend`.
+    var afterSend: (@Sendable () -> Void)? = nil
 }
 
 enum ResponseWriter {

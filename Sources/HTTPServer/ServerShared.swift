@@ -163,7 +163,9 @@ final class ServerShared: Sendable {
         if request.method == "HEAD" || response.status < 200 || response.status == 204 || response.status == 304 {
             body = []
         }
-        return PreparedResponse(status: response.status, headers: headers, body: body, contentLength: length)
+        return PreparedResponse(
+            status: response.status, headers: headers, body: body, contentLength: length,
+            afterSend: response.afterSend)
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, or nil when CORS does not allow it.

@@ -262,6 +262,59 @@ struct ServerCoreTests {
             #expect(response.headers.values("content-length") == ["2"])
         }
     }
+
+    @Test(
+        "afterSend runs once the response is on the wire: a client reads it while afterSend still waits",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    func afterSendFollowsTheResponse(execution: HandlerExecution) async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let ran = Flag()
+        let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
+            var response = HTTPResponse.text("sent")
+            response.afterSend = {
+                gate.wait()
+                ran.set()
+            }
+            return response
+        }
+        try await withServer({ $0.handlerExecution = execution }, handler: handler) { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send(RawClient.request("GET", "/"))
+            #expect(try await client.readResponse().text == "sent")
+            #expect(!ran.isSet)
+            gate.signal()
+            #expect(await waitUntil { ran.isSet })
+        }
+    }
+
+    @Test(
+        "afterSend still runs when the client left before the answer",
+        arguments: [HandlerExecution.concurrencyPool, .eventLoop])
+    func afterSendAfterTheClientLeft(execution: HandlerExecution) async throws {
+        let ran = Flag()
+        let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
+            try? await Task.sleep(nanoseconds: 100_000_000)
+            var response = HTTPResponse.text("late")
+            response.afterSend = { ran.set() }
+            return response
+        }
+        try await withServer({ $0.handlerExecution = execution }, handler: handler) { server, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send(RawClient.request("GET", "/"))
+            #expect(await waitUntil { server.connectionCount == 1 })
+            client.shutdownWrite()
+            #expect(await waitUntil { ran.isSet })
+        }
+    }
+}
+
+/// A flag set from any thread.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+
+    var isSet: Bool { value.withLock { $0 } }
+
+    func set() { value.withLock { $0 = true } }
 }
 
 @Suite("Shutdown signals")
