@@ -43,31 +43,19 @@ struct BertConfiguration: Sendable, Equatable {
                 file: path, field: "model_type", value: modelType,
                 supported: Self.modelTypes.sorted().joined(separator: ", "))
         }
-        // Limits far above any published BERT (max_position_embeddings: 8192-token ModernBERT-size tables);
-        // config.json is untrusted and the position table and layer list are sized from it before the weights'
-        // shapes can be compared with it.
-        func size(_ field: String, limit: Int, default value: Int? = nil) throws -> Int {
-            let size = try json.optionalInt(field) ?? value
-            guard let size else { throw ModelLoadError.missingField(file: path, field: field) }
-            guard size > 0, size <= limit else {
-                throw ModelLoadError.invalidField(
-                    file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
-            }
-            return size
-        }
-        hiddenSize = try size("hidden_size", limit: 1 << 16)
-        layerCount = try size("num_hidden_layers", limit: 1 << 10)
-        headCount = try size("num_attention_heads", limit: 1 << 10)
+        hiddenSize = try json.size("hidden_size", limit: 1 << 16)
+        layerCount = try json.size("num_hidden_layers", limit: 1 << 10)
+        headCount = try json.size("num_attention_heads", limit: 1 << 10)
         guard hiddenSize % headCount == 0 else {
             throw ModelLoadError.invalidField(
                 file: path, field: "num_attention_heads",
                 reason: "(\(headCount)) must divide hidden_size (\(hiddenSize))")
         }
         headDim = hiddenSize / headCount
-        intermediateSize = try size("intermediate_size", limit: 1 << 18)
-        vocabularySize = try size("vocab_size", limit: 1 << 24)
-        maxPositionEmbeddings = try size("max_position_embeddings", limit: 1 << 17)
-        typeVocabularySize = try size("type_vocab_size", limit: 1 << 10, default: 2)
+        intermediateSize = try json.size("intermediate_size", limit: 1 << 18)
+        vocabularySize = try json.size("vocab_size", limit: 1 << 24)
+        maxPositionEmbeddings = try json.size("max_position_embeddings", limit: 1 << 17)
+        typeVocabularySize = try json.size("type_vocab_size", limit: 1 << 10, default: 2)
         let epsilon = try json.optionalDouble("layer_norm_eps") ?? 1e-12
         layerNormEpsilon = Float(epsilon)
         guard layerNormEpsilon > 0, layerNormEpsilon.isFinite else {

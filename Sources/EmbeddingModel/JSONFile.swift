@@ -91,6 +91,19 @@ struct JSONObject {
         return value
     }
 
+    /// A size from config.json in 1...limit (`value` when the key is absent or null). Sizes are used before the
+    /// weights' shapes can be compared with them (position tables, the layer list), so each has an upper limit far
+    /// above any published model: an absurd one from an untrusted file must not get that far.
+    func size(_ key: String, limit: Int, default value: Int? = nil) throws -> Int {
+        guard let size = try optionalInt(key) ?? value else {
+            throw ModelLoadError.missingField(file: file, field: key)
+        }
+        guard size > 0, size <= limit else {
+            throw ModelLoadError.invalidField(file: file, field: key, reason: "must be in 1...\(limit), is \(size)")
+        }
+        return size
+    }
+
     func optionalInt(_ key: String) throws -> Int? {
         if isNull(key) { return nil }
         guard let number = values[key] as? NSNumber, !isBoolean(number),

@@ -38,31 +38,19 @@ struct EncoderConfiguration: Sendable, Equatable {
             throw ModelLoadError.unsupported(
                 file: path, field: "model_type", value: modelType, supported: "gemma3_text")
         }
-        // Each size has an upper limit far above any Gemma 3 model (max_position_embeddings: Gemma 3's longest
-        // context). config.json comes from whoever published the model, and sizes are used before the weights'
-        // shapes can be compared with them (the RoPE tables, the layer list), so an absurd one must not get that far.
-        func size(_ field: String, limit: Int, default value: Int? = nil) throws -> Int {
-            let size = try json.optionalInt(field) ?? value
-            guard let size else { throw ModelLoadError.missingField(file: path, field: field) }
-            guard size > 0, size <= limit else {
-                throw ModelLoadError.invalidField(
-                    file: path, field: field, reason: "must be in 1...\(limit), is \(size)")
-            }
-            return size
-        }
-        hiddenSize = try size("hidden_size", limit: 1 << 16)
-        layerCount = try size("num_hidden_layers", limit: 1 << 10)
-        queryHeadCount = try size("num_attention_heads", limit: 1 << 10)
-        keyValueHeadCount = try size("num_key_value_heads", limit: 1 << 10, default: queryHeadCount)
+        hiddenSize = try json.size("hidden_size", limit: 1 << 16)
+        layerCount = try json.size("num_hidden_layers", limit: 1 << 10)
+        queryHeadCount = try json.size("num_attention_heads", limit: 1 << 10)
+        keyValueHeadCount = try json.size("num_key_value_heads", limit: 1 << 10, default: queryHeadCount)
         if json.isNull("head_dim"), hiddenSize % queryHeadCount != 0 {
             throw ModelLoadError.invalidField(
                 file: path, field: "num_attention_heads",
                 reason: "(\(queryHeadCount)) must divide hidden_size (\(hiddenSize)) when head_dim is absent")
         }
-        headDim = try size("head_dim", limit: 1 << 12, default: hiddenSize / queryHeadCount)
-        intermediateSize = try size("intermediate_size", limit: 1 << 18)
-        vocabularySize = try size("vocab_size", limit: 1 << 24)
-        maxPositionEmbeddings = try size("max_position_embeddings", limit: 1 << 17)
+        headDim = try json.size("head_dim", limit: 1 << 12, default: hiddenSize / queryHeadCount)
+        intermediateSize = try json.size("intermediate_size", limit: 1 << 18)
+        vocabularySize = try json.size("vocab_size", limit: 1 << 24)
+        maxPositionEmbeddings = try json.size("max_position_embeddings", limit: 1 << 17)
         let epsilon = try json.double("rms_norm_eps")
         rmsNormEpsilon = Float(epsilon)
         guard rmsNormEpsilon > 0, rmsNormEpsilon.isFinite else {
@@ -106,7 +94,7 @@ struct EncoderConfiguration: Sendable, Equatable {
                 file: path, field: field, value: "\(json.values[field]!)", supported: "null")
         }
 
-        let slidingWindow = try size("sliding_window", limit: 1 << 24)
+        let slidingWindow = try json.size("sliding_window", limit: 1 << 24)
         guard slidingWindow >= 2 else {
             throw ModelLoadError.invalidField(
                 file: path, field: "sliding_window", reason: "must be at least 2, is \(slidingWindow)")
