@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Why the batcher refused or failed a submission.
-public enum BatcherError: Error, Equatable, Sendable {
+package enum BatcherError: Error, Equatable, Sendable {
     /// Not enough free concurrency permits for the submission's inputs (TEI's 429 `overloaded`).
     case overloaded
     /// The batcher was shut down before the submission was run.
@@ -12,29 +12,29 @@ public enum BatcherError: Error, Equatable, Sendable {
 
 /// What the batcher limits: TEI's `--max-batch-tokens`, `--max-batch-requests` and `--max-concurrent-requests`, plus
 /// a time budget per batch and the wait after which queued work goes first whatever its size.
-public struct BatcherConfiguration: Sendable, Equatable {
+package struct BatcherConfiguration: Sendable, Equatable {
     /// Largest number of tokens packed into one batch (a single longer sequence still runs alone).
-    public var maxBatchTokens: Int
+    package var maxBatchTokens: Int
     /// Largest number of sequences in one batch, if any.
-    public var maxBatchRequests: Int?
+    package var maxBatchRequests: Int?
     /// Permits, one per queued or running input sequence.
-    public var maxConcurrentRequests: Int
+    package var maxConcurrentRequests: Int
     /// Longest wait, after a batch of several inputs, for the next requests of its clients to arrive.
-    public var maxGatherSeconds: Double
+    package var maxGatherSeconds: Double
     /// That wait as a fraction of the previous batch's run time (the smaller of the two bounds applies).
-    public var gatherFraction: Double
+    package var gatherFraction: Double
     /// Target run time of one batch: its tokens are capped at this many seconds of the measured throughput (never
     /// below `minBatchTokens`). A request that arrives while a batch runs waits for it, then for its own batch, so
     /// this bounds a short request's wait behind bulk work to about twice itself. Nil: tokens alone size batches.
-    public var maxBatchSeconds: Double?
+    package var maxBatchSeconds: Double?
     /// The floor of that cap, and the cap until a batch of at least this size has been measured.
-    public var minBatchTokens: Int
+    package var minBatchTokens: Int
     /// Once the oldest queued submission has gone this long without any of its inputs run, the next batch starts with
     /// one of them, so a stream of shorter work cannot starve it.
-    public var maxQueueSeconds: Double
+    package var maxQueueSeconds: Double
 
     /// Creates a configuration; the token and permit limits' defaults are TEI's.
-    public init(
+    package init(
         maxBatchTokens: Int = 16384, maxBatchRequests: Int? = nil, maxConcurrentRequests: Int = 512,
         maxGatherSeconds: Double = 0.02, gatherFraction: Double = 0.05, maxBatchSeconds: Double? = nil,
         minBatchTokens: Int = 512, maxQueueSeconds: Double = 10
@@ -51,27 +51,27 @@ public struct BatcherConfiguration: Sendable, Equatable {
 }
 
 /// One input's result with the time it waited in the queue and the time its batch took to run.
-public struct BatchedOutput<Output: Sendable>: Sendable {
+package struct BatchedOutput<Output: Sendable>: Sendable {
     /// What the encode function returned for this input.
-    public var output: Output
+    package var output: Output
     /// From enqueue to the start of the batch that ran this input.
-    public var queueSeconds: Double
+    package var queueSeconds: Double
     /// Wall time of the encode call of the batch that ran this input.
-    public var inferenceSeconds: Double
+    package var inferenceSeconds: Double
 }
 
 /// What one formed batch looked like, for metrics.
-public struct BatchRecord: Sendable, Equatable {
+package struct BatchRecord: Sendable, Equatable {
     /// Number of sequences in the batch.
-    public var size: Int
+    package var size: Int
     /// Total tokens in the batch.
-    public var tokens: Int
+    package var tokens: Int
     /// Wall time of the encode call.
-    public var inferenceSeconds: Double
+    package var inferenceSeconds: Double
     /// Whether the encode call threw.
-    public var failed: Bool
+    package var failed: Bool
     /// Inputs left in the queue once this batch was taken from it.
-    public var queuedAfter: Int
+    package var queuedAfter: Int
 }
 
 /// A queue of input sequences in front of one encoder thread that runs them in packed batches.
@@ -83,9 +83,9 @@ public struct BatchRecord: Sendable, Equatable {
 /// next batch starts with one of its inputs, so nothing starves. It packs as many inputs as fit `maxBatchTokens`, `maxBatchRequests` and the time budget, calls
 /// `encode` once with all of them, and answers each submission when all its inputs are done. Inputs queued while a
 /// batch runs form the next one. Cancelling the submitting task removes its still-queued inputs.
-public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
+package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// Runs one packed batch; must return one output per input, in order.
-    public typealias EncodeFunction = @Sendable ([Input]) throws -> [Output]
+    package typealias EncodeFunction = @Sendable ([Input]) throws -> [Output]
 
     private struct Entry {
         var requestID: UInt64
@@ -138,7 +138,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     /// The limits this batcher enforces.
-    public let configuration: BatcherConfiguration
+    package let configuration: BatcherConfiguration
     private let encode: EncodeFunction
     private let onBatch: @Sendable (BatchRecord) -> Void
     private let state: Mutex<State>
@@ -147,7 +147,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     private let exit = ExitSignal()
 
     /// Starts the encoder thread; `onBatch` is called on it after every batch.
-    public init(
+    package init(
         configuration: BatcherConfiguration,
         threadName: String = "encoder",
         encode: @escaping EncodeFunction,
@@ -166,16 +166,16 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Number of inputs waiting in the queue (TEI's `te_queue_size`).
-    public var queuedCount: Int { state.withLock { $0.queuedCount } }
+    package var queuedCount: Int { state.withLock { $0.queuedCount } }
 
     /// Number of permits not held by a queued or running input.
-    public var freePermits: Int { state.withLock { $0.freePermits } }
+    package var freePermits: Int { state.withLock { $0.freePermits } }
 
     /// Takes `count` permits now, for inputs that will be submitted once tokenized.
     ///
     /// Throws `BatcherError.overloaded` at once when fewer are free (TEI acquires its permits before tokenizing).
     /// Permits not handed to `submit` are given back when the reservation is released.
-    public func reservePermits(_ count: Int) throws(BatcherError) -> PermitReservation {
+    package func reservePermits(_ count: Int) throws(BatcherError) -> PermitReservation {
         try state.withLock { state throws(BatcherError) in
             if state.stopping { throw .shutDown }
             guard state.freePermits >= count else { throw .overloaded }
@@ -196,12 +196,12 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// Throws `BatcherError.overloaded` at once when fewer than `inputs.count` permits are free,
     /// `CancellationError` when the calling task is cancelled before its inputs ran, or the error `encode` threw
     /// for the first failed input.
-    public func submit(_ inputs: [Input], tokenCounts: [Int]) async throws -> [BatchedOutput<Output>] {
+    package func submit(_ inputs: [Input], tokenCounts: [Int]) async throws -> [BatchedOutput<Output>] {
         try await submit(inputs, tokenCounts: tokenCounts, permits: reservePermits(inputs.count))
     }
 
     /// Like `submit(_:tokenCounts:)`, with permits reserved beforehand (one per input).
-    public func submit(
+    package func submit(
         _ inputs: [Input], tokenCounts: [Int], permits: PermitReservation
     ) async throws -> [BatchedOutput<Output>] {
         precondition(inputs.count == tokenCounts.count, "one token count per input")
@@ -249,7 +249,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Stops accepting work; the queued work still runs, then the encoder thread exits. Returns at once.
-    public func shutdown() {
+    package func shutdown() {
         let first = state.withLock { state -> Bool in
             defer { state.stopping = true }
             return !state.stopping
@@ -258,7 +258,7 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Returns once the encoder thread has run the last queued batch and exited (after `shutdown()`).
-    public func stopped() async {
+    package func stopped() async {
         await exit.wait()
     }
 
@@ -472,9 +472,9 @@ public final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
 }
 
 /// Permits taken from a batcher ahead of a submission; given back on release unless a submission used them.
-public final class PermitReservation: Sendable {
+package final class PermitReservation: Sendable {
     /// Number of permits held.
-    public let count: Int
+    package let count: Int
     private let giveBack: Mutex<(@Sendable (Int) -> Void)?>
 
     init(count: Int, giveBack: @escaping @Sendable (Int) -> Void) {

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Tokenization of all but short inputs runs here so that neither the HTTP I/O threads nor the cooperative pool spend
 /// time on it (TEI's `--tokenization-workers`).
-public final class WorkerPool: Sendable {
+package final class WorkerPool: Sendable {
     private struct State {
         var jobs: [@Sendable () -> Void] = []
         var head = 0
@@ -14,13 +14,13 @@ public final class WorkerPool: Sendable {
     }
 
     /// Number of threads.
-    public let threadCount: Int
+    package let threadCount: Int
     private let state = Mutex(State())
     private let available = DispatchSemaphore(value: 0)
     private let exits: [ExitSignal]
 
     /// Starts `threadCount` threads named `name-0`, `name-1`, ….
-    public init(threadCount: Int, name: String) {
+    package init(threadCount: Int, name: String) {
         precondition(threadCount > 0, "a worker pool needs at least one thread")
         self.threadCount = threadCount
         exits = (0..<threadCount).map { _ in ExitSignal() }
@@ -32,7 +32,7 @@ public final class WorkerPool: Sendable {
     }
 
     /// Runs `job` on one of the pool's threads and returns its result.
-    public func run<T: Sendable>(_ job: @escaping @Sendable () throws -> T) async throws -> T {
+    package func run<T: Sendable>(_ job: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopping else { return false }
@@ -48,7 +48,7 @@ public final class WorkerPool: Sendable {
     }
 
     /// Stops accepting jobs; the queued ones still run, then the threads exit. Returns at once.
-    public func shutdown() {
+    package func shutdown() {
         let first = state.withLock { state -> Bool in
             defer { state.stopping = true }
             return !state.stopping
@@ -58,7 +58,7 @@ public final class WorkerPool: Sendable {
     }
 
     /// Returns once every thread has exited (after `shutdown()`).
-    public func stopped() async {
+    package func stopped() async {
         for signal in exits { await signal.wait() }
     }
 

@@ -1,5 +1,5 @@
 /// TEI's error kinds, each with its HTTP status; serialized with a capital initial as TEI's running code does.
-public enum ErrorKind: String, Sendable, Equatable {
+package enum ErrorKind: String, Sendable, Equatable {
     case empty = "Empty"
     case validation = "Validation"
     case tokenizer = "Tokenizer"
@@ -8,7 +8,7 @@ public enum ErrorKind: String, Sendable, Equatable {
     case unhealthy = "Unhealthy"
 
     /// The HTTP status TEI answers this kind with.
-    public var status: Int {
+    package var status: Int {
         switch self {
         case .empty: 400
         case .validation, .tokenizer: 422
@@ -31,30 +31,30 @@ public enum ErrorKind: String, Sendable, Equatable {
 }
 
 /// An error answered to the client: TEI's `{"error", "error_type"}` body, or OpenAI's `{"message", "code", "type"}`.
-public struct APIError: Error, Sendable, Equatable {
+package struct APIError: Error, Sendable, Equatable {
     /// What kind of failure this is; decides the status.
-    public var kind: ErrorKind
+    package var kind: ErrorKind
     /// The message, exactly as TEI words it.
-    public var message: String
+    package var message: String
     /// Overrides the kind's status (JSON decoding failures: 400 for syntax, 422 for shape).
-    public var statusOverride: Int?
+    package var statusOverride: Int?
     /// The `te_request_failure` label, when it differs from the kind's (e.g. `batch_size`).
     var metricLabelOverride: String?
 
     /// Creates an error of `kind` with TEI's `message`.
-    public init(_ kind: ErrorKind, _ message: String, status: Int? = nil) {
+    package init(_ kind: ErrorKind, _ message: String, status: Int? = nil) {
         self.kind = kind
         self.message = message
         self.statusOverride = status
     }
 
     /// The HTTP status of the response.
-    public var status: Int { statusOverride ?? kind.status }
+    package var status: Int { statusOverride ?? kind.status }
 
     var metricLabel: String { metricLabelOverride ?? kind.metricLabel }
 
     /// TEI's body: `{"error": message, "error_type": kind}`.
-    public var teiBody: [UInt8] {
+    package var teiBody: [UInt8] {
         var json = JSONWriter()
         json.beginObject()
         json.key("error")
@@ -66,7 +66,7 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     /// The OpenAI-compatible routes' body: `{"message": message, "code": status, "type": kind}`.
-    public var openAIBody: [UInt8] {
+    package var openAIBody: [UInt8] {
         var json = JSONWriter()
         json.beginObject()
         json.key("message")

@@ -66,13 +66,13 @@ final class TokenLevelReservation: Sendable {
 
 /// The request pipeline behind every route: validation, prompts, tokenization (on worker threads past 1 KB), the
 /// batcher.
-public final class EmbeddingService: Sendable {
+package final class EmbeddingService: Sendable {
     /// The served model.
-    public let model: ModelDescription
+    package let model: ModelDescription
     /// The server's settings.
-    public let configuration: APIConfiguration
+    package let configuration: APIConfiguration
     /// TEI's metrics, rendered at `/metrics`.
-    public let metrics: Metrics
+    package let metrics: Metrics
     let backend: EmbeddingBackend
     let batcher: Batcher<EncoderJob, [Float]>
     let tokenizers: WorkerPool
@@ -83,7 +83,7 @@ public final class EmbeddingService: Sendable {
     let tokenLevelBudget: TokenLevelBudget
 
     /// Checks the settings against the model, then starts the tokenization workers and the encoder thread.
-    public init(model: ModelDescription, configuration: APIConfiguration, backend: EmbeddingBackend) throws(APIError) {
+    package init(model: ModelDescription, configuration: APIConfiguration, backend: EmbeddingBackend) throws(APIError) {
         self.model = model
         self.configuration = configuration
         self.backend = backend
@@ -113,7 +113,7 @@ public final class EmbeddingService: Sendable {
     }
 
     /// Lets queued work finish, then stops the encoder thread and the tokenization workers.
-    public func shutdown() async {
+    package func shutdown() async {
         tokenizers.shutdown()
         await tokenizers.stopped()
         batcher.shutdown()
@@ -123,7 +123,7 @@ public final class EmbeddingService: Sendable {
     /// Tokenizes and embeds one short text straight through the backend, outside the batcher and the metrics, so
     /// the first client request does not pay the first-touch costs (weight pages, activation buffers, compute
     /// threads). Meant for start-up, before the server listens; returns the seconds it took.
-    public func warmUp() throws -> Double {
+    package func warmUp() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         let ids = try backend.tokenize("warm-up", true, model.maxInputLength, .right).ids
         _ = try backend.embed([ids])

@@ -1,5 +1,5 @@
 /// A parsed JSON value; objects keep the last value of a repeated key.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// A number, with whether its literal had neither fraction nor exponent (only those can be integers here).

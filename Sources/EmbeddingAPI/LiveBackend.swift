@@ -3,7 +3,7 @@ import Embeddings
 
 extension EmbeddingBackend {
     /// The library's loaded model behind the API: its tokenizer, and its encoder run on the API's batcher thread.
-    public static func live(_ embedder: Embedder) -> EmbeddingBackend {
+    package static func live(_ embedder: Embedder) -> EmbeddingBackend {
         EmbeddingBackend(
             tokenize: { text, addSpecialTokens, maxLength, direction in
                 embedder.encoding(

@@ -3,7 +3,7 @@ import Synchronization
 /// TEI's Prometheus metrics: counters, histograms and the queue-size gauge, under TEI's names.
 ///
 /// As in TEI, a metric appears in `/metrics` only once something has been recorded in it.
-public final class Metrics: Sendable {
+package final class Metrics: Sendable {
     private struct Histogram {
         var bounds: [Double]
         var counts: [UInt64]
@@ -44,18 +44,18 @@ public final class Metrics: Sendable {
     }
 
     /// Creates an empty registry; input-length buckets stop at `maxInputLength`.
-    public init(maxInputLength: Int) {
+    package init(maxInputLength: Int) {
         self.maxInputLength = maxInputLength
     }
 
     /// Adds `amount` to a counter, with an optional label (`method`, `err`).
-    public func increment(_ name: String, label: (String, String)? = nil, by amount: UInt64 = 1) {
+    package func increment(_ name: String, label: (String, String)? = nil, by amount: UInt64 = 1) {
         let labelText = label.map { "{\($0.0)=\"\($0.1)\"}" } ?? ""
         state.withLock { $0.counters[name, default: [:]][labelText, default: 0] += amount }
     }
 
     /// Records one observation in a histogram; the buckets follow from the metric's name as in TEI.
-    public func observe(_ name: String, _ value: Double) {
+    package func observe(_ name: String, _ value: Double) {
         let bounds = buckets(for: name)
         state.withLock { state in
             state.histograms[name, default: Histogram(bounds: bounds)].observe(value)
@@ -63,7 +63,7 @@ public final class Metrics: Sendable {
     }
 
     /// Sets a gauge.
-    public func set(_ name: String, _ value: Double) {
+    package func set(_ name: String, _ value: Double) {
         state.withLock { $0.gauges[name] = value }
     }
 
@@ -79,7 +79,7 @@ public final class Metrics: Sendable {
     }
 
     /// The Prometheus text exposition of everything recorded so far.
-    public func render() -> String {
+    package func render() -> String {
         let snapshot = state.withLock { $0 }
         var text = ""
         for name in snapshot.counters.keys.sorted() {

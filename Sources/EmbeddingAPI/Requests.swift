@@ -1,5 +1,5 @@
 /// One input as a client sends it: text, or token ids it tokenized itself.
-public enum EmbedInput: Sendable, Equatable {
+package enum EmbedInput: Sendable, Equatable {
     case text(String)
     case ids([UInt32])
 
@@ -13,77 +13,77 @@ public enum EmbedInput: Sendable, Equatable {
 }
 
 /// Which end of a too-long input truncation removes tokens from.
-public enum TruncationDirection: String, Sendable, Equatable {
+package enum TruncationDirection: String, Sendable, Equatable {
     case right = "Right"
     case left = "Left"
 }
 
 /// How `/v1/embeddings` encodes each vector.
-public enum EncodingFormat: String, Sendable, Equatable {
+package enum EncodingFormat: String, Sendable, Equatable {
     case float
     case base64
 }
 
 /// `POST /embed` (and `/`, `/invocations`).
-public struct EmbedRequest: Sendable, Equatable {
-    public var inputs: [EmbedInput]
-    public var truncate: Bool?
-    public var truncationDirection: TruncationDirection = .right
-    public var promptName: String?
-    public var normalize = true
-    public var dimensions: Int?
+package struct EmbedRequest: Sendable, Equatable {
+    package var inputs: [EmbedInput]
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
+    package var promptName: String?
+    package var normalize = true
+    package var dimensions: Int?
 }
 
 /// One instance of `POST /vertex`: an `/embed` request, or (answered with `/rerank`'s error) a rerank request.
-public enum VertexInstance: Sendable, Equatable {
+package enum VertexInstance: Sendable, Equatable {
     case embed(EmbedRequest)
     case rerank
 }
 
 /// `POST /embed_all`: token-level hidden states.
-public struct EmbedAllRequest: Sendable, Equatable {
-    public var inputs: [EmbedInput]
-    public var truncate: Bool?
-    public var truncationDirection: TruncationDirection = .right
-    public var promptName: String?
+package struct EmbedAllRequest: Sendable, Equatable {
+    package var inputs: [EmbedInput]
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
+    package var promptName: String?
 }
 
 /// `POST /v1/embeddings` and `/embeddings`; `prompt_name` and `normalize` are this server's extensions.
-public struct OpenAIEmbeddingsRequest: Sendable, Equatable {
-    public var input: [EmbedInput]
-    public var model: String?
-    public var encodingFormat: EncodingFormat = .float
-    public var dimensions: Int?
-    public var user: String?
-    public var promptName: String?
-    public var normalize = true
+package struct OpenAIEmbeddingsRequest: Sendable, Equatable {
+    package var input: [EmbedInput]
+    package var model: String?
+    package var encodingFormat: EncodingFormat = .float
+    package var dimensions: Int?
+    package var user: String?
+    package var promptName: String?
+    package var normalize = true
 }
 
 /// `POST /similarity`.
-public struct SimilarityRequest: Sendable, Equatable {
-    public var sourceSentence: String
-    public var sentences: [String]
-    public var truncate: Bool?
-    public var truncationDirection: TruncationDirection = .right
-    public var promptName: String?
+package struct SimilarityRequest: Sendable, Equatable {
+    package var sourceSentence: String
+    package var sentences: [String]
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
+    package var promptName: String?
 }
 
 /// `POST /tokenize`.
-public struct TokenizeRequest: Sendable, Equatable {
-    public var inputs: [String]
-    public var isBatch: Bool
-    public var addSpecialTokens = true
-    public var promptName: String?
+package struct TokenizeRequest: Sendable, Equatable {
+    package var inputs: [String]
+    package var isBatch: Bool
+    package var addSpecialTokens = true
+    package var promptName: String?
     /// Cut inputs longer than the model's max input length (default: `--auto-truncate`); beyond TEI, which
     /// returns every token however many there are.
-    public var truncate: Bool?
-    public var truncationDirection: TruncationDirection = .right
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
 }
 
 /// `POST /decode`.
-public struct DecodeRequest: Sendable, Equatable {
-    public var ids: [[UInt32]]
-    public var skipSpecialTokens = true
+package struct DecodeRequest: Sendable, Equatable {
+    package var ids: [[UInt32]]
+    package var skipSpecialTokens = true
 }
 
 /// Reads request bodies with TEI's rules: unknown fields ignored, `null` only where TEI's types are optional,

@@ -3,17 +3,17 @@ import Foundation
 import HTTPServer
 
 /// What the router reports about one finished request.
-public struct RequestLogRecord: Sendable, Equatable {
-    public var method: String
-    public var path: String
-    public var status: Int
-    public var durationMilliseconds: Double
-    public var requestID: String
+package struct RequestLogRecord: Sendable, Equatable {
+    package var method: String
+    package var path: String
+    package var status: Int
+    package var durationMilliseconds: Double
+    package var requestID: String
     /// Tokens computed, for the embedding routes that succeeded.
-    public var tokens: Int?
+    package var tokens: Int?
 
     /// A record of a finished request.
-    public init(
+    package init(
         method: String, path: String, status: Int, durationMilliseconds: Double, requestID: String, tokens: Int?
     ) {
         self.method = method
@@ -26,14 +26,14 @@ public struct RequestLogRecord: Sendable, Equatable {
 }
 
 /// Routes HTTP requests to TEI's and OpenAI's endpoints, with TEI's authentication, errors and headers.
-public struct APIRouter: Sendable {
+package struct APIRouter: Sendable {
     /// The pipeline behind the routes.
-    public let service: EmbeddingService
+    package let service: EmbeddingService
     /// Called once per finished request; the executable turns records into log lines.
-    public let requestLog: (@Sendable (RequestLogRecord) -> Void)?
+    package let requestLog: (@Sendable (RequestLogRecord) -> Void)?
 
     /// Serves `service`, reporting each finished request to `requestLog` when given.
-    public init(service: EmbeddingService, requestLog: (@Sendable (RequestLogRecord) -> Void)? = nil) {
+    package init(service: EmbeddingService, requestLog: (@Sendable (RequestLogRecord) -> Void)? = nil) {
         self.service = service
         self.requestLog = requestLog
     }
@@ -74,7 +74,7 @@ public struct APIRouter: Sendable {
     }
 
     /// Answers one request; never throws: every failure is a TEI-shaped response.
-    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+    package func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let requestID = request.header("x-request-id").flatMap(Self.acceptedRequestID) ?? UUID().uuidString.lowercased()
         var response: HTTPResponse
@@ -127,7 +127,7 @@ public struct APIRouter: Sendable {
     }
 
     /// Renders the server's own errors (bad HTTP, payload too large, time-outs) in TEI's error shape.
-    public static let errorResponder: HTTPErrorResponder = { error in
+    package static let errorResponder: HTTPErrorResponder = { error in
         let kind: ErrorKind =
             switch error.status {
             case 503: .unhealthy

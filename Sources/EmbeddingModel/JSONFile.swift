@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// Why a model directory cannot be loaded: the file and the field are always named.
-public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
+package enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     case missingFile(path: String)
     /// The file exists but cannot be read: permissions, not a regular file, an I/O error.
     case unreadableFile(path: String, reason: String)
@@ -16,7 +16,7 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
     /// Tensors in a weights file that the configured model does not read: the config does not describe the checkpoint.
     case unusedTensors(path: String, names: [String], count: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missingFile(let path):
             "model file \(path) does not exist"

@@ -1,7 +1,7 @@
 import Foundation
 
 /// How the sentence-transformers `Pooling` module turns a sequence's token states into one vector.
-public enum PoolingMode: String, Sendable, CaseIterable {
+package enum PoolingMode: String, Sendable, CaseIterable {
     /// The first token's state (BERT's [CLS]).
     case cls
     /// The mean over every token.

@@ -2,37 +2,37 @@ import Foundation
 import Kernels
 
 /// What `/info` and request validation need to know about the loaded model.
-public struct ModelInfo: Sendable, Equatable {
+package struct ModelInfo: Sendable, Equatable {
     /// Width of the encoder's token states (768).
-    public let hiddenSize: Int
+    package let hiddenSize: Int
     /// Width of the sentence embedding after the Dense layers (768).
-    public let embeddingDimensions: Int
+    package let embeddingDimensions: Int
     /// Longest token sequence accepted, BOS and EOS included (`max_seq_length`, 2048).
-    public let maxSequenceLength: Int
+    package let maxSequenceLength: Int
     /// Rows of the embedding table; valid token ids are 0..<vocabularySize.
-    public let vocabularySize: Int
+    package let vocabularySize: Int
     /// Prompt name → text prepended to the input before tokenization.
-    public let prompts: [String: String]
+    package let prompts: [String: String]
     /// Prompt applied when a request names none (nil: no prompt).
-    public let defaultPromptName: String?
+    package let defaultPromptName: String?
     /// `model_type` from config.json ("gemma3_text", "bert", "roberta", "xlm-roberta").
-    public let modelType: String
+    package let modelType: String
     /// How token states become one vector (the `1_Pooling` module).
-    public let pooling: PoolingMode
+    package let pooling: PoolingMode
     /// Whether the sentence-transformers module chain ends in `Normalize` (`2_Normalize`): the model's own output is
     /// unit length. `embed` returns the vector before it either way.
-    public let normalizes: Bool
+    package let normalizes: Bool
 }
 
 /// Why a batch of token sequences cannot be embedded.
-public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
+package enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case emptySequence(index: Int)
     case tokenOutOfRange(sequence: Int, position: Int, id: Int32, vocabularySize: Int)
     case sequenceTooLong(index: Int, tokens: Int, maxTokens: Int)
     /// The model produced NaN or infinity for this sequence: its weights are broken (or overflow on this input).
     case nonFiniteOutput(sequence: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .emptySequence(let index):
             "sequence \(index) has no tokens"
@@ -51,11 +51,11 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
 ///
 /// Calls are meant to come from one batcher thread at a time; a lock serialises them anyway, because they share
 /// the activation buffers. `@unchecked Sendable`: the only mutable state is `scratch`, touched only with `lock` held.
-public final class SentenceEmbedder: @unchecked Sendable {
+package final class SentenceEmbedder: @unchecked Sendable {
     /// Sizes, prompts and limits of the loaded model.
-    public let info: ModelInfo
+    package let info: ModelInfo
     /// How the Linear weights were packed.
-    public let precision: WeightPrecision
+    package let precision: WeightPrecision
     private let encoder: any TokenEncoder
     private let pooling: PoolingMode
     private let dense: [DenseWeights]
@@ -65,7 +65,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
 
     /// Loads the model directory (config, weights packed for the GEMM, sentence-transformers modules) with its
     /// Linear weights packed at `precision`; activations, norms and accumulation stay fp32 whatever it is.
-    public init(directory: String, pool: ComputePool, precision: WeightPrecision = .float32) throws {
+    package init(directory: String, pool: ComputePool, precision: WeightPrecision = .float32) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let architecture = try Architecture(configPath: configPath)
         let sentence = try SentenceConfiguration(
@@ -100,7 +100,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
     }
 
     /// One pooled vector per sequence (after the Dense layers, BEFORE normalisation), for a packed batch.
-    public func embed(_ sequences: [[Int32]]) throws -> [[Float]] {
+    package func embed(_ sequences: [[Int32]]) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
         try validate(sequences)
         lock.lock()
@@ -143,7 +143,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
     }
 
     /// The encoder's last token states per sequence: [n_i × hidden] flattened row-major.
-    public func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
+    package func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
         try validate(sequences)
         lock.lock()
@@ -191,7 +191,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
 }
 
 /// Matryoshka cut to `dimensions` (nil = all) then optional L2 normalisation (norm computed in Float64).
-public func finalizeEmbedding(_ raw: [Float], dimensions: Int?, normalize: Bool) -> [Float] {
+package func finalizeEmbedding(_ raw: [Float], dimensions: Int?, normalize: Bool) -> [Float] {
     let cut = dimensions.map { Array(raw.prefix(max(0, $0))) } ?? raw
     guard normalize else { return cut }
     let norm = cut.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

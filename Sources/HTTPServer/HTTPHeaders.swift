@@ -1,56 +1,56 @@
 /// An ordered list of header fields with case-insensitive name lookup; repeated fields are kept.
-public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     /// One header field as it appeared on the wire (names keep their case).
-    public typealias Field = (name: String, value: String)
+    package typealias Field = (name: String, value: String)
 
     private var fields: [Field]
 
     /// An empty header list.
-    public init() { fields = [] }
+    package init() { fields = [] }
 
     /// Headers in the given order.
-    public init(_ fields: [(String, String)]) { self.fields = fields.map { (name: $0.0, value: $0.1) } }
+    package init(_ fields: [(String, String)]) { self.fields = fields.map { (name: $0.0, value: $0.1) } }
 
     /// Headers from a literal, in the literal's order.
-    public init(dictionaryLiteral elements: (String, String)...) { self.init(elements) }
+    package init(dictionaryLiteral elements: (String, String)...) { self.init(elements) }
 
     /// The number of fields, counting repeats.
-    public var count: Int { fields.count }
+    package var count: Int { fields.count }
 
     /// The first value of the field `name` (any case), or nil.
-    public subscript(name: String) -> String? {
+    package subscript(name: String) -> String? {
         for field in fields where Self.namesMatch(field.name, name) { return field.value }
         return nil
     }
 
     /// Every value of the field `name` (any case), in order.
-    public func values(_ name: String) -> [String] {
+    package func values(_ name: String) -> [String] {
         fields.filter { Self.namesMatch($0.name, name) }.map(\.value)
     }
 
     /// Every comma-separated element of every `name` field, trimmed (for list headers such as `Connection`).
-    public func tokens(_ name: String) -> [Substring] {
+    package func tokens(_ name: String) -> [Substring] {
         values(name).flatMap { $0.split(separator: ",") }.map { trimmed($0) }.filter { !$0.isEmpty }
     }
 
     /// True when a field `name` exists.
-    public func contains(_ name: String) -> Bool { self[name] != nil }
+    package func contains(_ name: String) -> Bool { self[name] != nil }
 
     /// Appends a field, keeping existing ones with the same name.
-    public mutating func add(name: String, value: String) { fields.append((name: name, value: value)) }
+    package mutating func add(name: String, value: String) { fields.append((name: name, value: value)) }
 
     /// Replaces every `name` field with one field holding `value`.
-    public mutating func replaceOrAdd(name: String, value: String) {
+    package mutating func replaceOrAdd(name: String, value: String) {
         remove(name: name)
         fields.append((name: name, value: value))
     }
 
     /// Removes every `name` field.
-    public mutating func remove(name: String) { fields.removeAll { Self.namesMatch($0.name, name) } }
+    package mutating func remove(name: String) { fields.removeAll { Self.namesMatch($0.name, name) } }
 
-    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+    package func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
 
-    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+    package static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
         lhs.fields.count == rhs.fields.count
             && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
@@ -70,19 +70,19 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 }
 
 /// HTTP protocol version of a request.
-public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
-    public var major: Int
-    public var minor: Int
+package struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
+    package var major: Int
+    package var minor: Int
     /// Creates a version such as 1.1.
-    public init(major: Int, minor: Int) {
+    package init(major: Int, minor: Int) {
         self.major = major
         self.minor = minor
     }
     /// HTTP/1.0.
-    public static let http10 = HTTPVersion(major: 1, minor: 0)
+    package static let http10 = HTTPVersion(major: 1, minor: 0)
     /// HTTP/1.1.
-    public static let http11 = HTTPVersion(major: 1, minor: 1)
-    public var description: String { "HTTP/\(major).\(minor)" }
+    package static let http11 = HTTPVersion(major: 1, minor: 1)
+    package var description: String { "HTTP/\(major).\(minor)" }
 }
 
 @inline(__always)

@@ -1,23 +1,23 @@
 /// A complete request as handed to a handler; the body is already transfer- and content-decoded.
-public struct HTTPRequest: Sendable {
+package struct HTTPRequest: Sendable {
     /// The method token, e.g. `GET` or `POST`.
-    public var method: String
+    package var method: String
     /// The path of the request target, e.g. `/embed`.
-    public var path: String
+    package var path: String
     /// The query string after `?`, undecoded, if any.
-    public var query: String?
+    package var query: String?
     /// The protocol version.
-    public var version: HTTPVersion
+    package var version: HTTPVersion
     /// The header fields in wire order. Trailer fields of a chunked body are not among them (RFC 9110 §6.5.1): a
     /// proxy in front may never have inspected them, so an `Authorization` sent there must not count.
-    public var headers: HTTPHeaders
+    package var headers: HTTPHeaders
     /// The body bytes, decompressed when the client sent `Content-Encoding: gzip` or `deflate`.
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// The peer as `address:port` (`[v6]:port` for IPv6), or `unix` for a Unix domain socket.
-    public var remoteAddress: String
+    package var remoteAddress: String
 
     /// Creates a request (used by the server, and by tests that call handlers directly).
-    public init(
+    package init(
         method: String, path: String, query: String? = nil, version: HTTPVersion = .http11,
         headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], remoteAddress: String = ""
     ) {
@@ -31,63 +31,63 @@ public struct HTTPRequest: Sendable {
     }
 
     /// The first value of header `name` (any case), or nil.
-    public func header(_ name: String) -> String? { headers[name] }
+    package func header(_ name: String) -> String? { headers[name] }
 }
 
 /// A response a handler returns; the server adds framing headers (`Content-Length`, `Connection`, `Date`).
-public struct HTTPResponse: Sendable {
+package struct HTTPResponse: Sendable {
     /// The status code, e.g. 200.
-    public var status: Int
+    package var status: Int
     /// Header fields to send; framing fields set here are replaced by the server's.
-    public var headers: HTTPHeaders
+    package var headers: HTTPHeaders
     /// The body bytes (not sent for HEAD requests, 204 and 304).
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// Work the client need not wait for, such as a request log line: run on the connection's event loop once the
     /// response is queued and its first write done, or once its connection is found closed.
-    public var afterSend: (@Sendable () -> Void)?
+    package var afterSend: (@Sendable () -> Void)?
 
     /// Creates a response.
-    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+    package init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
     /// A JSON response from already encoded bytes.
-    public static func json(_ body: [UInt8], status: Int = 200) -> HTTPResponse {
+    package static func json(_ body: [UInt8], status: Int = 200) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: body)
     }
 
     /// A JSON response from an already encoded string.
-    public static func json(_ body: String, status: Int = 200) -> HTTPResponse {
+    package static func json(_ body: String, status: Int = 200) -> HTTPResponse {
         json(Array(body.utf8), status: status)
     }
 
     /// A plain-text response.
-    public static func text(_ body: String, status: Int = 200) -> HTTPResponse {
+    package static func text(_ body: String, status: Int = 200) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: Array(body.utf8))
     }
 }
 
 /// An error the server answers on its own (malformed request, limit, time-out) or a handler's thrown error (500).
-public struct HTTPServerError: Sendable {
+package struct HTTPServerError: Sendable {
     /// The status code of the answer.
-    public var status: Int
+    package var status: Int
     /// A human-readable reason, safe to show to clients.
-    public var message: String
+    package var message: String
 
     /// Creates an error description.
-    public init(status: Int, message: String) {
+    package init(status: Int, message: String) {
         self.status = status
         self.message = message
     }
 }
 
 /// Builds the response for a server-generated error; the API layer can replace it to answer in its own format.
-public typealias HTTPErrorResponder = @Sendable (HTTPServerError) -> HTTPResponse
+package typealias HTTPErrorResponder = @Sendable (HTTPServerError) -> HTTPResponse
 
 /// The default error body: `{"error":"…","error_type":"…"}` (TEI's shape), `backend` for 5xx, `validation` otherwise.
-public let defaultErrorResponder: HTTPErrorResponder = { error in
+package let defaultErrorResponder: HTTPErrorResponder = { error in
     let type = error.status >= 500 ? "backend" : "validation"
     return .json("{\"error\":\(jsonString(error.message)),\"error_type\":\"\(type)\"}", status: error.status)
 }

@@ -2,7 +2,7 @@
 // so the fuzz harness compiles it alone (with HTTPHeaders.swift).
 
 /// Why a request was rejected, with the status code the server answers.
-public enum HTTPParseError: Error, Equatable, Sendable {
+package enum HTTPParseError: Error, Equatable, Sendable {
     /// Malformed request line, header or chunk framing (400).
     case badRequest(String)
     /// The request line is longer than the limit (414).
@@ -19,7 +19,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
     case versionNotSupported
 
     /// The response status for this error.
-    public var status: Int {
+    package var status: Int {
         switch self {
         case .badRequest: 400
         case .uriTooLong: 414
@@ -32,7 +32,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
     }
 
     /// A human-readable reason, safe to send to the client.
-    public var message: String {
+    package var message: String {
         switch self {
         case .badRequest(let reason): "bad request: \(reason)"
         case .uriTooLong: "request line too long"
@@ -46,7 +46,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
 }
 
 /// How the body of a request is delimited.
-public enum HTTPBodyFraming: Sendable, Equatable {
+package enum HTTPBodyFraming: Sendable, Equatable {
     /// `Content-Length: n` (0 when the request has no body).
     case length(Int)
     /// `Transfer-Encoding: chunked`.
@@ -54,27 +54,27 @@ public enum HTTPBodyFraming: Sendable, Equatable {
 }
 
 /// The request line and header section of a request.
-public struct HTTPRequestHead: Sendable {
+package struct HTTPRequestHead: Sendable {
     /// The method token, as sent (methods are case-sensitive).
-    public var method: String
+    package var method: String
     /// The path part of the request target (without the query), e.g. `/embed`.
-    public var path: String
+    package var path: String
     /// The query string after `?`, if any, undecoded.
-    public var query: String?
+    package var query: String?
     /// The protocol version.
-    public var version: HTTPVersion
+    package var version: HTTPVersion
     /// The header fields in wire order.
-    public var headers: HTTPHeaders
+    package var headers: HTTPHeaders
     /// Whether the connection may carry another request after this one.
-    public var keepAlive: Bool
+    package var keepAlive: Bool
     /// Whether the client waits for `100 Continue` before sending the body.
-    public var expectsContinue: Bool
+    package var expectsContinue: Bool
     /// How the body is delimited.
-    public var framing: HTTPBodyFraming
+    package var framing: HTTPBodyFraming
 }
 
 /// What the parser found in the bytes fed so far.
-public enum HTTPParserEvent: Sendable {
+package enum HTTPParserEvent: Sendable {
     /// A complete request head; body events follow.
     case head(HTTPRequestHead)
     /// A piece of the (transfer-decoded) body.
@@ -84,16 +84,16 @@ public enum HTTPParserEvent: Sendable {
 }
 
 /// Size limits the parser enforces while reading.
-public struct HTTPParserLimits: Sendable, Equatable {
+package struct HTTPParserLimits: Sendable, Equatable {
     /// Longest request line, without its line end (longer: 414).
-    public var maxRequestLineBytes: Int
+    package var maxRequestLineBytes: Int
     /// Largest header section, and separately trailer section (larger: 431).
-    public var maxHeaderBytes: Int
+    package var maxHeaderBytes: Int
     /// Largest body after transfer decoding (larger: 413).
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
 
     /// Creates limits.
-    public init(maxRequestLineBytes: Int = 8192, maxHeaderBytes: Int = 32768, maxBodyBytes: Int = 2_000_000) {
+    package init(maxRequestLineBytes: Int = 8192, maxHeaderBytes: Int = 32768, maxBodyBytes: Int = 2_000_000) {
         self.maxRequestLineBytes = maxRequestLineBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
@@ -106,7 +106,7 @@ public struct HTTPParserLimits: Sendable, Equatable {
 /// anywhere else is an error, since a peer that treats it as a line end would read different fields.
 ///
 /// After an error the parser stays failed: the connection must answer and close, since framing is lost.
-public struct HTTPRequestParser: Sendable {
+package struct HTTPRequestParser: Sendable {
     private enum State: Sendable {
         case head
         case body(remaining: Int)
@@ -119,7 +119,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// The limits in force.
-    public let limits: HTTPParserLimits
+    package let limits: HTTPParserLimits
     private var state: State = .head
     private var buffer: [UInt8] = []
     private var start = 0
@@ -132,31 +132,31 @@ public struct HTTPRequestParser: Sendable {
     private static let maxLeadingEmptyLines = 8
 
     /// A parser with the given limits.
-    public init(limits: HTTPParserLimits = HTTPParserLimits()) { self.limits = limits }
+    package init(limits: HTTPParserLimits = HTTPParserLimits()) { self.limits = limits }
 
     /// Bytes received but not yet turned into events.
-    public var bufferedByteCount: Int { buffer.count - start }
+    package var bufferedByteCount: Int { buffer.count - start }
 
     /// True between requests: nothing of a next request has been parsed yet.
-    public var isAtRequestBoundary: Bool {
+    package var isAtRequestBoundary: Bool {
         if case .head = state { return true }
         return false
     }
 
     /// Adds received bytes.
-    public mutating func append(_ bytes: some Collection<UInt8>) {
+    package mutating func append(_ bytes: some Collection<UInt8>) {
         compactIfUseful()
         buffer.append(contentsOf: bytes)
     }
 
     /// Adds received bytes from a raw buffer.
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         compactIfUseful()
         buffer.append(contentsOf: bytes)
     }
 
     /// The next event, nil when more bytes are needed; throws when the request is malformed or over a limit.
-    public mutating func next() throws(HTTPParseError) -> HTTPParserEvent? {
+    package mutating func next() throws(HTTPParseError) -> HTTPParserEvent? {
         do {
             return try step()
         } catch {

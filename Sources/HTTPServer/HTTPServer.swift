@@ -8,7 +8,7 @@ import Synchronization
 #endif
 
 /// An HTTP/1.1 server on POSIX sockets: `start()` binds and serves; `shutdown(gracePeriodSeconds:)` drains and stops.
-public final class HTTPServer: Sendable {
+package final class HTTPServer: Sendable {
     private enum State {
         case created
         case running(loops: [EventLoop], listeners: [Listener], exited: ExitCounter)
@@ -21,7 +21,7 @@ public final class HTTPServer: Sendable {
     private let shared = Mutex<ServerShared?>(nil)
 
     /// A server that answers every request with `handler` (run in its own task; a thrown error becomes a 500).
-    public init(
+    package init(
         configuration: ServerConfiguration, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse
     ) {
         self.configuration = configuration
@@ -29,7 +29,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds the listening socket(s) and starts the event-loop threads; returns once connections are accepted.
-    public func start() throws(HTTPServerStartError) {
+    package func start() throws(HTTPServerStartError) {
         // A client that disconnects mid-write must not kill the process (send uses MSG_NOSIGNAL; OpenSSL's
         // writes cannot, so the signal is ignored process-wide).
         signal(SIGPIPE, SIG_IGN)
@@ -66,7 +66,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// The TCP port listened on (useful with port 0), or nil before `start()` or for a Unix socket.
-    public var boundPort: Int? {
+    package var boundPort: Int? {
         state.withLock { state in
             guard case .running(_, let listeners, _) = state else { return nil }
             return listeners.first?.port
@@ -75,7 +75,7 @@ public final class HTTPServer: Sendable {
 
     /// Raises the soft limit on open files to the hard one, as Go and nginx do (the soft default, often 1024, is
     /// below the default connection cap); returns the soft limit in force afterwards.
-    public static func raiseOpenFileLimit() -> Int {
+    package static func raiseOpenFileLimit() -> Int {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         if limit.rlim_cur < limit.rlim_max {
@@ -88,11 +88,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// Connections open right now.
-    public var connectionCount: Int { shared.withLock { $0?.connectionCount ?? 0 } }
+    package var connectionCount: Int { shared.withLock { $0?.connectionCount ?? 0 } }
 
     /// Stops accepting, closes idle connections, lets requests in flight finish for up to `gracePeriodSeconds`,
     /// then closes the rest (cancelling their handlers) and stops the loops.
-    public func shutdown(gracePeriodSeconds: Double) async {
+    package func shutdown(gracePeriodSeconds: Double) async {
         let running: (loops: [EventLoop], exited: ExitCounter)? = state.withLock { state in
             guard case .running(let loops, _, let exited) = state else { return nil }
             state = .stopped

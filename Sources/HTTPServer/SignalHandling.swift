@@ -7,12 +7,12 @@ import Dispatch
 #endif
 
 /// Delivers SIGTERM and SIGINT to a closure (once per signal) and ignores SIGPIPE; keep it alive while it should act.
-public final class ShutdownSignals: @unchecked Sendable {
+package final class ShutdownSignals: @unchecked Sendable {
     // Safe to share: `sources` is set once in init and only cancelled in deinit; Dispatch sources are thread-safe.
     private let sources: [any DispatchSourceSignal]
 
     /// Installs the signal sources; `onSignal` receives the signal number on a Dispatch queue.
-    public init(onSignal: @escaping @Sendable (Int32) -> Void) {
+    package init(onSignal: @escaping @Sendable (Int32) -> Void) {
         signal(SIGPIPE, SIG_IGN)
         sources = [SIGTERM, SIGINT].map { number in
             // The default action would kill the process before the source sees the signal.

@@ -7,7 +7,7 @@ import CEpoll
 #endif
 
 /// Why the server could not start listening.
-public enum HTTPServerStartError: Error, CustomStringConvertible, Sendable {
+package enum HTTPServerStartError: Error, CustomStringConvertible, Sendable {
     /// getaddrinfo could not resolve the hostname.
     case cannotResolve(host: String, reason: String)
     /// A socket call failed (names the call and errno's text).
@@ -21,7 +21,7 @@ public enum HTTPServerStartError: Error, CustomStringConvertible, Sendable {
     /// `start()` was called twice.
     case alreadyStarted
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .cannotResolve(let host, let reason): "cannot resolve \(host): \(reason)"
         case .socketCall(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"

@@ -1,5 +1,5 @@
 /// Which keys a query sees in `attention`.
-public enum AttentionWindow: Sendable, Equatable {
+package enum AttentionWindow: Sendable, Equatable {
     /// Every key of the query's own sequence (Gemma3 full-attention layers).
     case full
     /// Key j is visible from query i iff |i − j| ≤ radius (Gemma3 bidirectional sliding layers: radius 256).
@@ -20,7 +20,7 @@ public enum AttentionWindow: Sendable, Equatable {
 /// Work is split over (sequence, head, block of 48 queries) on `pool`. Each block computes its scores against only
 /// the keys its window reaches (a `[48 × keys]` scratch per thread), so no n×n matrix is ever formed. Sequences of
 /// up to 16 tokens skip the packing: their scores are dot products straight from the rows (`attentionDirect`).
-public func attention(
+package func attention(
     queries q: UnsafePointer<Float>, queryRowStride ldq: Int,
     keys k: UnsafePointer<Float>, keyRowStride ldk: Int,
     values v: UnsafePointer<Float>, valueRowStride ldv: Int,

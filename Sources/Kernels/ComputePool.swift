@@ -12,12 +12,12 @@ import Foundation
 /// the workers spin briefly before sleeping, so the many short loops of one forward pass do not each pay a wake-up.
 /// `parallelFor` calls from different threads are serialised; calling it from inside a body runs the inner loop
 /// on the calling thread alone (no deadlock, no extra parallelism).
-public final class ComputePool: @unchecked Sendable {
+package final class ComputePool: @unchecked Sendable {
     // @unchecked: `body`, `itemCount` and `shuttingDown` are written only with `mutex` held and read with it held;
     // the counters are atomics; `workers` is written only in init before any loop runs.
 
     /// Number of threads that run loop bodies, the caller included.
-    public let threadCount: Int
+    package let threadCount: Int
 
     /// How long a thread spins (relaxed atomic loads) before it sleeps: a worker waiting for the next loop, or the
     /// caller waiting for the last items. Between two loops of one forward pass the caller may run serial steps for a
@@ -45,7 +45,7 @@ public final class ComputePool: @unchecked Sendable {
     private var caller: pthread_t?
 
     /// Creates `threadCount - 1` worker threads; `threadCount` defaults to the processors this process may use.
-    public init(threadCount: Int = ComputePool.availableProcessorCount) {
+    package init(threadCount: Int = ComputePool.availableProcessorCount) {
         precondition(threadCount >= 1, "a compute pool needs at least one thread")
         self.threadCount = threadCount
         mutex = .allocate(capacity: 1)
@@ -91,16 +91,16 @@ public final class ComputePool: @unchecked Sendable {
     }
 
     /// Processors this process may use (affinity and container quota included), at least 1.
-    public static var availableProcessorCount: Int { AvailableCores.count }
+    package static var availableProcessorCount: Int { AvailableCores.count }
 
     /// Runs `body(0) … body(count - 1)` across the pool and returns when all have finished.
-    public func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    package func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {
         parallelFor(count) { index, _ in body(index) }
     }
 
     /// Like `parallelFor(_:_:)`, also passing the running thread's slot in 0..<threadCount: within one call no
     /// two bodies run at the same time with the same slot, so per-slot scratch buffers need no locking.
-    public func parallelFor(_ count: Int, _ body: @Sendable (_ index: Int, _ threadSlot: Int) -> Void) {
+    package func parallelFor(_ count: Int, _ body: @Sendable (_ index: Int, _ threadSlot: Int) -> Void) {
         // Workers are threads, not tasks, so they do not see the caller's task-local kernel override (tests force a
         // variant with it): the bodies get it again, or each kernel they call would pick the CPU's best variant.
         if let forced = KernelVariant.override {

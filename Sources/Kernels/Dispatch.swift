@@ -13,7 +13,7 @@
 #endif
 
 /// A compiled copy of the SIMD kernels: the same source built for one instruction set.
-public enum KernelVariant: String, CaseIterable, Sendable {
+package enum KernelVariant: String, CaseIterable, Sendable {
     /// AVX-512 with BF16 and AMX: the avx512bf16 kernels, with the bf16 weight GEMM on AMX tiles (Sapphire Rapids
     /// and later, on Linux). Only when forced (see `isStartupChoice`).
     case avx512amx
@@ -29,7 +29,7 @@ public enum KernelVariant: String, CaseIterable, Sendable {
 
     /// The variant this process runs: `EMBED_KERNELS` if set (it must be supported), else the best supported one
     /// that start-up may choose by itself.
-    public static let active: KernelVariant = {
+    package static let active: KernelVariant = {
         guard let forced = getenv("EMBED_KERNELS").map({ String(cString: $0) }), !forced.isEmpty else {
             // The start-up choice first: asking whether avx512amx is supported requests the AMX tile state from
             // Linux, which a process that never runs AMX should not hold.
@@ -52,10 +52,10 @@ public enum KernelVariant: String, CaseIterable, Sendable {
     package var multipliesBFloat16Pairs: Bool { table.bfloat16Dot != nil }
 
     /// The variants this CPU can run, best first.
-    public static var supported: [KernelVariant] { allCases.filter(\.isSupported) }
+    package static var supported: [KernelVariant] { allCases.filter(\.isSupported) }
 
     /// Whether the CPU (and OS) offer every instruction set the variant was compiled for.
-    public var isSupported: Bool {
+    package var isSupported: Bool {
         switch self {
         case .portable: return true
         #if arch(x86_64)
@@ -97,7 +97,7 @@ public enum KernelVariant: String, CaseIterable, Sendable {
         private static let dotOutpacesFMA: Bool = avx512bf16.isSupported && measuredDotSpeedOverFMA() > 1.2
 
         /// vdpbf16ps's work per second over the FMAs' on this core (needs AVX512-BF16), as start-up measures it.
-        public static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
+        package static func measuredDotSpeedOverFMA() -> Double { KernelsAVX512BF16.measuredDotSpeedOverFMA() }
     #endif
 
     /// Overrides `active` for the current thread or task (tests run every supported variant this way).
@@ -127,7 +127,7 @@ public enum KernelVariant: String, CaseIterable, Sendable {
 }
 
 /// The kernel variant this process runs (`avx512bf16`, `avx512`, `avx2` or `portable`), for /info and the start-up log.
-public var activeVariant: String { KernelVariant.active.rawValue }
+package var activeVariant: String { KernelVariant.active.rawValue }
 
 /// One variant's entry points. Chosen once per public call, then called directly: no protocol, no per-element dispatch.
 struct KernelTable: Sendable {

@@ -2,14 +2,14 @@
 // SIMD/RowKernels.swift compiled for the active CPU variant.
 
 /// Σ a[i]·b[i] with fp32 accumulation.
-public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+package func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
     KernelVariant.current.table.dot(a, b, count)
 }
 
 /// y = x · 1/√(mean(x²) + ε) ⊙ (1 + w) per row (Gemma RMSNorm). `x` and `y` may be the same buffer.
 ///
 /// `weightPlusOne` holds (1 + w) precomputed, `width` floats. Row r starts at `r·rowStride` in both buffers.
-public func rmsNorm(
+package func rmsNorm(
     _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
     rowStride: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
 ) {
@@ -19,7 +19,7 @@ public func rmsNorm(
 /// residual += RMSNorm(y) per row: the sandwich norm after a sub-block, fused with the residual add.
 ///
 /// `y` rows are `yRowStride` apart, `residual` rows `residualRowStride` apart; `weightPlusOne` holds (1 + w).
-public func rmsNormAdd(
+package func rmsNormAdd(
     _ y: UnsafePointer<Float>, rowStride yRowStride: Int,
     addingTo residual: UnsafeMutablePointer<Float>, residualRowStride: Int,
     rows: Int, width: Int, weightPlusOne: UnsafePointer<Float>, epsilon: Float
@@ -29,7 +29,7 @@ public func rmsNormAdd(
 }
 
 /// x = softmax(x) over `count` floats, with max-subtraction; fp32 throughout.
-public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+package func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     KernelVariant.current.table.softmaxRow(x, count)
 }
 
@@ -39,7 +39,7 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
 ///
 /// Evaluated as u·σ(2z) (the same function: ½(1 + tanh z) = 1/(1 + e^(−2z))), which keeps full relative
 /// precision for every u instead of losing it where tanh z ≈ −1.
-public func geluTanhMultiplyPairs(
+package func geluTanhMultiplyPairs(
     _ products: UnsafePointer<Float>, productStride: Int, rows: Int, columns: Int,
     into out: UnsafeMutablePointer<Float>, outStride: Int
 ) {

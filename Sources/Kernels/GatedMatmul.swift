@@ -1,21 +1,21 @@
 /// The gate and up projections of a gated MLP (Gemma's gate_proj and up_proj), packed so that one matmul task
 /// computes the gate and the up columns of the same outputs and applies gelu(gate)·up to them while they are in
 /// cache: panel 2p holds gate outputs 32p..<32p+32 and panel 2p+1 the same up outputs (zero rows pad the last pair).
-public struct GatedProjections: Sendable {
+package struct GatedProjections: Sendable {
     let packed: PackedMatrix
     /// Outputs of each projection: the MLP's intermediate width.
-    public let outFeatures: Int
-    public var inFeatures: Int { packed.inFeatures }
+    package let outFeatures: Int
+    package var inFeatures: Int { packed.inFeatures }
     /// Width of the scratch rows that `matmulGELUGated` writes the gate and up products to.
-    public var scratchWidth: Int { packed.outFeatures }
+    package var scratchWidth: Int { packed.outFeatures }
     /// `scratchWidth` for projections of `outFeatures` outputs: both, rounded up to whole panels.
-    public static func scratchWidth(outFeatures: Int) -> Int {
+    package static func scratchWidth(outFeatures: Int) -> Int {
         let width = PackedMatrix.panelWidth
         return 2 * ((outFeatures + width - 1) / width * width)
     }
 
     /// `gate` and `up` are row-major `[outFeatures × inFeatures]` (PyTorch Linear layout).
-    public init(
+    package init(
         gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
         precision: WeightPrecision = .float32
     ) {
@@ -47,7 +47,7 @@ public struct GatedProjections: Sendable {
 ///
 /// `x` is `[m × w.inFeatures]` with rows `ldx` apart; `scratch` has room for `m × w.scratchWidth` floats (the gate
 /// and up products, rows contiguous); `y` is `[m × w.outFeatures]` with rows `ldy` apart and must not overlap `scratch`.
-public func matmulGELUGated(
+package func matmulGELUGated(
     _ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int, _ w: GatedProjections,
     scratch: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
     rowStride ldy: Int, pool: ComputePool
@@ -59,7 +59,7 @@ public func matmulGELUGated(
 
 /// `matmulGELUGated` on x as a norm wrote it for `w`, writing y as the input of the matmul that follows (the down
 /// projection): in bf16 pair form each task rounds its block of y as it writes it.
-public func matmulGELUGated(
+package func matmulGELUGated(
     _ x: MatmulInput, rows m: Int, _ w: GatedProjections,
     scratch: UnsafeMutablePointer<Float>, into y: MatmulInput, pool: ComputePool
 ) {

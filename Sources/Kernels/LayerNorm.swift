@@ -6,7 +6,7 @@
 ///
 /// `y` (rows `yRowStride` apart) and `bias` (`width` floats) may each be nil; x rows are `rowStride` apart.
 /// Statistics in fp32, mean and variance in two passes.
-public func layerNorm(
+package func layerNorm(
     _ x: UnsafeMutablePointer<Float>, rowStride: Int, adding y: UnsafePointer<Float>? = nil, yRowStride: Int = 0,
     bias: UnsafePointer<Float>? = nil, rows: Int, width: Int, weight: UnsafePointer<Float>,
     shift: UnsafePointer<Float>, epsilon: Float
@@ -15,7 +15,7 @@ public func layerNorm(
 }
 
 /// x[r][c] += bias[c] for the first `columns` columns of `rows` rows (`rowStride` floats apart).
-public func addBias(
+package func addBias(
     _ x: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, columns: Int, bias: UnsafePointer<Float>
 ) {
     KernelVariant.current.table.addBiasRows(x, rowStride, rows, columns, bias)
@@ -23,7 +23,7 @@ public func addBias(
 
 /// x[r][c] = gelu(x[r][c] + bias[c]) with the exact GELU ½·u·(1 + erf(u/√2)) (torch's default `gelu`), within
 /// ~2e-7 relative of it; `bias` may be nil.
-public func geluErf(
+package func geluErf(
     _ x: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, columns: Int, bias: UnsafePointer<Float>? = nil
 ) {
     KernelVariant.current.table.geluErfRows(x, rowStride, rows, columns, bias)

@@ -2,7 +2,7 @@
 ///
 /// `x` is `[m × w.inFeatures]` with rows `ldx` apart; `y` is `[m × w.outFeatures]` with rows `ldy` apart.
 /// Work is split over the pool by blocks of rows and groups of 32-column panels.
-public func matmul(
+package func matmul(
     _ x: UnsafePointer<Float>, rows m: Int, rowStride ldx: Int,
     _ w: PackedMatrix,
     into y: UnsafeMutablePointer<Float>, rowStride ldy: Int,
@@ -14,7 +14,7 @@ public func matmul(
 }
 
 /// `matmul` on x as a norm or an activation wrote it for `w` (see `MatmulInput`).
-public func matmul(
+package func matmul(
     _ x: MatmulInput, rows m: Int, _ w: PackedMatrix, into y: UnsafeMutablePointer<Float>,
     rowStride ldy: Int, accumulate: Bool = false, pool: ComputePool
 ) {

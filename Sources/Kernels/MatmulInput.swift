@@ -3,18 +3,18 @@
 /// in that form (`rmsNorm(_:rowStride:into:rows:width:weightPlusOne:epsilon:)`, `matmulGELUGated`), so the matmul
 /// has no rounding pass of its own over x: for a short query that pass took about 1.8 µs per GEMM, mostly in cache
 /// misses on the fp32 rows just written, against 0.7 µs on rows already in cache.
-public struct MatmulInput: @unchecked Sendable {
+package struct MatmulInput: @unchecked Sendable {
     // @unchecked: a view of a buffer the caller owns and keeps alive while kernels use it; parallel producers write
     // disjoint rows of it.
 
-    public enum Form: Sendable, Equatable {
+    package enum Form: Sendable, Equatable {
         case float32
         /// bf16 values rounded to nearest even, K pairs in 32-bit words: word p holds x[2p] low and x[2p+1] high, and
         /// an odd K ends on a pair whose high half is zero, as `PackedMatrix.pairsAlongK` weights do.
         case bfloat16Pairs
     }
 
-    public let form: Form
+    package let form: Form
     let base: UnsafeMutableRawPointer
     /// Elements of the form from one row to the next: floats, or 32-bit pair words (as many: see `init`).
     let rowStride: Int
@@ -22,18 +22,18 @@ public struct MatmulInput: @unchecked Sendable {
     /// A view of `buffer` (rows `rowStride` floats apart) as the input of a matmul on `weights`. In pair form a row
     /// takes the first half of its floats' bytes, so each row stays where its fp32 row is: a producer that reads the
     /// fp32 rows of a block and then writes the same rows as pairs into the same buffer touches no other block's rows.
-    public init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, for weights: PackedMatrix) {
+    package init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, for weights: PackedMatrix) {
         self.init(buffer, rowStride: rowStride, form: weights.pairsAlongK ? .bfloat16Pairs : .float32)
     }
 
     /// A view of `buffer` as the input of `matmulGELUGated` on `projections`.
-    public init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, for projections: GatedProjections) {
+    package init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, for projections: GatedProjections) {
         self.init(buffer, rowStride: rowStride, for: projections.packed)
     }
 
     /// A view of `buffer` (rows `rowStride` floats apart) in `form`: `.float32` for rows that stay fp32 whatever reads
     /// them (a final norm).
-    public init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, form: Form) {
+    package init(_ buffer: UnsafeMutablePointer<Float>, rowStride: Int, form: Form) {
         self.form = form
         base = UnsafeMutableRawPointer(buffer)
         self.rowStride = rowStride
@@ -46,7 +46,7 @@ public struct MatmulInput: @unchecked Sendable {
     }
 
     /// The same view from row `row` on.
-    public func rows(from row: Int) -> MatmulInput {
+    package func rows(from row: Int) -> MatmulInput {
         // A float and a pair word are both 4 bytes.
         MatmulInput(base: base + row * rowStride * MemoryLayout<UInt32>.stride, rowStride: rowStride, form: form)
     }
@@ -75,7 +75,7 @@ public struct MatmulInput: @unchecked Sendable {
 
 /// `rmsNorm` of `rows` rows of x (`rowStride` floats apart) written as `input`, the input of the matmul that follows:
 /// in pair form each normed value is rounded to bf16 as the matmul would round it.
-public func rmsNorm(
+package func rmsNorm(
     _ x: UnsafePointer<Float>, rowStride: Int, into input: MatmulInput, rows: Int, width: Int,
     weightPlusOne: UnsafePointer<Float>, epsilon: Float
 ) {

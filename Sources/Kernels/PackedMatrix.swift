@@ -1,6 +1,6 @@
 /// How packed weights are stored: fp32 (exact) or bf16 (half the bytes; widened to fp32 in the micro-kernel, or
 /// multiplied as bf16 pairs where the CPU has a bf16 dot product).
-public enum WeightPrecision: String, Sendable, CaseIterable {
+package enum WeightPrecision: String, Sendable, CaseIterable {
     case float32
     /// fp32 weights rounded to nearest-even bf16 at pack time. Accumulation stays fp32, and so do activations except
     /// on CPUs with AVX512-BF16 (kernel variant `avx512bf16`): there the weight GEMMs round them to bf16 and multiply
@@ -17,20 +17,20 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 /// holding column j in its low half and column j + 8 in its high half, so widening needs no shuffle. For a variant
 /// with a bf16 dot product (`pairsAlongK`) a half holds pairs of rows instead: word j of pair p holds W[2p][j] in its
 /// low half and W[2p+1][j] in its high half (zero past an odd K), the operand layout of vdpbf16ps.
-public final class PackedMatrix: @unchecked Sendable {
+package final class PackedMatrix: @unchecked Sendable {
     // @unchecked: `storage` is written only in init and read-only afterwards; it is freed in deinit.
 
     /// Columns per panel.
-    public static let panelWidth = 32
+    package static let panelWidth = 32
 
     /// Input width K (columns of x).
-    public let inFeatures: Int
+    package let inFeatures: Int
     /// Output width N (columns of y).
-    public let outFeatures: Int
+    package let outFeatures: Int
     /// Number of 32-column panels, `ceil(outFeatures / 32)`.
-    public let panelCount: Int
+    package let panelCount: Int
     /// Storage type of the packed weights.
-    public let precision: WeightPrecision
+    package let precision: WeightPrecision
     /// bf16 weights packed in K pairs for the dot-product GEMM of the kernel variant current at packing time.
     let pairsAlongK: Bool
     /// K rows stored per half: `inFeatures`, rounded up to even when packed in pairs.
@@ -39,10 +39,10 @@ public final class PackedMatrix: @unchecked Sendable {
     let storage: UnsafeMutableRawPointer
 
     /// Bytes the packed weights occupy.
-    public var byteCount: Int { panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2) }
+    package var byteCount: Int { panelCount * storedRows * Self.panelWidth * (precision == .float32 ? 4 : 2) }
 
     /// `weights` is row-major [outFeatures × inFeatures] (PyTorch Linear layout).
-    public init(
+    package init(
         weights: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int,
         precision: WeightPrecision = .float32
     ) {
@@ -88,7 +88,7 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// Several Linear layers with the same inFeatures, concatenated along outFeatures (e.g. q|k|v).
     /// Output columns of part i start at the sum of the earlier parts' `outFeatures`.
-    public convenience init(
+    package convenience init(
         stacking parts: [(weights: UnsafeBufferPointer<Float>, outFeatures: Int)], inFeatures: Int,
         precision: WeightPrecision = .float32
     ) {

@@ -3,20 +3,20 @@ import Foundation
 /// cos/sin of the rotary angles φ[p, k] = p · θ^(−2k/headDim), precomputed for positions 0..<maxPositions.
 ///
 /// Angles follow the reference: inverse frequencies and the product p·inv_freq in fp32, cos/sin of that fp32 angle.
-public final class RoPETable: @unchecked Sendable {
+package final class RoPETable: @unchecked Sendable {
     // @unchecked: `cosines` and `sines` are written only in init and read-only afterwards.
 
     /// Dimensions per head (the rotation pairs d with d + headDim/2).
-    public let headDim: Int
+    package let headDim: Int
     /// Positions the table covers: 0..<maxPositions.
-    public let maxPositions: Int
+    package let maxPositions: Int
     /// `[maxPositions × headDim/2]`
     let cosines: UnsafeMutablePointer<Float>
     /// `[maxPositions × headDim/2]`
     let sines: UnsafeMutablePointer<Float>
 
     /// Table for rotary base θ (`base`), e.g. 10 000 for sliding layers and 1 000 000 for full layers.
-    public init(headDim: Int, base: Float, maxPositions: Int) {
+    package init(headDim: Int, base: Float, maxPositions: Int) {
         precondition(headDim > 0 && headDim % 2 == 0, "RoPE needs an even head dimension, got \(headDim)")
         self.headDim = headDim
         self.maxPositions = maxPositions
@@ -44,7 +44,7 @@ public final class RoPETable: @unchecked Sendable {
 ///
 /// Row r holds its heads side by side from `x + r·rowStride` (head n at offset n·headDim) and sits at
 /// position `positions[r]`, which must be below `table.maxPositions`.
-public func applyRoPE(
+package func applyRoPE(
     _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int,
     positions: UnsafePointer<Int32>, table: RoPETable
 ) {

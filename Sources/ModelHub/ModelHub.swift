@@ -2,24 +2,24 @@ import Foundation
 
 /// Turns a `--model-id` into a local model directory: a directory as is, or a Hugging Face id found in
 /// (or downloaded into) the Hugging Face cache.
-public struct ModelHub: Sendable {
+package struct ModelHub: Sendable {
     /// The `hub` cache folder (`models--ORG--NAME/…` live inside it).
-    public var cacheDirectory: URL
+    package var cacheDirectory: URL
     /// The Hub's base URL (`HF_ENDPOINT`).
-    public var endpoint: URL
+    package var endpoint: URL
     /// Sent as `Authorization: Bearer …` to the Hub's own host, never to the hosts it redirects to.
-    public var token: String?
+    package var token: String?
     /// When true only the cache is consulted (`HF_HUB_OFFLINE=1`).
-    public var offline: Bool
+    package var offline: Bool
     /// Bounds connecting and each read or write on the network.
-    public var timeoutSeconds: Int
+    package var timeoutSeconds: Int
     /// A PEM file of CAs to trust instead of the system store.
-    public var trustedCAFile: String?
+    package var trustedCAFile: String?
 
     /// Reads the same environment variables as `huggingface_hub`: HUGGINGFACE_HUB_CACHE, HF_HUB_CACHE, HF_HOME,
     /// HF_ENDPOINT, HF_TOKEN (or HUGGING_FACE_HUB_TOKEN, or the token file `huggingface-cli login` writes),
     /// HF_HUB_OFFLINE and HF_HUB_DOWNLOAD_TIMEOUT.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         func value(_ name: String) -> String? {
             guard let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
                 return nil
@@ -43,7 +43,7 @@ public struct ModelHub: Sendable {
     }
 
     /// The directory to load the model from. `log` receives one line per notable step (cache hit, each download).
-    public func resolve(modelID: String, revision: String = "main", log: (String) -> Void = { _ in }) throws -> URL {
+    package func resolve(modelID: String, revision: String = "main", log: (String) -> Void = { _ in }) throws -> URL {
         let expanded =
             modelID.hasPrefix("~/")
             ? FileManager.default.homeDirectoryForCurrentUser.path + modelID.dropFirst(1) : modelID

@@ -1,5 +1,5 @@
 /// Why a model could not be resolved to a local directory.
-public enum ModelHubError: Error, Equatable, CustomStringConvertible {
+package enum ModelHubError: Error, Equatable, CustomStringConvertible {
     /// `--model-id` looked like a path, but no such directory exists.
     case localDirectoryNotFound(path: String)
     /// `--model-id` names an existing file that is not a directory (a model is a directory of files).
@@ -25,7 +25,7 @@ public enum ModelHubError: Error, Equatable, CustomStringConvertible {
     /// The cache directory could not be written.
     case fileSystem(path: String, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .localDirectoryNotFound(let path):
             return "model directory \(path) does not exist"

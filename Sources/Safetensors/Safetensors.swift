@@ -7,12 +7,12 @@ import Foundation
 #endif
 
 /// Element types a `.safetensors` tensor may declare; only the float ones can be read as `Float`.
-public enum DType: String, Sendable, CaseIterable {
+package enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
 
     /// Size of one element in bytes.
-    public var byteCount: Int {
+    package var byteCount: Int {
         switch self {
         case .f64, .i64: 8
         case .f32, .i32: 4
@@ -23,24 +23,24 @@ public enum DType: String, Sendable, CaseIterable {
 }
 
 /// One tensor's entry in the header: its dtype, shape and where its bytes are in the file.
-public struct TensorInfo: Sendable, Equatable {
+package struct TensorInfo: Sendable, Equatable {
     /// The tensor's name in the header.
-    public let name: String
+    package let name: String
     /// Element type.
-    public let dtype: DType
+    package let dtype: DType
     /// Row-major shape; `[]` is a scalar.
-    public let shape: [Int]
+    package let shape: [Int]
     /// Byte offset of the first element from the start of the file.
-    public let fileOffset: Int
+    package let fileOffset: Int
     /// Number of bytes the tensor occupies.
-    public let byteCount: Int
+    package let byteCount: Int
 
     /// Number of elements (the product of `shape`).
-    public var elementCount: Int { shape.reduce(1, *) }
+    package var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// Everything that can go wrong reading a `.safetensors` file, with the file and tensor named.
-public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
+package enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case truncated(path: String, neededBytes: Int, fileBytes: Int)
     case badHeader(path: String, reason: String)
@@ -51,7 +51,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     /// A read of tensor bytes after the file was opened failed (it shrank, or the disk failed).
     case readFailed(path: String, fileOffset: Int, count: Int, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .cannotOpen(let path, let reason):
             "cannot open safetensors file \(path): \(reason)"
@@ -77,13 +77,13 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
 ///
 /// `@unchecked Sendable`: the mapping is `PROT_READ`, created in `init` and unmapped only in `deinit`,
 /// so every thread sees the same immutable bytes for the object's whole life.
-public final class SafetensorsFile: @unchecked Sendable {
+package final class SafetensorsFile: @unchecked Sendable {
     /// Path the file was opened from.
-    public let path: String
+    package let path: String
     /// Header entries by tensor name.
-    public let tensors: [String: TensorInfo]
+    package let tensors: [String: TensorInfo]
     /// The header's optional `__metadata__` map.
-    public let metadata: [String: String]
+    package let metadata: [String: String]
 
     private let base: UnsafeRawPointer
     private let mappedBytes: Int
@@ -91,7 +91,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Maps the file at `path` and parses its header; throws `SafetensorsError` for an unreadable or malformed file.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. It changes nothing for
         // the regular files accepted below (reads of regular files never block on it).
@@ -140,7 +140,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     ///
     /// A short read throws: the file shrank since it was opened (the mapping would then fault with SIGBUS), or the
     /// disk failed. The range must lie inside the file as it was opened (the header's offsets are checked for that).
-    public func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) throws(SafetensorsError) {
+    package func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) throws(SafetensorsError) {
         precondition(
             fileOffset >= 0 && count >= 0 && count <= mappedBytes - fileOffset,
             "copyBytes: \(count) bytes at \(fileOffset) are outside the \(mappedBytes)-byte file")
@@ -160,7 +160,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// The header entry for `name`, checked against `shape` when one is given.
-    public func info(_ name: String, shape: [Int]? = nil) throws -> TensorInfo {
+    package func info(_ name: String, shape: [Int]? = nil) throws -> TensorInfo {
         guard let info = tensors[name] else { throw SafetensorsError.missingTensor(path: path, name: name) }
         if let shape, shape != info.shape {
             throw SafetensorsError.shapeMismatch(path: path, name: name, expected: shape, actual: info.shape)
@@ -169,7 +169,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// Zero-copy view of an F32 tensor inside the mapping (throws for other dtypes; use `floatArray` to convert).
-    public func floats(_ name: String, shape: [Int]? = nil) throws -> UnsafeBufferPointer<Float> {
+    package func floats(_ name: String, shape: [Int]? = nil) throws -> UnsafeBufferPointer<Float> {
         let info = try info(name, shape: shape)
         guard info.dtype == .f32 else {
             throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: info.dtype.rawValue)
@@ -182,7 +182,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// A copy of an F32, F16 or BF16 tensor as `Float`s.
-    public func floatArray(_ name: String, shape: [Int]? = nil) throws -> [Float] {
+    package func floatArray(_ name: String, shape: [Int]? = nil) throws -> [Float] {
         let info = try info(name, shape: shape)
         let source = base + info.fileOffset
         let count = info.elementCount
@@ -210,7 +210,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// Drops the resident pages of these tensors (e.g. after packing them into another layout) so they stop
     /// counting as the process's memory; views stay valid and read the file again if touched.
-    public func evictPages(of names: [String]) {
+    package func evictPages(of names: [String]) {
         for name in names {
             guard let (start, end) = pageRange(of: name) else { continue }
             madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))

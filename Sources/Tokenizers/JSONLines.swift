@@ -2,9 +2,9 @@
 // start of a string, so texts are read and written with the tokenizer's own scanner and an exact escaper.
 
 /// Reading and writing JSON lines without changing any Unicode scalar of the texts.
-public enum JSONLines {
+package enum JSONLines {
     /// The `"text"` member of a line holding a JSON object, or nil when the line is not such an object.
-    public static func text(inLine line: String) -> String? {
+    package static func text(inLine line: String) -> String? {
         var bytes = Array(line.utf8)
         return bytes.withUnsafeMutableBufferPointer { buffer -> String? in
             var scanner = JSONScanner(bytes: UnsafeBufferPointer(buffer))
@@ -16,7 +16,7 @@ public enum JSONLines {
     }
 
     /// `text` as a JSON string literal, quotes included; non-ASCII scalars are written as they are.
-    public static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

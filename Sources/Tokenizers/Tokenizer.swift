@@ -2,21 +2,21 @@
 // model → truncation → post-processor), with offsets in Unicode scalars of the original text.
 
 /// The result of encoding one text.
-public struct Encoding: Sendable, Equatable {
+package struct Encoding: Sendable, Equatable {
     /// Token ids, special tokens included when they were asked for.
-    public var ids: [Int32]
+    package var ids: [Int32]
     /// Token strings as in the vocab (`▁Hello`, `<0xE2>`, `<bos>`).
-    public var tokens: [String]
+    package var tokens: [String]
     /// Unicode-scalar offsets into the original text (Python `str` indices); `0..<0` for template specials.
-    public var offsets: [Range<Int>]
+    package var offsets: [Range<Int>]
     /// True for the special tokens the post-processor added (`<bos>`, `<eos>`).
-    public var specialTokensMask: [Bool]
+    package var specialTokensMask: [Bool]
     /// Token type (segment) ids: 0 throughout for one text; for a pair, what the post-processor gives each part
     /// (BERT: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`).
-    public var typeIDs: [Int32]
+    package var typeIDs: [Int32]
 
     /// An encoding from its parts, all of the same length; `typeIDs` nil means all 0.
-    public init(
+    package init(
         ids: [Int32], tokens: [String], offsets: [Range<Int>], specialTokensMask: [Bool], typeIDs: [Int32]? = nil
     ) {
         self.ids = ids
@@ -28,7 +28,7 @@ public struct Encoding: Sendable, Equatable {
 }
 
 /// Which end of the content truncation removes tokens from: `.right` keeps the first tokens.
-public enum TruncationDirection: String, Sendable {
+package enum TruncationDirection: String, Sendable {
     case right, left
 }
 
@@ -49,7 +49,7 @@ public enum TruncationDirection: String, Sendable {
 /// Ids from `vocabularySize` up are added tokens with no row in the model's embedding table. For EmbeddingGemma that
 /// is `<image_soft_token>` (262144): literal `"<image_soft_token>"` in a text encodes to it, so callers that embed
 /// must reject any id `>= vocabularySize` (see `firstIDOutsideVocabulary(_:)`).
-public final class Tokenizer: Sendable {
+package final class Tokenizer: Sendable {
     let model: TokenizerModel
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
@@ -67,19 +67,19 @@ public final class Tokenizer: Sendable {
     /// The file's `truncation`, applied by `encode(_:addSpecialTokens:)` as HF's `encode` does.
     let defaultTruncation: (maxLength: Int, direction: TruncationDirection)?
     /// Whether the vocab and merge tables came from the binary cache (for start-up logs).
-    public let loadedFromCache: Bool
+    package let loadedFromCache: Bool
     /// Why a cache file that was there could not be used (stale, damaged, failed a check): the tables were built
     /// from tokenizer.json instead and the cache rewritten. For start-up logs; nil otherwise.
-    public let cacheRebuildReason: String?
+    package let cacheRebuildReason: String?
 
     /// Reads `directory/tokenizer.json`, with the table cache in the same directory.
-    public convenience init(directory: String) throws {
+    package convenience init(directory: String) throws {
         let path = directory.hasSuffix("/") ? directory + "tokenizer.json" : directory + "/tokenizer.json"
         try self.init(tokenizerJSONPath: path)
     }
 
     /// Reads a tokenizer.json file, with the table cache next to it.
-    public convenience init(tokenizerJSONPath: String) throws {
+    package convenience init(tokenizerJSONPath: String) throws {
         let directory =
             tokenizerJSONPath.contains("/") ? String(tokenizerJSONPath[..<tokenizerJSONPath.lastIndex(of: "/")!]) : "."
         try self.init(tokenizerJSONPath: tokenizerJSONPath, cacheDirectory: directory.isEmpty ? "/" : directory)
@@ -89,7 +89,7 @@ public final class Tokenizer: Sendable {
     /// there when it matches the file's content hash and passes its checks, and written there otherwise; an
     /// unwritable directory means parsing the JSON, and a stale, damaged or failing cache also sets
     /// `cacheRebuildReason`. `nil` always parses.
-    public init(tokenizerJSONPath: String, cacheDirectory: String?) throws {
+    package init(tokenizerJSONPath: String, cacheDirectory: String?) throws {
         let bytes = try readWholeFile(tokenizerJSONPath)
         let contentHash = bytes.withUnsafeBufferPointer { TokenizerCache.contentHash($0) }
         let cachePath = cacheDirectory.map { TokenizerCache.path(for: tokenizerJSONPath, in: $0) }
@@ -166,21 +166,21 @@ public final class Tokenizer: Sendable {
     }
 
     /// Number of tokens in the model's vocab; ids at or above it are added tokens outside the embedding table.
-    public var vocabularySize: Int { model.vocab.count }
+    package var vocabularySize: Int { model.vocab.count }
 
     /// The first id in `ids` that has no row in a `vocabularySize`-row embedding table, if any.
-    public func firstIDOutsideVocabulary(_ ids: [Int32]) -> Int32? {
+    package func firstIDOutsideVocabulary(_ ids: [Int32]) -> Int32? {
         ids.first { $0 < 0 || Int($0) >= vocabularySize }
     }
 
     /// The id of a token string (added tokens first, then the vocab).
-    public func id(forToken token: String) -> Int32? {
+    package func id(forToken token: String) -> Int32? {
         if let added = addedTokenByContent[token], added.content.utf8.elementsEqual(token.utf8) { return added.id }
         return model.vocab.lookup(Array(token.utf8))
     }
 
     /// The token string of an id (added tokens first, then the vocab).
-    public func token(forID id: Int32) -> String? {
+    package func token(forID id: Int32) -> String? {
         if let added = addedTokenByID[id] { return added.content }
         let strings = model.tokenStrings
         guard id >= 0, Int(id) < strings.count else { return nil }
@@ -189,7 +189,7 @@ public final class Tokenizer: Sendable {
 
     /// Encodes one text with HF's pipeline; `addSpecialTokens` wraps it in the post-processor's template. A
     /// `truncation` set in tokenizer.json applies here, as in HF's `encode`.
-    public func encode(_ text: String, addSpecialTokens: Bool = true) -> Encoding {
+    package func encode(_ text: String, addSpecialTokens: Bool = true) -> Encoding {
         encode(
             text, addSpecialTokens: addSpecialTokens, maxLength: defaultTruncation?.maxLength,
             direction: defaultTruncation?.direction ?? .right)
@@ -199,7 +199,7 @@ public final class Tokenizer: Sendable {
     /// the template's special tokens (for Gemma,
     /// `maxLength` 2048 keeps the first 2046 content tokens, then `<eos>`). A `maxLength` below the number of
     /// template specials keeps no content, only the specials (HF's Rust code underflows there and keeps everything).
-    public func encode(_ text: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection)
+    package func encode(_ text: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection)
         -> Encoding
     {
         var content = encodeContent(text)
@@ -214,7 +214,7 @@ public final class Tokenizer: Sendable {
     /// Encodes a pair of texts (a cross-encoder's query and document) with the post-processor's pair template:
     /// for BERT `[CLS] text [SEP] pair [SEP]`, type ids 0 then 1; offsets of each part index its own text. A
     /// `truncation` set in tokenizer.json applies here, as in HF's `encode`.
-    public func encode(_ text: String, pair: String, addSpecialTokens: Bool = true) -> Encoding {
+    package func encode(_ text: String, pair: String, addSpecialTokens: Bool = true) -> Encoding {
         encode(
             text, pair: pair, addSpecialTokens: addSpecialTokens, maxLength: defaultTruncation?.maxLength,
             direction: defaultTruncation?.direction ?? .right)
@@ -223,7 +223,7 @@ public final class Tokenizer: Sendable {
     /// Encodes a pair of texts and truncates to `maxLength` tokens in total, special tokens included (nil: no
     /// limit), with HF's `longest_first` strategy: tokens come off the longer part until both fit, and when both
     /// are over half, each keeps half (the first part rounded down).
-    public func encode(
+    package func encode(
         _ text: String, pair: String, addSpecialTokens: Bool = true, maxLength: Int?, direction: TruncationDirection
     ) -> Encoding {
         var first = encodeContent(text)
@@ -278,7 +278,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// Decodes ids to text with the tokenizer's decoder; unknown ids are dropped, as in HF.
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+    package func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var tokens: [[UInt32]] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {

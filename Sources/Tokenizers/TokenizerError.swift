@@ -1,5 +1,5 @@
 /// Why a tokenizer.json could not be loaded.
-public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+package enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// The file could not be read.
     case unreadableFile(path: String, reason: String)
     /// The file is not valid JSON (the message names the byte offset).
@@ -11,7 +11,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// The file is JSON but not a tokenizer.json this implementation understands.
     case invalidTokenizer(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadableFile(let path, let reason): return "cannot read \(path): \(reason)"
         case .invalidJSON(let message): return "tokenizer.json is not valid JSON: \(message)"
