@@ -157,10 +157,9 @@ struct MatmulPlan: Sendable {
     /// `panelMultiple`: every group but the last holds a multiple of this many panels.
     init(rows m: Int, inFeatures k: Int, panelCount: Int, threads: Int, tileRows: Int, panelMultiple: Int = 1) {
         // K is split only past 1152, so each tile runs its whole dot product and stores C once, while a block of
-        // 192 rows of x is reused across the task's panels. Interleaved runs on a 2-core Zen over the model's shapes
-        // at M = 512 and 2048: 74 GFLOP/s on one thread and 96 on two, against 67 and 85 with the earlier 256-wide K
-        // blocks (which kept a panel's slice in L1 but reloaded C two to four times per tile and shrank the row block
-        // for the larger K). With few rows, whole K lets a task read its weights as one stream.
+        // 192 rows of x is reused across the task's panels: 96 GFLOP/s on two threads against 85 with 256-wide K
+        // blocks, which reloaded C two to four times per tile (2-core Zen 3, the model's shapes at M = 512 and 2048).
+        // With few rows, whole K lets a task read its weights as one stream.
         rows = m
         self.panelCount = panelCount
         let kLimit = 1152
@@ -171,10 +170,9 @@ struct MatmulPlan: Sendable {
         // Enough tasks that dynamic claiming evens out the threads, few enough that claiming stays cheap.
         let wanted = max(1, rowBlocks * panelCount / (16 * threads))
         // With one block of several row tiles, the later tiles prefetch the task's next panel (see `tileBlock`), so
-        // long runs of panels per task keep memory streaming under their arithmetic: two tasks per thread. A
-        // 40-token fp32 query on AVX-512: p50 38.9 → 33.0 ms (with groups of at most 4: 34.4 ms). With 6-row tiles
-        // an 11-token query has two passes per half too; as one task per panel, the passes over its high half had
-        // no next panel to fetch and memory idled under them: its fp32 GEMMs took 33–36 ms, grouped 26–29 (AVX2).
+        // long runs of panels per task keep memory streaming under their arithmetic: two tasks per thread (a 40-token
+        // fp32 query on AVX-512: 33.0 ms against 38.9 with a task per panel). With 6-row tiles an 11-token query
+        // takes two passes per half as well, and grouped its fp32 GEMMs take 26–29 ms against 33–36 (AVX2).
         let severalTiles = m > tileRows
         let panels = rowBlocks == 1 && severalTiles ? (panelCount + 2 * threads - 1) / (2 * threads) : min(4, wanted)
         panelsPerGroup = (panels + panelMultiple - 1) / panelMultiple * panelMultiple

@@ -18,9 +18,9 @@
     private let tileSide = 16
 
     /// How far ahead of a step's B tiles (in words) their lines are requested into L1: two steps. A short query streams
-    /// every weight from memory once, and tile loads alone left it idle between requests. The 24 layers' bf16 weights
-    /// at 11 rows, runs taking turns (Emerald Rapids): 9.0–9.8 ms against 10.3–13.4 without; 1 KB ahead or 4 KB did
-    /// worse than 2 KB, and prefetcht1 did worse than prefetcht0.
+    /// every weight from memory once, and tile loads alone left it idle between requests: the 24 layers' bf16 weights
+    /// at 11 rows take 9.0–9.8 ms against 10.3–13.4 without (Emerald Rapids). 1 KB or 4 KB ahead, or prefetcht1, did
+    /// worse.
     private let prefetchDistance = 512
 
     /// One matmul task over K-pair bf16 panels (the signature of the vdpbf16ps `dotMatmulBlock`): y[rows × panels'

@@ -26,8 +26,8 @@
             embedDotBFloat16Pairs(sum, a, b)
         }
 
-        /// Into L2, not L1: an 11-token bf16 query p50 7.7–8.1 ms against 8.9–9.1 with prefetcht0 (Zen 4, runs taking
-        /// turns); large batches unchanged. A k step is long enough (22 dot products) to hide L2's latency.
+        /// Into L2, not L1: an 11-token bf16 query p50 7.7–8.1 ms against 8.9–9.1 with prefetcht0 (Zen 4); large
+        /// batches unchanged. A k step is long enough (22 dot products) to hide L2's latency.
         @inline(__always)
         static func prefetch(_ address: UnsafeRawPointer) { prefetchToL2(address) }
 

@@ -159,10 +159,9 @@ enum Widening<B: PanelElement>: TileOperands {
     static func multiplyAdd(_ sum: Vector, _ a: Vector, _ b: Vector) -> Vector { sum.addingProduct(a, b) }
 
     /// Into L1 at the stream's address, and into L2 `prefetchDistance` further on, so twice as much of the stream
-    /// is on its way from memory while the FMAs run. An 11-row pass over a query's 24 layers of fp32 weights
-    /// (`bench-kernels 2 stream`, Zen 4, binaries taking turns, four runs each): 13.5–14.1 → 12.4–13.2 ms with the
-    /// 12×32 tile, 17.6–18.1 → 12.9–13.4 ms with the 6×16 tile (AVX2); at M = 512 and 2048 unchanged (218–229
-    /// GFLOP/s). The bf16 dot tile, which already asks L2, gained nothing from a second request further on.
+    /// is on its way from memory while the FMAs run: an 11-row pass over a query's 24 layers of fp32 weights takes
+    /// 12.9–13.4 ms against 17.6–18.1 with the L1 request alone (6×16 tile, `bench-kernels 2 stream`); large
+    /// batches are unchanged.
     @inline(__always)
     static func prefetch(_ address: UnsafeRawPointer) {
         prefetchForRead(address)
