@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         // `scripts/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
         .executableTarget(name: "bench-kernels", dependencies: ["Kernels"], swiftSettings: optimised),
-        // Memory-mapped .safetensors files with typed zero-copy views.
+        // .safetensors files: the header checked as untrusted input, tensors read with pread (never mapped).
         .target(name: "Safetensors"),
         // Hugging Face tokenizer.json: normalizer, pre-tokenizer, BPE, added tokens, post-processor, decoder.
         .target(name: "Tokenizers", swiftSettings: optimised),

@@ -69,8 +69,8 @@ struct BertWeights: Sendable {
             return prefix + name
         }
         let wordName = tensorName("embeddings.word_embeddings.weight")
-        // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
-        _ = try file.floats(wordName, shape: [config.vocabularySize, hidden])
+        // `floatInfo` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
+        _ = try file.floatInfo(wordName, shape: [config.vocabularySize, hidden])
         wordEmbeddingOffset = try file.info(wordName).fileOffset
         positionEmbeddings = try file.floatArray(
             tensorName("embeddings.position_embeddings.weight"), shape: [config.maxPositionEmbeddings, hidden])
@@ -79,10 +79,12 @@ struct BertWeights: Sendable {
         embeddingNorm = try LayerNormWeights(file, prefix + "embeddings.LayerNorm.", width: hidden, used: &used)
 
         var layers: [BertLayerWeights] = []
+        let reader = LayerTensorReader(file: file)
         for index in 0..<config.layerCount {
             let layer = "encoder.layer.\(index)."
+            reader.startLayer(prefix: prefix + layer)
             func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> UnsafeBufferPointer<Float> {
-                try file.floats(tensorName(layer + name), shape: [rows, columns])
+                try reader.matrix(tensorName(layer + name), rows: rows, columns: columns)
             }
             func vector(_ name: String, _ width: Int) throws -> [Float] {
                 try file.floatArray(tensorName(layer + name), shape: [width])
@@ -113,8 +115,6 @@ struct BertWeights: Sendable {
                     downBias: try vector("output.dense.bias", hidden),
                     outputNorm: try LayerNormWeights(
                         file, prefix + layer + "output.LayerNorm.", width: hidden, used: &used)))
-            // The packed copies are what the GEMM reads; the file's pages of these tensors are no longer needed.
-            file.evictPages(of: file.tensors.keys.filter { $0.hasPrefix(prefix + layer) })
         }
         self.layers = layers
         try ModelWeights.checkAllUsed(file, used.union(file.tensors.keys.filter { Self.isIgnored($0, prefix: prefix) }))

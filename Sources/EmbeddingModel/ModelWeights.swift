@@ -55,17 +55,19 @@ struct ModelWeights: Sendable {
         let hidden = config.hiddenSize, headDim = config.headDim
         let queryWidth = config.queryHeadCount * headDim, keyValueWidth = config.keyValueHeadCount * headDim
         let embeddingName = prefix + "embed_tokens.weight"
-        // `floats` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
-        _ = try file.floats(embeddingName, shape: [config.vocabularySize, hidden])
+        // `floatInfo` checks that it is F32 of this shape; the forward pass then reads its rows from the file.
+        _ = try file.floatInfo(embeddingName, shape: [config.vocabularySize, hidden])
         embeddingOffset = try file.info(embeddingName).fileOffset
         var used: Set<String> = [embeddingName, prefix + "norm.weight"]
 
         var packedLayers: [LayerWeights] = []
+        let reader = LayerTensorReader(file: file)
         for (index, kind) in config.layerKinds.enumerated() {
             let layer = "\(prefix)layers.\(index)."
+            reader.startLayer(prefix: layer)
             func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> UnsafeBufferPointer<Float> {
                 used.insert(layer + name)
-                return try file.floats(layer + name, shape: [rows, columns])
+                return try reader.matrix(layer + name, rows: rows, columns: columns)
             }
             func norm(_ name: String, _ width: Int) throws -> NormWeights {
                 used.insert(layer + name)
@@ -98,8 +100,6 @@ struct ModelWeights: Sendable {
                         outFeatures: hidden, inFeatures: intermediate, precision: precision),
                     postFeedforwardNorm: try norm("post_feedforward_layernorm.weight", hidden)
                 ))
-            // The packed copies are what the GEMM reads; the file's pages of these tensors are no longer needed.
-            file.evictPages(of: file.tensors.keys.filter { $0.hasPrefix(layer) })
         }
         layers = packedLayers
         finalNorm = try NormWeights(file, prefix + "norm.weight", width: hidden)

@@ -47,7 +47,6 @@ package enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case missingTensor(path: String, name: String)
     case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
     case unsupportedDType(path: String, name: String, dtype: String)
-    case misaligned(path: String, name: String)
     /// A read of tensor bytes after the file was opened failed (it shrank, or the disk failed).
     case readFailed(path: String, fileOffset: Int, count: Int, reason: String)
 
@@ -65,18 +64,16 @@ package enum SafetensorsError: Error, Equatable, CustomStringConvertible {
             "tensor '\(name)' in \(path) has shape \(actual), expected \(expected)"
         case .unsupportedDType(let path, let name, let dtype):
             "tensor '\(name)' in \(path) has dtype \(dtype); only F32, F16 and BF16 can be read as floats"
-        case .misaligned(let path, let name):
-            "tensor '\(name)' in \(path) is not 4-byte aligned, so it cannot be viewed in place as F32"
         case .readFailed(let path, let offset, let count, let reason):
             "cannot read \(count) bytes at offset \(offset) of safetensors file \(path): \(reason)"
         }
     }
 }
 
-/// A read-only, memory-mapped `.safetensors` file; views it hands out live as long as the file object.
+/// A read-only `.safetensors` file, read with pread: nothing of it is memory-mapped.
 ///
-/// `@unchecked Sendable`: the mapping is `PROT_READ`, created in `init` and unmapped only in `deinit`,
-/// so every thread sees the same immutable bytes for the object's whole life.
+/// `@unchecked Sendable`: every stored property is immutable after `init`, and pread takes its offset as an argument,
+/// so threads may read through the one descriptor at once.
 package final class SafetensorsFile: @unchecked Sendable {
     /// Path the file was opened from.
     package let path: String
@@ -85,12 +82,15 @@ package final class SafetensorsFile: @unchecked Sendable {
     /// The header's optional `__metadata__` map.
     package let metadata: [String: String]
 
-    private let base: UnsafeRawPointer
-    private let mappedBytes: Int
-    /// The open file, for `copyBytes` (which reads without mapping).
+    /// Size of the file when it was opened; the header's offsets are checked against it.
+    private let fileBytes: Int
+    /// The open file: every read is a pread (`copyBytes`), none through a memory map.
     private let descriptor: Int32
 
-    /// Maps the file at `path` and parses its header; throws `SafetensorsError` for an unreadable or malformed file.
+    /// Opens the file at `path` and parses its header; throws `SafetensorsError` for an unreadable or malformed file.
+    ///
+    /// Nothing is memory-mapped: a mapped page of a file that shrinks afterwards (truncated or rewritten in place
+    /// while the model loads) faults with SIGBUS and takes the process down, where a short read is an error.
     package init(path: String) throws {
         self.path = path
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. It changes nothing for
@@ -109,41 +109,46 @@ package final class SafetensorsFile: @unchecked Sendable {
         }
         let fileBytes = Int(status.st_size)
         guard fileBytes >= 8 else { throw SafetensorsError.truncated(path: path, neededBytes: 8, fileBytes: fileBytes) }
-        let mapped: UnsafeMutableRawPointer? = mmap(nil, fileBytes, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let mapping = mapped, mapping != MAP_FAILED else {
-            throw SafetensorsError.cannotOpen(path: path, reason: "mmap: " + String(cString: strerror(errno)))
+        // The 8-byte length first; the header is read whole only when the file can hold it (parseHeader reports
+        // the others from the length alone).
+        var head = [UInt8](repeating: 0, count: 8)
+        try head.withUnsafeMutableBytes { try Self.read(fd, path: path, at: 0, count: 8, into: $0.baseAddress!) }
+        let declared = UInt64(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        if declared <= UInt64(fileBytes - 8) {
+            head = [UInt8](repeating: 0, count: 8 + Int(declared))
+            try head.withUnsafeMutableBytes {
+                try Self.read(fd, path: path, at: 0, count: $0.count, into: $0.baseAddress!)
+            }
         }
-        let base = UnsafeRawPointer(mapping)
-        do {
-            (tensors, metadata) = try Self.parseHeader(base: base, fileBytes: fileBytes, path: path)
-        } catch {
-            munmap(mapping, fileBytes)
-            throw error
+        (tensors, metadata) = try head.withUnsafeBytes {
+            try Self.parseHeader(base: $0.baseAddress!, fileBytes: fileBytes, path: path)
         }
-        opened = true
-        self.base = base
-        mappedBytes = fileBytes
         descriptor = fd
+        self.fileBytes = fileBytes
+        opened = true
     }
 
     deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), mappedBytes)
         close(descriptor)
     }
 
     /// Copies `count` bytes of the file, from `fileOffset`, into `target` with pread: the page cache serves them
     /// and none of its pages are mapped into this process. For scattered small reads of a large tensor (embedding
-    /// rows): a fault on the mapping maps the whole page-cache folio around the row, and on Linux 6.x, where a
-    /// file read sequentially once (downloaded, hashed) sits in large folios, a 4,096-token batch's rows mapped
-    /// 200–440 MB of the table for the moment they were read (Emerald Rapids VM, kernel 6.18: bf16 peak RSS 848 MB,
-    /// 448 MB once the page cache had been dropped).
+    /// rows) this also keeps RSS down: a fault on a mapping maps the whole page-cache folio around the row, and on
+    /// Linux 6.x a 4,096-token batch's rows mapped 200–440 MB of the table for the moment they were read.
     ///
-    /// A short read throws: the file shrank since it was opened (the mapping would then fault with SIGBUS), or the
-    /// disk failed. The range must lie inside the file as it was opened (the header's offsets are checked for that).
+    /// A short read throws: the file shrank since it was opened, or the disk failed. The range must lie inside the
+    /// file as it was opened (the header's offsets are checked for that).
     package func copyBytes(fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer) throws(SafetensorsError) {
         precondition(
-            fileOffset >= 0 && count >= 0 && count <= mappedBytes - fileOffset,
-            "copyBytes: \(count) bytes at \(fileOffset) are outside the \(mappedBytes)-byte file")
+            fileOffset >= 0 && count >= 0 && count <= fileBytes - fileOffset,
+            "copyBytes: \(count) bytes at \(fileOffset) are outside the \(fileBytes)-byte file")
+        try Self.read(descriptor, path: path, at: fileOffset, count: count, into: target)
+    }
+
+    private static func read(
+        _ descriptor: Int32, path: String, at fileOffset: Int, count: Int, into target: UnsafeMutableRawPointer
+    ) throws(SafetensorsError) {
         var done = 0
         while done < count {
             let read = pread(descriptor, target + done, count - done, off_t(fileOffset + done))
@@ -168,63 +173,51 @@ package final class SafetensorsFile: @unchecked Sendable {
         return info
     }
 
-    /// Zero-copy view of an F32 tensor inside the mapping (throws for other dtypes; use `floatArray` to convert).
-    package func floats(_ name: String, shape: [Int]? = nil) throws -> UnsafeBufferPointer<Float> {
+    /// The header entry of an F32 tensor (throws for any other dtype), whose rows are read later with `copyBytes`.
+    package func floatInfo(_ name: String, shape: [Int]? = nil) throws -> TensorInfo {
         let info = try info(name, shape: shape)
         guard info.dtype == .f32 else {
             throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: info.dtype.rawValue)
         }
-        guard info.fileOffset % MemoryLayout<Float>.alignment == 0 else {
-            throw SafetensorsError.misaligned(path: path, name: name)
-        }
-        let start = (base + info.fileOffset).assumingMemoryBound(to: Float.self)
-        return UnsafeBufferPointer(start: start, count: info.elementCount)
+        return info
     }
 
-    /// A copy of an F32, F16 or BF16 tensor as `Float`s.
+    /// Reads an F32 tensor into `target`, which must hold its elements (safetensors is little-endian, as every host
+    /// this builds for).
+    package func readFloats(_ name: String, shape: [Int]? = nil, into target: UnsafeMutableBufferPointer<Float>) throws
+    {
+        let info = try floatInfo(name, shape: shape)
+        precondition(target.count >= info.elementCount, "readFloats: \(target.count) floats for '\(name)'")
+        guard let base = target.baseAddress else { return }
+        try copyBytes(fileOffset: info.fileOffset, count: info.byteCount, into: base)
+    }
+
+    /// A copy of an F32, F16 or BF16 tensor as `Float`s, read with pread.
     package func floatArray(_ name: String, shape: [Int]? = nil) throws -> [Float] {
         let info = try info(name, shape: shape)
-        let source = base + info.fileOffset
         let count = info.elementCount
         switch info.dtype {
         case .f32:
-            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if let destination = buffer.baseAddress {
-                    UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
+            var words = [UInt32](repeating: 0, count: count)
+            try words.withUnsafeMutableBytes {
+                if let destination = $0.baseAddress {
+                    try copyBytes(fileOffset: info.fileOffset, count: count * 4, into: destination)
                 }
-                initialized = count
             }
-        case .bf16:
-            return (0..<count).map { index in
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-                return Float(bitPattern: UInt32(bits) << 16)
+            return words.map { Float(bitPattern: UInt32(littleEndian: $0)) }
+        case .bf16, .f16:
+            var halves = [UInt16](repeating: 0, count: count)
+            try halves.withUnsafeMutableBytes {
+                if let destination = $0.baseAddress {
+                    try copyBytes(fileOffset: info.fileOffset, count: count * 2, into: destination)
+                }
             }
-        case .f16:
-            return (0..<count).map { index in
-                halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
-            }
+            return info.dtype == .bf16
+                ? halves.map { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }
+                : halves.map { halfToFloat(UInt16(littleEndian: $0)) }
         default:
             throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: info.dtype.rawValue)
         }
-    }
-
-    /// Drops the resident pages of these tensors (e.g. after packing them into another layout) so they stop
-    /// counting as the process's memory; views stay valid and read the file again if touched.
-    package func evictPages(of names: [String]) {
-        for name in names {
-            guard let (start, end) = pageRange(of: name) else { continue }
-            madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
-        }
-    }
-
-    /// The whole pages covering tensor `name`, as byte offsets [start, end) into the mapping. Rounding outwards is
-    /// harmless for advice: the mapping is never written, so a neighbour's dropped page just reloads.
-    private func pageRange(of name: String) -> (Int, Int)? {
-        guard let info = tensors[name], info.byteCount > 0 else { return nil }
-        let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = info.fileOffset / pageBytes * pageBytes
-        let end = min(mappedBytes, (info.fileOffset + info.byteCount + pageBytes - 1) / pageBytes * pageBytes)
-        return (start, end)
     }
 
     static func parseHeader(base: UnsafeRawPointer, fileBytes: Int, path: String) throws
