@@ -39,7 +39,7 @@ let amxFlags: [String] = []
 
 let package = Package(
     name: "embed-server",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "embed-server", targets: ["embed-server"]),
         .executable(name: "bench-kernels", targets: ["bench-kernels"]),
