@@ -52,19 +52,23 @@ package struct APIRouter: Sendable {
         }
     }
 
+    /// GET (and HEAD) routes by path, built once for the process.
+    private static let getRoutes: [String: Route] = [
+        "/health": .health, "/": .health, "/ping": .health, "/metrics": .metrics, "/info": .info,
+        "/openapi.json": .openAPI, "/api-doc/openapi.json": .openAPI, "/docs": .docs, "/docs/": .docs,
+        "/v1/models": .models,
+    ]
+
+    /// POST routes by path, built once for the process.
+    private static let postRoutes: [String: Route] = [
+        "/embed": .embed, "/": .embed, "/invocations": .embed, "/v1/embeddings": .openAIEmbeddings,
+        "/embeddings": .openAIEmbeddings, "/embed_all": .embedAll, "/similarity": .similarity,
+        "/tokenize": .tokenize, "/decode": .decode, "/embed_sparse": .embedSparse, "/predict": .predict,
+        "/rerank": .rerank, "/vertex": .vertex,
+    ]
+
     /// Which route a method and path select: nil path = 404, nil route for a known path = 405.
     private static func route(method: String, path: String) -> Route?? {
-        let getRoutes: [String: Route] = [
-            "/health": .health, "/": .health, "/ping": .health, "/metrics": .metrics, "/info": .info,
-            "/openapi.json": .openAPI, "/api-doc/openapi.json": .openAPI, "/docs": .docs, "/docs/": .docs,
-            "/v1/models": .models,
-        ]
-        let postRoutes: [String: Route] = [
-            "/embed": .embed, "/": .embed, "/invocations": .embed, "/v1/embeddings": .openAIEmbeddings,
-            "/embeddings": .openAIEmbeddings, "/embed_all": .embedAll, "/similarity": .similarity,
-            "/tokenize": .tokenize, "/decode": .decode, "/embed_sparse": .embedSparse, "/predict": .predict,
-            "/rerank": .rerank, "/vertex": .vertex,
-        ]
         switch method {
         case "GET", "HEAD": if let route = getRoutes[path] { return .some(route) }
         case "POST": if let route = postRoutes[path] { return .some(route) }
