@@ -52,6 +52,11 @@ struct BenchEncoder: ParsableCommand {
     @Option(name: .customLong("query-runs"), help: "Timed runs of --query or the --latency query.")
     var queryRuns = 50
 
+    @Option(
+        name: .customLong("query-gap-ms"),
+        help: "Idle time between two timed query runs, as a client's round trip leaves between requests (default 0).")
+    var queryGapMilliseconds = 0.0
+
     @Flag(
         help:
             "Only latency and memory: p50/p90 of one query alone (--query, else --query-tokens synthetic ids), then resident memory after one large packed batch."
@@ -161,6 +166,7 @@ struct BenchEncoder: ParsableCommand {
         for _ in 0..<10 { _ = try embedder.embed([ids]) }
         var milliseconds: [Double] = []
         for _ in 0..<max(1, queryRuns) {
+            if queryGapMilliseconds > 0 { usleep(UInt32(queryGapMilliseconds * 1000)) }
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try embedder.embed([ids])
             milliseconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
