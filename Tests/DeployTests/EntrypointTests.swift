@@ -128,6 +128,21 @@ struct EntrypointRun {
     var recordedPID: Int32?
     var receivedTerm = false
 
+    /// Writes an executable through a short-lived child shell, never through a descriptor of this process. Tests run
+    /// in parallel and fork children of their own: a write descriptor of ours open at the moment of one of those forks
+    /// stays open in that child until it execs, and `exec` of a file open for writing anywhere fails with ETXTBSY
+    /// ("Text file busy", exit 126; CI saw it once). The child shell's descriptor dies with it.
+    static func writeExecutable(_ contents: String, to path: String) throws {
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "printf '%s\\n' \"$1\" > \"$2\" && chmod 755 \"$2\"", "sh", contents, path]
+        try writer.run()
+        writer.waitUntilExit()
+        guard writer.terminationStatus == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+
     init(
         arguments: [String], environment: [String: String], binary: String? = nil, sendTerm: Bool = false,
         unprivileged: Bool = false
@@ -147,8 +162,7 @@ struct EntrypointRun {
             [ -n "${STUB_WAIT:-}" ] || exit 0
             while :; do sleep 0.02; done
             """
-        try script.write(to: stub, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stub.path)
+        try EntrypointRun.writeExecutable(script, to: stub.path)
 
         let process = Process()
         if unprivileged && getuid() == 0 {
