@@ -8,29 +8,42 @@ struct ContentDecodingError: Error {
 
 /// gzip/deflate for request and response bodies (zlib).
 enum ContentCoding {
+    /// Whether `Content-Encoding` leaves the body as it is (absent, empty or `identity`).
+    static func isIdentity(_ encoding: String?) -> Bool {
+        guard let encoding = encoding?.trimmingASCIIWhitespace().lowercased() else { return true }
+        return encoding.isEmpty || encoding == "identity"
+    }
+
     /// The body with its `Content-Encoding` undone; the decoded size is held to `limitBytes` (413 beyond).
-    static func decodeBody(_ body: [UInt8], encoding: String?, limitBytes: Int) throws(ContentDecodingError) -> [UInt8]
-    {
-        guard let encoding = encoding?.trimmingASCIIWhitespace().lowercased(), !encoding.isEmpty, encoding != "identity"
-        else { return body }
+    ///
+    /// `charge` takes each inflated chunk's bytes from a memory budget before they are kept; when it refuses, decoding
+    /// stops with 503 and `release` gives back what was charged. On success every inflated byte of the result stays
+    /// charged (none for an identity body): the caller releases `result.count` once it lets the bytes go.
+    static func decodeBody(
+        _ body: [UInt8], encoding: String?, limitBytes: Int, charge: (Int) -> Bool = { _ in true },
+        release: (Int) -> Void = { _ in }
+    ) throws(ContentDecodingError) -> [UInt8] {
+        guard !isIdentity(encoding), let encoding = encoding?.trimmingASCIIWhitespace().lowercased() else {
+            return body
+        }
         switch encoding {
         case "gzip", "x-gzip":
-            return try inflate(body, windowBits: 15 + 16, limitBytes: limitBytes)
+            return try inflate(body, windowBits: 15 + 16, limitBytes: limitBytes, charge: charge, release: release)
         case "deflate":
             // "deflate" means zlib-wrapped, but some clients send raw deflate: accept both.
             do throws(ContentDecodingError) {
-                return try inflate(body, windowBits: 15 + 32, limitBytes: limitBytes)
+                return try inflate(body, windowBits: 15 + 32, limitBytes: limitBytes, charge: charge, release: release)
             } catch  where error.status == 400 {
-                return try inflate(body, windowBits: -15, limitBytes: limitBytes)
+                return try inflate(body, windowBits: -15, limitBytes: limitBytes, charge: charge, release: release)
             }
         default:
             throw ContentDecodingError(status: 415, message: "unsupported Content-Encoding: \(encoding)")
         }
     }
 
-    private static func inflate(_ input: [UInt8], windowBits: Int32, limitBytes: Int) throws(ContentDecodingError)
-        -> [UInt8]
-    {
+    private static func inflate(
+        _ input: [UInt8], windowBits: Int32, limitBytes: Int, charge: (Int) -> Bool, release: (Int) -> Void
+    ) throws(ContentDecodingError) -> [UInt8] {
         var stream = z_stream()
         guard czlib_inflate_init(&stream, windowBits) == Z_OK else {
             throw ContentDecodingError(status: 500, message: "zlib initialisation failed")
@@ -39,6 +52,7 @@ enum ContentCoding {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         var status = Z_OK
+        var charged = 0
         var input = input
         input.withUnsafeMutableBufferPointer { source in
             stream.next_in = source.baseAddress
@@ -48,14 +62,24 @@ enum ContentCoding {
                     stream.next_out = target.baseAddress
                     stream.avail_out = UInt32(target.count)
                     status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                    output.append(contentsOf: target.prefix(target.count - Int(stream.avail_out)))
+                    let produced = target.count - Int(stream.avail_out)
+                    guard charge(produced) else {
+                        status = Z_MEM_ERROR
+                        return
+                    }
+                    charged += produced
+                    output.append(contentsOf: target.prefix(produced))
                 }
             } while status == Z_OK && output.count <= limitBytes && (stream.avail_in > 0 || stream.avail_out == 0)
         }
-        guard output.count <= limitBytes else {
-            throw ContentDecodingError(status: 413, message: "decompressed payload too large")
-        }
-        guard status == Z_STREAM_END else {
+        guard status != Z_MEM_ERROR, output.count <= limitBytes, status == Z_STREAM_END else {
+            release(charged)
+            if status == Z_MEM_ERROR {
+                throw ContentDecodingError(status: 503, message: "server busy: too many request bytes buffered")
+            }
+            if output.count > limitBytes {
+                throw ContentDecodingError(status: 413, message: "decompressed payload too large")
+            }
             throw ContentDecodingError(
                 status: 400, message: "invalid \(windowBits < 0 ? "deflate" : "gzip/deflate") body")
         }

@@ -101,22 +101,30 @@ final class ServerShared: Sendable {
         var response: HTTPResponse
         let encoding = request.headers["content-encoding"]
         let (body, limit) = (request.body, configuration.payloadLimitBytes)
+        // Inflated bytes count against the buffer budget like received ones: a 2 KB gzip body can inflate to the
+        // 2 MB payload limit, so 300 such requests would otherwise hold 600 MB past a 128 MB budget.
         let decode: @Sendable () -> Result<[UInt8], ContentDecodingError> = {
             Result { () throws(ContentDecodingError) in
-                try ContentCoding.decodeBody(body, encoding: encoding, limitBytes: limit)
+                try ContentCoding.decodeBody(
+                    body, encoding: encoding, limitBytes: limit, charge: { self.reserveBufferBytes($0) },
+                    release: { self.releaseBufferBytes($0) })
             }
         }
         let decoded = encoding != nil && body.count >= Self.offloadBytes ? await offloaded(decode) : decode()
         switch decoded {
         case .success(let bytes):
+            let inflatedBytes = ContentCoding.isIdentity(encoding) ? 0 : bytes.count
             request.body = bytes
             do {
                 response = try await handler(request)
             } catch {
                 response = errorResponse(status: 500, message: String(describing: error))
             }
+            request.body = []
+            releaseBufferBytes(inflatedBytes)
         case .failure(let error):
             response = errorResponse(status: error.status, message: error.message)
+            if error.status == 503 { response.headers.replaceOrAdd(name: "retry-after", value: "1") }
         }
         if response.body.count >= Self.offloadBytes, gzipApplies(to: response),
             ContentCoding.acceptsGzip(request.headers.values("accept-encoding"))

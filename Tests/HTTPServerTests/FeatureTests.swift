@@ -340,7 +340,7 @@ private func makeCertificate(in directory: URL, passphrase: String? = nil) async
 }
 
 /// zlib-format deflate of `bytes` (what `Content-Encoding: deflate` means), made with zlib's compress2.
-private func zlibCompress(_ bytes: [UInt8]) -> [UInt8] {
+func zlibCompress(_ bytes: [UInt8]) -> [UInt8] {
     var length = compressBound(UInt(bytes.count))
     var output = [UInt8](repeating: 0, count: Int(length))
     let status = compress2(&output, &length, bytes, UInt(bytes.count), 6)

@@ -242,6 +242,53 @@ struct LimitsTests {
         }
     }
 
+    @Test("inflated request bytes count against the buffer budget while their handler holds them")
+    func inflatedBodyInBudget() async throws {
+        let held = Observed()
+        let release = Mutex(false)
+        let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
+            if request.path == "/held" {
+                held.start()
+                while !release.withLock({ $0 }) { try await Task.sleep(nanoseconds: 5_000_000) }
+            }
+            return .text("\(request.path) \(request.body.count)")
+        }
+        func post(_ path: String, _ body: [UInt8], gzip: Bool) -> [UInt8] {
+            let payload = gzip ? zlibCompress(body) : body
+            let coding = gzip ? "Content-Encoding: deflate\r\n" : ""
+            return Array("POST \(path) HTTP/1.1\r\nHost: t\r\n\(coding)Content-Length: \(payload.count)\r\n\r\n".utf8)
+                + payload
+        }
+        try await withServer(
+            {
+                $0.payloadLimitBytes = 1_000_000
+                $0.maxBufferedBytes = 1_000_000
+            }, handler: handler
+        ) { _, port in
+            // 700 KB of zeros arrive as about 1 KB and are held, inflated, by a waiting handler.
+            let holder = try await RawClient.connect(port: port)
+            try await holder.send(post("/held", [UInt8](repeating: 0, count: 700_000), gzip: true))
+            #expect(await waitUntil { held.started == 1 })
+
+            let plain = try await RawClient.connect(port: port)
+            try await plain.send(post("/plain", [UInt8](repeating: 0x61, count: 400_000), gzip: false))
+            let busy = try await plain.readResponse()
+            #expect(busy.status == 503)
+            #expect(busy.headers["retry-after"] != nil)
+
+            let inflating = try await RawClient.connect(port: port)
+            try await inflating.send(post("/inflating", [UInt8](repeating: 0, count: 400_000), gzip: true))
+            let refused = try await inflating.readResponse()
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] != nil)
+
+            release.withLock { $0 = true }
+            #expect(try await holder.readResponse().text == "/held 700000")
+            try await inflating.send(post("/inflating", [UInt8](repeating: 0, count: 400_000), gzip: true))
+            #expect(try await inflating.readResponse().text == "/inflating 400000")
+        }
+    }
+
     @Test("unsent response bytes count against the buffer budget: new bodies get 503 while a reader stalls")
     func responseBytesInBudget() async throws {
         let huge = [UInt8](repeating: 0x61, count: 32 << 20)
