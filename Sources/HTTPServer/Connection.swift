@@ -46,6 +46,10 @@ final class Connection {
     private var tlsWriteNeedsReadable = false
     private var readDeadlineSeconds = Double.infinity
     private var bodyDeadlineSeconds = Double.infinity
+    /// On a probe slot, until a probe request head arrives: registered as a `ProbeWaiter` a newer connection may evict.
+    private var evictableFromProbeSlot = false
+    /// False once an evicting connection took over this connection's probe slot (it releases it, not this one).
+    private(set) var ownsSlot = true
     /// Bytes of the server's buffer budget held for the current request's body.
     private var bodyReservedBytes = 0
     private var writeDeadlineSeconds = Double.infinity
@@ -97,6 +101,28 @@ final class Connection {
         }
         let idle = configuration.idleTimeoutSeconds
         readDeadlineSeconds = loop.nowSeconds + (slot == .probe ? min(idle, Self.probeHeadSeconds) : idle)
+        if slot == .probe {
+            evictableFromProbeSlot = true
+            loop.shared.addProbeWaiter(ProbeWaiter(loop: loop, connectionID: id))
+        }
+    }
+
+    /// Leaves the evictable probe-slot connections; false (the slot now belongs to a newer connection) if this one was
+    /// evicted already.
+    private func leaveProbeWaiters() -> Bool {
+        guard evictableFromProbeSlot else { return true }
+        evictableFromProbeSlot = false
+        if loop.shared.removeProbeWaiter(ProbeWaiter(loop: loop, connectionID: id)) { return true }
+        ownsSlot = false
+        return false
+    }
+
+    /// A newer connection took this connection's probe slot before a probe request head arrived.
+    func closeAfterLosingProbeSlot() {
+        guard evictableFromProbeSlot else { return }
+        evictableFromProbeSlot = false
+        ownsSlot = false
+        forceClose()
     }
 
     // MARK: Events
@@ -217,9 +243,16 @@ final class Connection {
             case .head(let newHead):
                 head = newHead
                 body = []
-                if slot == .probe, !loop.shared.isProbe(newHead) {
-                    respondWithError(status: 503, message: "too many connections")
-                    return
+                if slot == .probe {
+                    // A non-probe request is answered 503 and stays evictable while that answer drains.
+                    guard loop.shared.isProbe(newHead) else {
+                        respondWithError(status: 503, message: "too many connections")
+                        return
+                    }
+                    guard leaveProbeWaiters() else {
+                        forceClose()
+                        return
+                    }
                 }
                 if case .length(let length) = newHead.framing, length > 0, !reserveBody(length) { return }
                 phase = .readingBody
@@ -381,6 +414,11 @@ final class Connection {
         Glibc.shutdown(fd, Int32(SHUT_WR))
         phase = .lingering
         readDeadlineSeconds = loop.nowSeconds + Self.lingerSeconds
+        // Its answer is sent: a probe slot that lingers for a client slow to close may go to a newer connection.
+        if slot == .probe, ownsSlot, !evictableFromProbeSlot {
+            evictableFromProbeSlot = true
+            loop.shared.addProbeWaiter(ProbeWaiter(loop: loop, connectionID: id))
+        }
     }
 
     private func updateInterest() {
@@ -433,6 +471,7 @@ final class Connection {
         if case .handling(let task) = phase { task.cancel() }
         guard isOpen else { return }
         phase = .closed
+        _ = leaveProbeWaiters()
         loop.shared.releaseBufferBytes(bodyReservedBytes + pendingOutputBytes)
         if let tls { tls.free() }
         close(fd)

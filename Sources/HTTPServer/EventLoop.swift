@@ -161,7 +161,13 @@ final class EventLoop: @unchecked Sendable {
                 }
                 return
             }
-            guard let slot = shared.reserveConnectionSlot() else {
+            let slot: ConnectionSlot
+            if let reserved = shared.reserveConnectionSlot() {
+                slot = reserved
+            } else if let victim = shared.evictOldestProbeWaiter() {
+                slot = .probe
+                _ = victim.loop.execute { victim.loop.connection(victim.connectionID)?.closeAfterLosingProbeSlot() }
+            } else {
                 rejectOverLimit(fd: fd)
                 continue
             }
@@ -219,7 +225,7 @@ final class EventLoop: @unchecked Sendable {
 
     func forget(_ connection: Connection) {
         connections[connection.id] = nil
-        shared.releaseConnectionSlot(connection.slot)
+        if connection.ownsSlot { shared.releaseConnectionSlot(connection.slot) }
     }
 
     func register(fd: Int32, token: UInt64, events: UInt32) {

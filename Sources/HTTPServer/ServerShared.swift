@@ -8,6 +8,15 @@ enum ConnectionSlot {
     case probe
 }
 
+/// A connection on a probe slot that is not serving a probe: no request head yet, or a non-probe request answered
+/// 503. A newer connection may take its slot.
+struct ProbeWaiter: Sendable {
+    let loop: EventLoop
+    let connectionID: UInt64
+
+    func isSame(as other: ProbeWaiter) -> Bool { loop === other.loop && connectionID == other.connectionID }
+}
+
 /// State every loop and handler task of one server reads: configuration, handler, TLS context, counters.
 final class ServerShared: Sendable {
     let configuration: ServerConfiguration
@@ -18,6 +27,8 @@ final class ServerShared: Sendable {
     private let loopList = Mutex<[EventLoop]>([])
     private let regularConnections = Atomic<Int>(0)
     private let probeConnections = Atomic<Int>(0)
+    /// Probe-slot connections not serving a probe, oldest first.
+    private let probeWaiters = Mutex<[ProbeWaiter]>([])
     private let bufferedBytes = Atomic<Int>(0)
     private let draining = Atomic<Bool>(false)
 
@@ -68,6 +79,25 @@ final class ServerShared: Sendable {
             return false
         }
         return true
+    }
+
+    func addProbeWaiter(_ waiter: ProbeWaiter) { probeWaiters.withLock { $0.append(waiter) } }
+
+    /// Removes a waiter whose probe head arrived or whose connection closed; false when a newer connection took its
+    /// slot.
+    func removeProbeWaiter(_ waiter: ProbeWaiter) -> Bool {
+        probeWaiters.withLock { waiters in
+            guard let index = waiters.firstIndex(where: { $0.isSame(as: waiter) }) else { return false }
+            waiters.remove(at: index)
+            return true
+        }
+    }
+
+    /// With every probe slot taken, the oldest connection not serving a probe gives its slot to a new one. A flood of
+    /// idle or non-probe connections then cannot hold the reserve: a real probe sends its head within a round trip of
+    /// connecting, and only `probeConnectionReserve` (16) newer connections inside that window could displace it.
+    func evictOldestProbeWaiter() -> ProbeWaiter? {
+        probeWaiters.withLock { $0.isEmpty ? nil : $0.removeFirst() }
     }
 
     /// Whether a request may be served on a probe slot: GET or HEAD of a probe path, without a body.

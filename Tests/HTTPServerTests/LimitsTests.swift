@@ -163,12 +163,22 @@ struct LimitsTests {
             #expect(try await intruder.readResponse().status == 503)
             #expect(await intruder.readsEndOfStream())
 
-            // An idle connection holding the reserve: the next one is refused at once.
-            let squatter = try await RawClient.connect(port: port)
-            #expect(await waitUntil { server.connectionCount == 3 })
-            let refused = try await RawClient.connect(port: port)
-            #expect(try await refused.readResponse().status == 503)
-            withExtendedLifetime((clients, squatter)) {}
+            // Idle connections that keep reconnecting cannot hold the reserve: each newer connection takes the slot of
+            // the oldest one that has sent no request head, so a probe that sends its head at once gets through.
+            var squatters: [RawClient] = []
+            for _ in 0..<5 {
+                squatters.append(try await RawClient.connect(port: port))
+                #expect(await waitUntil { server.connectionCount == 3 })
+            }
+            for squatter in squatters.dropLast() { #expect(await squatter.readsEndOfStream()) }
+            let partial = squatters[squatters.count - 1]
+            try await partial.send("GET /health HTTP/1.1\r\nHost:")
+            let next = try await RawClient.connect(port: port)
+            try await next.send(RawClient.request("GET", "/health"))
+            #expect(try await next.readResponse().text == "GET /health - ")
+            #expect(await partial.readsEndOfStream())
+            #expect(await waitUntil { server.connectionCount == 2 })
+            withExtendedLifetime(clients) {}
         }
     }
 
