@@ -169,7 +169,7 @@ def medium_tokens_per_second(args, dtype):
     """The encoder's tokens/s on packed medium texts (bench-encoder's synthetic 32 × 128 batches)."""
     output, _ = run_child([
         os.path.join(args.bin, "bench-encoder"), "--model-id", args.model_dir, "--seconds", "2",
-        "--threads", str(THREADS), "--dtype", dtype])
+        "--compute-threads", str(THREADS), "--dtype", dtype])
     medium = re.search(r"^medium \(128 tokens × 32\): ([0-9.]+) tokens/s", output, re.M)
     if not medium:
         raise RuntimeError(f"unexpected bench-encoder output:\n{output}")
@@ -184,7 +184,7 @@ def run_label(name, dtype):
 def peer_ours(args, dtype, corpus_file, tokens, cases):
     output, rss = run_child([
         os.path.join(args.bin, "bench-encoder"), "--model-id", args.model_dir, "--corpus", corpus_file, "--corpus-only",
-        "--seconds", "0", "--threads", str(THREADS), "--dtype", dtype, "--query", SHORT_QUERY,
+        "--seconds", "0", "--compute-threads", str(THREADS), "--dtype", dtype, "--query", SHORT_QUERY,
         "--query-runs", str(QUERY_RUNS)])
     corpus = re.search(r"^corpus \(\d+ texts, (\d+) tokens.*?\): ([0-9.]+) tokens/s \(([0-9.]+) s per round", output, re.M)
     query = re.search(r"^query alone .*: p50 ([0-9.]+) ms", output, re.M)

@@ -31,14 +31,22 @@ struct BenchEncoder: ParsableCommand {
         help: "Also time this comma-separated token id sequence embedded alone (like --query, already tokenized).")
     var queryIDs: String?
 
-    @Option(name: .customLong("batch-tokens"), help: "Tokens per packed batch.")
-    var maxBatchTokens = 4096
+    @Option(name: .customLong("max-batch-tokens"), help: "Tokens per packed batch (default: 4096).")
+    var maxBatchTokensFlag: Int?
+
+    /// The spelling before `--max-batch-tokens`, as `embed-server` keeps it: a hidden alias.
+    @Option(name: .customLong("batch-tokens"), help: .hidden)
+    var batchTokensAlias: Int?
 
     @Option(name: .customLong("seconds"), help: "Minimum measuring time per batch shape, in seconds.")
     var minimumSeconds = 5.0
 
-    @Option(help: "Compute threads (default: all available processors).")
-    var threads: Int?
+    @Option(name: .customLong("compute-threads"), help: "Compute threads (default: all available processors).")
+    var computeThreads: Int?
+
+    /// The spelling before `--compute-threads`, as `embed-server` keeps it: a hidden alias.
+    @Option(name: .customLong("threads"), help: .hidden)
+    var threadsAlias: Int?
 
     @Option(help: "Weight precision: float32 or bfloat16.")
     var dtype: WeightPrecision = .float32
@@ -71,8 +79,10 @@ struct BenchEncoder: ParsableCommand {
         help: "Tokens of the --latency packed batch (sequences of 1024) run for resident memory; 0 skips it.")
     var memoryBatchTokens = 16_384
 
+    private var maxBatchTokens: Int { maxBatchTokensFlag ?? batchTokensAlias ?? 4096 }
+
     func run() throws {
-        let pool = ComputePool(threadCount: threads ?? ComputePool.availableProcessorCount)
+        let pool = ComputePool(threadCount: computeThreads ?? threadsAlias ?? ComputePool.availableProcessorCount)
         let loadStart = Date()
         let embedder = try SentenceEmbedder(directory: modelDirectory, pool: pool, precision: dtype)
         let loadSeconds = Date().timeIntervalSince(loadStart)
