@@ -85,7 +85,7 @@ let package = Package(
         .systemLibrary(name: "CEpoll"),
         // HTTP/1.1 over POSIX sockets and epoll event loops. Knows nothing about embeddings.
         .target(name: "HTTPServer", dependencies: ["CZlib", "COpenSSL", "CEpoll"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CZlib"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CZlib", "TestSupport"]),
         // A trivial-handler server for scripts/bench-http.
         .executableTarget(name: "bench-http-server", dependencies: ["HTTPServer"]),
         // The queue and dynamic batcher between many requests and one encoder.
@@ -94,7 +94,7 @@ let package = Package(
         // truncation, tokenize; many tasks' calls packed into shared forward passes. Its public API names none of
         // the modules below.
         .target(name: "Embeddings", dependencies: ["EmbeddingModel", "Tokenizers", "ModelHub", "Batching", "Kernels"]),
-        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestSupport"]),
         // TEI and OpenAI wire types, validation, errors, routes, metrics.
         .target(
             name: "EmbeddingAPI", dependencies: ["HTTPServer", "Batching", "Tokenizers", "EmbeddingModel", "Embeddings"],
@@ -118,12 +118,17 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         // docker/entrypoint.sh, run as the container runs it.
         .testTarget(name: "DeployTests"),
-        .testTarget(name: "EmbeddingModelTests", dependencies: ["EmbeddingModel", "Safetensors", "Kernels"],
+        .testTarget(name: "EmbeddingModelTests", dependencies: ["EmbeddingModel", "Safetensors", "Kernels", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(
             name: "EmbeddingAPITests",
-            dependencies: ["EmbeddingAPI", "Embeddings", "HTTPServer", "EmbeddingModel", "Tokenizers", "Kernels"],
+            dependencies: [
+                "EmbeddingAPI", "Embeddings", "HTTPServer", "EmbeddingModel", "Tokenizers", "Kernels", "TestSupport",
+            ],
             exclude: ["Fixtures"]),
-        .testTarget(name: "EmbedServerTests", dependencies: ["embed-server"]),
+        .testTarget(name: "EmbedServerTests", dependencies: ["embed-server", "TestSupport"]),
+        // What several test targets share: the raw-socket HTTP client, thread and polling helpers, vector
+        // comparisons, and the shared fixtures (the tiny model in Tests/Fixtures).
+        .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),
     ]
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/EmbeddingAPITests/Fixtures/tiny-model/tokenizer.json: a small Gemma-style BPE tokenizer
+"""Writes Tests/Fixtures/tiny-model/tokenizer.json: a small Gemma-style BPE tokenizer
 (space -> U+2581 normalizer, BPE with merges, <bos> A <eos> template) whose 256 ids match the tiny model's
 embedding table, so the API's text routes can be tested end to end on the tiny model; and, beside it,
 tiny-tokenizer-expected.jsonl: HF tokenizers' encodings (ids, tokens, Unicode-scalar offsets) of a few texts.
@@ -11,7 +11,7 @@ import string
 
 from tokenizers import Tokenizer
 
-out = pathlib.Path(__file__).resolve().parent.parent / "Tests/EmbeddingAPITests/Fixtures/tiny-model/tokenizer.json"
+out = pathlib.Path(__file__).resolve().parent.parent / "Tests/Fixtures/tiny-model/tokenizer.json"
 specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
 symbols = ["\u2581"] + list(string.ascii_lowercase) + list(string.ascii_uppercase) + list(string.digits) + list(".,!?'-:|é")
 merge_pairs = [("\u2581", "t"), ("h", "e"), ("\u2581t", "he"), ("\u2581", "a"), ("i", "n"), ("\u2581", "s"), ("e", "r"),

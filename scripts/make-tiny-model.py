@@ -2,8 +2,9 @@
 
 Run with the project's Python reference environment (torch, transformers, sentence-transformers):
     /work/venv/bin/python scripts/make-tiny-model.py
-Writes Tests/EmbeddingModelTests/Fixtures/tiny-model/ (a complete sentence-transformers directory) and
-Tests/EmbeddingModelTests/Fixtures/tiny-expected.json. Deterministic: the same seed gives the same files.
+Writes Tests/Fixtures/tiny-model/ (a complete sentence-transformers directory, shared by the test targets) and
+Tests/EmbeddingModelTests/Fixtures/tiny-expected.json, then runs scripts/make-api-tiny-tokenizer.py, whose BPE
+tokenizer replaces the word-level one written here. Deterministic: the same seed gives the same files.
 
 The model has the real one's structure at toy size: 3 query heads sharing 1 key/value head, both layer types,
 q/k norms, sandwich norms, GELU-tanh MLP, mean pooling, Dense up then down. The sliding window (config 8, so
@@ -14,6 +15,7 @@ and query_pre_attn_scalar differs from head_dim so a port that scales by head_di
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import torch
@@ -22,9 +24,9 @@ from sentence_transformers.sentence_transformer.modules import Dense, Normalize,
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "EmbeddingModelTests", "Fixtures")
-MODEL_DIR = os.path.join(ROOT, "tiny-model")
-EXPECTED = os.path.join(ROOT, "tiny-expected.json")
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+MODEL_DIR = os.path.join(SCRIPTS, "..", "Tests", "Fixtures", "tiny-model")
+EXPECTED = os.path.join(SCRIPTS, "..", "Tests", "EmbeddingModelTests", "Fixtures", "tiny-expected.json")
 
 VOCAB = 256
 HIDDEN = 48
@@ -126,6 +128,8 @@ def main():
                       for dirpath, _, names in os.walk(MODEL_DIR) for name in names)
     print(f"wrote {MODEL_DIR} ({model_bytes} bytes) and {EXPECTED} ({os.path.getsize(EXPECTED)} bytes)",
           file=sys.stderr)
+    # The text routes and the library need a real tokenizer over the same 256 ids.
+    subprocess.run([sys.executable, os.path.join(SCRIPTS, "make-api-tiny-tokenizer.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import embed_server
@@ -24,8 +25,7 @@ private final class LogLines: Sendable {
 }
 
 /// The tiny Gemma3 checkpoint the API tests serve (random weights, real architecture and tokenizer format).
-private let tinyModelDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../EmbeddingAPITests/Fixtures/tiny-model").standardizedFileURL.path
+private let tinyModelDirectory = SharedFixtures.tinyModel
 
 @Suite("server start-up with the tiny model")
 struct ServerRunnerTests {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Synchronization
+import TestSupport
 
 import struct Tokenizers.Encoding
 
@@ -136,8 +137,4 @@ extension HTTPResponse {
         else { return nil }
         return (message, type)
     }
-}
-
-func norm(_ vector: [Float]) -> Double {
-    vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
 }

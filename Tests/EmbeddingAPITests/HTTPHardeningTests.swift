@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -23,9 +24,9 @@ private final class Records: Sendable {
 private func exchange(_ server: LoopbackServer, _ request: String) async throws -> RawResponse {
     let port = server.port
     return try await onThread {
-        let client = try LoopbackConnection(port: port)
-        try client.write(Array(request.utf8))
-        return try RawResponse(parsing: client.readAll())
+        let client = try RawClient(port: port, timeoutSeconds: 900)
+        try client.sendNow(Array(request.utf8))
+        return try client.readResponseNow()
     }
 }
 
@@ -89,14 +90,14 @@ struct HTTPHardeningTests {
         let holder = Task { try await server.post("/embed", #"{"inputs":"a"}"#) }
         for _ in 0..<2000 where batcher.freePermits == 512 { try await Task.sleep(nanoseconds: 1_000_000) }
         let port = server.port
-        let leaver = try await onThread { try LoopbackConnection(port: port) }
+        let leaver = try await onThread { try RawClient(port: port) }
         let body = #"{"inputs":"b"}"#
-        try leaver.write(
+        try leaver.sendNow(
             Array(
                 "POST /embed HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                     .utf8))
         for _ in 0..<2000 where batcher.queuedCount < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
-        shutdown(leaver.descriptor, Int32(SHUT_RDWR))
+        shutdown(leaver.fd, Int32(SHUT_RDWR))
         for _ in 0..<2000 where records.first(withID: "leaver") == nil { try await Task.sleep(nanoseconds: 1_000_000) }
         #expect(records.first(withID: "leaver")?.status == 499)
         gate.signal()

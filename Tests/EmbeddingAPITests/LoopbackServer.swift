@@ -3,13 +3,10 @@ import Embeddings
 import Foundation
 import HTTPServer
 import Kernels
+import TestSupport
 import Tokenizers
 
 @testable import EmbeddingAPI
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The real HTTP server with the API router, listening on an ephemeral loopback port.
 final class LoopbackServer: Sendable {
@@ -30,7 +27,7 @@ final class LoopbackServer: Sendable {
         port = server.boundPort!
     }
 
-    /// Sends one request on a fresh connection and reads the whole response (the server closes it).
+    /// Sends one request on a fresh connection and reads its response.
     ///
     /// The blocking socket calls run on a thread of their own: on the task pool they would starve the handlers
     /// of the server under test, which run there.
@@ -49,9 +46,11 @@ final class LoopbackServer: Sendable {
         let request = Array((head + "\r\n").utf8) + Array((body ?? "").utf8)
         let port = port
         return try await onThread {
-            let client = try LoopbackConnection(port: port)
-            try client.write(request)
-            return try RawResponse(parsing: client.readAll())
+            // Generous: a 2,048-token request through the debug-built encoder, beside the other real-model suites on
+            // a loaded 2-core machine, has taken over two minutes; the time-out only guards against a hung server.
+            let client = try RawClient(port: port, timeoutSeconds: 900)
+            try client.sendNow(request)
+            return try client.readResponseNow()
         }
     }
 
@@ -60,94 +59,13 @@ final class LoopbackServer: Sendable {
     }
 }
 
-/// Runs blocking work on a new thread and awaits its result without holding a task-pool thread.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result(catching: work)) }.start()
-    }
-}
-
-/// A blocking TCP connection to 127.0.0.1.
-final class LoopbackConnection: Sendable {
-    let descriptor: Int32
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        if result != 0 { throw LoopbackError(description: "connect failed: errno \(errno)") }
-        // Generous: a 2,048-token request through the debug-built encoder, beside the other real-model suites on a
-        // loaded 2-core machine, has taken over two minutes; the time-out only guards against a hung server.
-        var timeout = timeval(tv_sec: 900, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(descriptor) }
-
-    func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes {
-                send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            if sent <= 0 { throw LoopbackError(description: "send failed: errno \(errno)") }
-            offset += sent
-        }
-    }
-
-    func readAll() throws -> [UInt8] {
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if count == 0 { return result }
-            if count < 0 {
-                if errno == ECONNRESET { return result }
-                throw LoopbackError(description: "recv failed: errno \(errno)")
-            }
-            result += buffer[0..<count]
-        }
-    }
-}
-
-struct LoopbackError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// A parsed HTTP/1.1 response (Content-Length or close-delimited bodies; the server does not chunk these).
-struct RawResponse {
-    var status: Int
-    var headers: [String: String]
-    var body: [UInt8]
-
-    init(parsing bytes: [UInt8]) throws {
-        guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else {
-            throw LoopbackError(description: "no complete response head in \(bytes.count) bytes")
-        }
-        let head = String(decoding: bytes[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
-        status = Int(head[0].split(separator: " ")[1]) ?? 0
-        headers = [:]
-        for line in head.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-                in: .whitespaces)
-        }
-        body = Array(bytes[end.upperBound...])
-        if let length = headers["content-length"].flatMap(Int.init) { body = Array(body.prefix(length)) }
-    }
-
-    var text: String { String(decoding: body, as: UTF8.self) }
-    var json: Any? { try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) }
+extension RawResponse {
+    /// A TEI `/embed` answer's vectors (NaN where an element is not a number).
     var vectors: [[Float]] {
         ((json as? [[Any]]) ?? []).map { $0.map { Float(($0 as? NSNumber)?.doubleValue ?? .nan) } }
     }
+
+    /// A TEI error body's message and type.
     var teiError: (message: String, type: String)? {
         guard let object = json as? [String: Any], let message = object["error"] as? String,
             let type = object["error_type"] as? String
@@ -177,14 +95,4 @@ func fixturePath(_ name: String) -> String {
 /// shapes, whose GEMM tiles sum in another order.
 func sameVectors(_ a: [[Float]], _ b: [[Float]]) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { $0.count == $1.count && cosine($0, $1) >= 0.999999 }
-}
-
-func cosine(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, normA = 0.0, normB = 0.0
-    for (x, y) in zip(a, b) {
-        dot += Double(x) * Double(y)
-        normA += Double(x) * Double(x)
-        normB += Double(y) * Double(y)
-    }
-    return dot / (normA.squareRoot() * normB.squareRoot())
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -6,7 +7,7 @@ import Testing
 /// The real sentence-transformers/all-MiniLM-L6-v2 snapshot, which scripts/test exports as EMBED_MINILM_DIR.
 private func miniLMDirectory() throws -> String {
     guard let directory = ProcessInfo.processInfo.environment["EMBED_MINILM_DIR"], !directory.isEmpty else {
-        throw LoopbackError(
+        throw TestClientError(
             description:
                 "EMBED_MINILM_DIR is not set: point it at the sentence-transformers/all-MiniLM-L6-v2 snapshot (scripts/fetch-model.sh sentence-transformers/all-MiniLM-L6-v2 prints it; scripts/test exports it)"
         )

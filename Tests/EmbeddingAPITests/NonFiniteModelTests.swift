@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Safetensors
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -8,7 +9,7 @@ import Testing
 /// A copy of the tiny model whose final norm weights are NaN, so every output vector is NaN.
 private func nanModel() throws -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nan-model-\(UUID().uuidString)").path
-    try FileManager.default.copyItem(atPath: fixturePath("tiny-model"), toPath: directory)
+    try FileManager.default.copyItem(atPath: SharedFixtures.tinyModel, toPath: directory)
     let path = directory + "/model.safetensors"
     let info = try SafetensorsFile(path: path).info("norm.weight")
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -13,7 +14,7 @@ private func realModelDirectory() throws -> String {
     where FileManager.default.fileExists(atPath: snapshots + "/" + name + "/model.safetensors") {
         return snapshots + "/" + name
     }
-    throw LoopbackError(
+    throw TestClientError(
         description:
             "the real model is not available: EMBED_MODEL_DIR is unset and \(snapshots) has no snapshot; run scripts/fetch-model.sh (scripts/test does it)"
     )

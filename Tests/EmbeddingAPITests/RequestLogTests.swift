@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -20,7 +21,7 @@ struct RequestLogTests {
     @Test("each request reports method, path, status, duration and the client's x-request-id")
     func recordsCarryTheClientRequestID() async throws {
         let sink = RecordSink()
-        let live = try liveRouter(directory: fixturePath("tiny-model"), modelID: "tiny")
+        let live = try liveRouter(directory: SharedFixtures.tinyModel, modelID: "tiny")
         let router = APIRouter(service: live.service) { sink.append($0) }
         let server = try LoopbackServer(router: router)
         let embedded = try await server.post(

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPServer
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -27,7 +28,7 @@ private struct TokenizerCase: Decodable {
 /// The real server on loopback with the tiny Gemma3 checkpoint and its tiny BPE tokenizer: fast end-to-end tests.
 private let tinyServer = Result {
     try LoopbackServer(
-        router: liveRouter(directory: fixturePath("tiny-model"), modelID: "tiny"), payloadLimitBytes: 4000)
+        router: liveRouter(directory: SharedFixtures.tinyModel, modelID: "tiny"), payloadLimitBytes: 4000)
 }
 
 private func expectedCases() throws -> [TinyCase] {
@@ -77,7 +78,7 @@ struct TinyModelServerTests {
     @Test("text inputs are tokenized as HF tokenizers does, with the prompt in front, and /tokenize shows byte offsets")
     func textRoutes() async throws {
         let server = try tinyServer.get()
-        let lines = try String(contentsOfFile: fixturePath("tiny-tokenizer-expected.jsonl"), encoding: .utf8)
+        let lines = try String(contentsOfFile: SharedFixtures.tinyTokenizerCases, encoding: .utf8)
             .split(separator: "\n")
         let cases = try lines.map { try JSONDecoder().decode(TokenizerCase.self, from: Data($0.utf8)) }
         for reference in cases {
@@ -178,15 +179,15 @@ struct DisconnectTests {
         let holder = Task { try await server.post("/embed", #"{"inputs":"a"}"#) }
         for _ in 0..<2000 where batcher.freePermits == 512 { try await Task.sleep(nanoseconds: 1_000_000) }
         let port = server.port
-        let leaver = try await onThread { try LoopbackConnection(port: port) }
+        let leaver = try await onThread { try RawClient(port: port) }
         let body = #"{"inputs":["b","c","d"]}"#
-        try leaver.write(
+        try leaver.sendNow(
             Array(
                 "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                     .utf8))
         for _ in 0..<2000 where batcher.queuedCount < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
         #expect(batcher.queuedCount == 3)
-        shutdown(leaver.descriptor, Int32(SHUT_RDWR))
+        shutdown(leaver.fd, Int32(SHUT_RDWR))
         for _ in 0..<2000 where batcher.queuedCount > 0 { try await Task.sleep(nanoseconds: 1_000_000) }
         #expect(batcher.queuedCount == 0)
         #expect(batcher.freePermits == 511)

@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import TestSupport
 import Testing
 
 @testable import EmbeddingModel

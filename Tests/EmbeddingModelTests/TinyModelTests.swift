@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EmbeddingModel
@@ -27,7 +28,7 @@ struct TinyModelTests {
 
     @Test("the fixture covers both layer types and sequences longer than the sliding window")
     func fixtureIsMeaningful() throws {
-        let config = try EncoderConfiguration(path: Fixtures.path("tiny-model/config.json"))
+        let config = try EncoderConfiguration(path: Fixtures.tinyModel + "/config.json")
         #expect(Set(config.layerKinds) == [.full, .sliding])
         #expect(config.windowRadius == 4)
         #expect(expected.cases.contains { $0.ids.count > 2 * config.windowRadius + 1 })

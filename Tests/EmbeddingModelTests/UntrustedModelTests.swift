@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import TestSupport
 import Testing
 
 @testable import EmbeddingModel
@@ -223,7 +224,7 @@ struct UntrustedModelTests {
         expectModelLoadError(directory, path, "not a regular file")
         try FileManager.default.removeItem(atPath: path)
         // A path through a regular file: ENOTDIR.
-        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-model/config.json"), toPath: path)
+        try FileManager.default.copyItem(atPath: Fixtures.tinyModel + "/config.json", toPath: path)
         let bert = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
         try FileManager.default.removeItem(atPath: bert)
         try FileManager.default.copyItem(atPath: path, toPath: bert + ".blob")

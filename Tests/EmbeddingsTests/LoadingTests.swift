@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Embeddings
@@ -42,7 +43,7 @@ struct LoadingTests {
 
     @Test("a directory that is not a model is invalidModel naming it")
     func notAModel() async {
-        let directory = Fixtures.tests.appendingPathComponent("EmbeddingsTests")
+        let directory = SharedFixtures.tests.appendingPathComponent("EmbeddingsTests")
         await #expect {
             try await Embedder.load(directory: directory)
         } throws: { error in

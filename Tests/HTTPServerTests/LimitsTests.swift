@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Synchronization
+import TestSupport
 import Testing
 
 /// A thread-safe box for what a handler observed.
@@ -58,7 +59,7 @@ struct LimitsTests {
     func idleTimeout() async throws {
         try await withServer({ $0.idleTimeoutSeconds = 0.5 }) { _, port in
             // Connect and send on one thread at once: the idle time-out also covers a new connection's first request.
-            let (idle, started) = try await offPool {
+            let (idle, started) = try await onThread {
                 let client = try RawClient(port: port)
                 let started = Date()
                 try client.sendNow(Array(RawClient.request("GET", "/").utf8))
@@ -121,7 +122,7 @@ struct LimitsTests {
             $0.maxConnections = 2
             $0.probeConnectionReserve = 0
         }) { server, port in
-            var clients = try await offPool { try (0..<2).map { _ in try RawClient(port: port) } }
+            var clients = try await onThread { try (0..<2).map { _ in try RawClient(port: port) } }
             for client in clients {
                 try await client.send(RawClient.request("GET", "/"))
                 #expect(try await client.readResponse().status == 200)
@@ -146,7 +147,7 @@ struct LimitsTests {
             $0.probeConnectionReserve = 1
             $0.probePaths = ["/health"]
         }) { server, port in
-            let clients = try await offPool { try (0..<2).map { _ in try RawClient(port: port) } }
+            let clients = try await onThread { try (0..<2).map { _ in try RawClient(port: port) } }
             for client in clients {
                 try await client.send(RawClient.request("GET", "/"))
                 #expect(try await client.readResponse().status == 200)
@@ -211,7 +212,7 @@ struct LimitsTests {
             let client = try await RawClient.connect(port: port)
             try await client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
             // Each byte well inside the 0.5 s between reads; the drip ends when the server closes.
-            let drip = Task { try? await offPool { for _ in 0..<200 { try client.sendNow([0x61]); usleep(100_000) } } }
+            let drip = Task { try? await onThread { for _ in 0..<200 { try client.sendNow([0x61]); usleep(100_000) } } }
             let response = try await client.readResponse()
             #expect(response.status == 408)
             #expect(response.headers["connection"] == "close")
@@ -358,9 +359,12 @@ struct LimitsTests {
         arguments: [HandlerExecution.concurrencyPool, .eventLoop])
     func gracefulShutdown(execution: HandlerExecution) async throws {
         let observed = Observed()
+        // The handler finishes only once shutdown is under way (a fixed sleep raced the shutdown task on a loaded
+        // machine, and the answer then left before draining began, without `Connection: close`).
+        let release = Mutex(false)
         let handler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { _ in
             observed.start()
-            try await Task.sleep(nanoseconds: 300_000_000)
+            while !release.withLock({ $0 }) { try await Task.sleep(nanoseconds: 5_000_000) }
             observed.finish()
             return .text("finished")
         }
@@ -379,6 +383,7 @@ struct LimitsTests {
         let shutdown = Task { await server.shutdown(gracePeriodSeconds: 5) }
         #expect(await idle.readsEndOfStream())
         #expect(await waitUntil { (try? RawClient(port: port)) == nil })
+        release.withLock { $0 = true }
         let response = try await busy.readResponse()
         #expect(response.text == "finished")
         #expect(response.headers["connection"] == "close")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Output of a finished child process.
 struct ProcessResult: Sendable {
@@ -9,7 +10,7 @@ struct ProcessResult: Sendable {
 
 /// Runs `executable` with `arguments` to completion (off the concurrency pool) and captures its output.
 func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
-    try await offPool {
+    try await onThread {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -6,38 +6,49 @@ import HTTPServer
 #endif
 
 /// A response as the raw test client read it.
-struct RawResponse {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: [UInt8]
-    var text: String { String(decoding: body, as: UTF8.self) }
+package struct RawResponse {
+    package var status: Int
+    package var headers: HTTPHeaders
+    package var body: [UInt8]
+
+    package init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    package var text: String { String(decoding: body, as: UTF8.self) }
+    /// The body parsed by Foundation (fragments allowed), or nil when it is not JSON.
+    package var json: Any? { try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) }
 }
 
-struct TestClientError: Error, CustomStringConvertible {
-    let description: String
+package struct TestClientError: Error, CustomStringConvertible {
+    package let description: String
+
+    package init(description: String) { self.description = description }
 }
 
 /// A socket client that speaks just enough HTTP/1.1 to check the server byte for byte.
 ///
 /// Its socket calls block, so each runs on a Dispatch queue: blocking a Swift concurrency thread would starve the
 /// handler tasks of the server under test (the pool has one thread per core).
-final class RawClient: @unchecked Sendable {
+package final class RawClient: @unchecked Sendable {
     // Unchecked: a client is used by one test, one call at a time (each call awaits the previous one).
-    let fd: Int32
+    package let fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects over TCP to 127.0.0.1 (or ::1 when `ipv6`) without blocking a concurrency thread.
-    static func connect(port: Int, ipv6: Bool = false) async throws -> RawClient {
-        try await offPool { try RawClient(port: port, ipv6: ipv6) }
+    package static func connect(port: Int, ipv6: Bool = false) async throws -> RawClient {
+        try await onThread { try RawClient(port: port, ipv6: ipv6) }
     }
 
     /// Connects to a Unix domain socket without blocking a concurrency thread.
-    static func connect(unixPath: String) async throws -> RawClient {
-        try await offPool { try RawClient(unixPath: unixPath) }
+    package static func connect(unixPath: String) async throws -> RawClient {
+        try await onThread { try RawClient(unixPath: unixPath) }
     }
 
     /// Connects over TCP to 127.0.0.1 (or ::1 when `ipv6`).
-    init(port: Int, ipv6: Bool = false, timeoutSeconds: Int = 5) throws {
+    package init(port: Int, ipv6: Bool = false, timeoutSeconds: Int = 5) throws {
         if ipv6 {
             fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in6()
@@ -74,7 +85,7 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// Connects to a Unix domain socket.
-    init(unixPath: String, timeoutSeconds: Int = 5) throws {
+    package init(unixPath: String, timeoutSeconds: Int = 5) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -95,11 +106,11 @@ final class RawClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ text: String) async throws { try await send(Array(text.utf8)) }
+    package func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) async throws { try await offPool { try self.sendNow(bytes) } }
+    package func send(_ bytes: [UInt8]) async throws { try await onThread { try self.sendNow(bytes) } }
 
-    func sendNow(_ bytes: [UInt8]) throws {
+    package func sendNow(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let count = bytes.withUnsafeBytes {
@@ -111,12 +122,12 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// Sends one byte per write call, so the server sees every possible split.
-    func sendByteByByte(_ text: String) async throws {
-        try await offPool { for byte in text.utf8 { try self.sendNow([byte]) } }
+    package func sendByteByByte(_ text: String) async throws {
+        try await onThread { for byte in text.utf8 { try self.sendNow([byte]) } }
     }
 
     /// Closes the write side only (the peer reads EOF).
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    package func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads more bytes; false at EOF or time-out.
     private func fill() -> Bool {
@@ -128,11 +139,12 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// Reads one response (skipping nothing: a 100 Continue is returned as such).
-    func readResponse(forHEAD: Bool = false) async throws -> RawResponse {
-        try await offPool { try self.readResponseNow(forHEAD: forHEAD) }
+    package func readResponse(forHEAD: Bool = false) async throws -> RawResponse {
+        try await onThread { try self.readResponseNow(forHEAD: forHEAD) }
     }
 
-    private func readResponseNow(forHEAD: Bool) throws -> RawResponse {
+    /// `readResponse` on the calling thread, for work already on a thread of its own.
+    package func readResponseNow(forHEAD: Bool = false) throws -> RawResponse {
         var headEnd: Int?
         while headEnd == nil {
             headEnd = findHeadEnd()
@@ -173,8 +185,8 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// True when the server closed the connection (EOF or reset) with nothing more to read.
-    func readsEndOfStream() async -> Bool {
-        (try? await offPool { self.readsEndOfStreamNow() }) ?? false
+    package func readsEndOfStream() async -> Bool {
+        (try? await onThread { self.readsEndOfStreamNow() }) ?? false
     }
 
     private func readsEndOfStreamNow() -> Bool {
@@ -184,54 +196,11 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// A request with a Host header and optional body.
-    static func request(_ method: String, _ path: String, headers: [String] = [], body: String? = nil) -> String {
+    package static func request(_ method: String, _ path: String, headers: [String] = [], body: String? = nil) -> String
+    {
         var text = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
         for header in headers { text += header + "\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body } else { text += "\r\n" }
         return text
     }
-}
-
-/// Runs blocking socket work on a thread of its own and awaits its result. Not a Dispatch queue: its worker pool
-/// grows only slowly when workers block, which delays every other test.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
-}
-
-/// Starts a server on an ephemeral loopback port, runs `body`, and shuts the server down.
-func withServer(
-    _ configure: (inout ServerConfiguration) -> Void = { _ in },
-    handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse = echoHandler,
-    _ body: (HTTPServer, Int) async throws -> Void
-) async throws {
-    var configuration = ServerConfiguration()
-    configuration.hostname = "127.0.0.1"
-    configuration.port = 0
-    configure(&configuration)
-    let server = HTTPServer(configuration: configuration, handler: handler)
-    try server.start()
-    do {
-        try await body(server, server.boundPort ?? 0)
-    } catch {
-        await server.shutdown(gracePeriodSeconds: 0)
-        throw error
-    }
-    await server.shutdown(gracePeriodSeconds: 1)
-}
-
-/// Answers with the method, path, query and body it received.
-let echoHandler: @Sendable (HTTPRequest) async throws -> HTTPResponse = { request in
-    .text("\(request.method) \(request.path) \(request.query ?? "-") \(String(decoding: request.body, as: UTF8.self))")
-}
-
-/// Polls `condition` until it holds or `timeoutSeconds` pass; for states that have no event to wait on.
-func waitUntil(timeoutSeconds: Double = 5, _ condition: () -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    while Date() < deadline {
-        if condition() { return true }
-        try? await Task.sleep(nanoseconds: 2_000_000)
-    }
-    return condition()
 }
