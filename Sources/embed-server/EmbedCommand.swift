@@ -1,8 +1,7 @@
 import ArgumentParser
-import EmbeddingModel
+import Embeddings
 import Foundation
 import Kernels
-import ModelHub
 import Tokenizers
 
 #if canImport(Glibc)
@@ -21,7 +20,7 @@ struct EmbedCommand: ParsableCommand, SettingsSubcommand {
         discussion: """
             Each input line is a text, or a JSON object {"text": "..."} (so a text may hold newlines). Inputs are \
             packed into batches of up to --max-batch-tokens tokens; texts longer than the model's max_seq_length are \
-            truncated (keeping <bos> and <eos>). A progress bar is drawn on standard error when it is a terminal.
+            truncated (keeping the special tokens). A progress bar is drawn on standard error when it is a terminal.
             """
     )
 
@@ -81,103 +80,118 @@ struct EmbedCommand: ParsableCommand, SettingsSubcommand {
 
     func run() throws {
         let settings = try resolved()
-        let directory = try Self.modelDirectory(settings.modelID)
-        let tokenizer = try Tokenizer(directory: directory)
-        let embedder = try SentenceEmbedder(
-            directory: directory, pool: ComputePool(threadCount: settings.computeThreads),
-            precision: settings.dtype)
-        let info = embedder.info
-        if let dimensions, dimensions > info.embeddingDimensions {
-            throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.embeddingDimensions)")
-        }
-        let prompt: String
-        if let name = promptName ?? info.defaultPromptName {
-            guard let text = info.prompts[name] else {
-                let known = info.prompts.keys.sorted().joined(separator: ", ")
-                throw ValidationError(
-                    "unknown --prompt-name \(name); the model's prompts are: \(known.isEmpty ? "none" : known)")
+        let options = Embedder.Options(
+            precision: settings.dtype == .bfloat16 ? .bfloat16 : .float32, computeThreads: settings.computeThreads,
+            maxBatchTokens: settings.maxBatchTokens)
+        let (promptName, dimensions, normalize, input) = (promptName, dimensions, !noNormalize, input)
+        let done = DispatchSemaphore(value: 0)
+        let outcome = EmbedOutcome()
+        // The library's entry points are async; the command blocks its main thread on them as `serve` does.
+        Task {
+            do {
+                let embedder = try await Embedder.load(
+                    modelID: settings.modelID, hub: Embedder.Hub(), options: options,
+                    progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                let info = embedder.info
+                if let dimensions, dimensions > info.dimensions {
+                    throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.dimensions)")
+                }
+                let prompt: Prompt
+                if let name = promptName {
+                    guard info.prompts[name] != nil else {
+                        let known = info.prompts.keys.sorted().joined(separator: ", ")
+                        throw ValidationError(
+                            "unknown --prompt-name \(name); the model's prompts are: \(known.isEmpty ? "none" : known)")
+                    }
+                    prompt = .named(name)
+                } else {
+                    prompt = .modelDefault
+                }
+                let reader = try LineReader(path: input)
+                guard let output = fdopen(1, "wb") else { throw EmbedCommandError("cannot write standard output") }
+                var progress = Progress(totalBytes: reader.totalBytes)
+                let job = EmbedJob(embedder: embedder, prompt: prompt, dimensions: dimensions, normalize: normalize)
+                try await job.run(
+                    next: reader.next, write: { fputs($0, output) },
+                    batchDone: { texts, tokens in
+                        progress.advance(texts: texts, tokens: tokens, bytesRead: reader.bytesRead)
+                    }, countTokens: progress.enabled)
+                fflush(output)
+                progress.finish()
+            } catch {
+                outcome.error = error
             }
-            prompt = text
-        } else {
-            prompt = ""
+            done.signal()
         }
-
-        let reader = try LineReader(path: input)
-        guard let output = fdopen(1, "wb") else { throw EmbedCommandError("cannot write standard output") }
-        var progress = Progress(totalBytes: reader.totalBytes)
-        let job = EmbedJob(
-            tokenizer: tokenizer, embedder: embedder, prompt: prompt, dimensions: dimensions,
-            normalize: !noNormalize, maxBatchTokens: settings.maxBatchTokens)
-        try job.run(
-            next: reader.next, write: { fputs($0, output) },
-            batchDone: { texts, tokens in
-                progress.advance(texts: texts, tokens: tokens, bytesRead: reader.bytesRead)
-            })
-        fflush(output)
-        progress.finish()
-    }
-
-    /// An existing directory as given, else a Hugging Face id looked up in the cache (downloaded when missing).
-    static func modelDirectory(_ modelID: String) throws -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: modelID, isDirectory: &isDirectory), isDirectory.boolValue {
-            return modelID
-        }
-        let hub = ModelHub()
-        do {
-            return try hub.resolve(modelID: modelID) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.path
-        } catch {
-            throw EmbedCommandError(
-                "cannot find model \(modelID): \(error). Pass a model directory, or run scripts/fetch-model.sh")
-        }
+        done.wait()
+        if let error = outcome.error { throw error }
     }
 }
 
-/// Tokenizes input lines, embeds them in packed batches and writes one JSON line per input, in input order.
+/// Carries the embedding task's failure back to the blocked main thread.
+private final class EmbedOutcome: @unchecked Sendable {
+    // Written by the task before it signals the semaphore, read by the main thread after the wait.
+    var error: (any Error)?
+}
+
+/// Reads input lines, embeds them through the library and writes one JSON line per input, in input order.
 struct EmbedJob {
-    let tokenizer: Tokenizer
-    let embedder: SentenceEmbedder
-    /// Prepended to every text before tokenization.
-    let prompt: String
+    let embedder: Embedder
+    let prompt: Prompt
     let dimensions: Int?
     let normalize: Bool
-    let maxBatchTokens: Int
+    /// Texts per library call. The library packs each call's texts into forward passes of `maxBatchTokens`; a few
+    /// hundred keep those passes full while one call's vectors stay small (256 × 768 floats: 0.8 MB).
+    var textsPerCall = 256
 
-    /// Reads lines from `next` until it returns nil; `batchDone(texts, tokens)` follows each embedded batch.
-    func run(next: () -> String?, write: (String) -> Void, batchDone: (Int, Int) -> Void = { _, _ in }) throws {
-        let info = embedder.info
-        var batch: [[Int32]] = []
-        var batchTokens = 0
+    /// Reads lines from `next` until it returns nil; `batchDone(texts, tokens)` follows each library call (tokens
+    /// counted only when `countTokens`, for the progress display: it tokenizes each text a second time).
+    func run(
+        next: () -> String?, write: (String) -> Void, batchDone: (Int, Int) -> Void = { _, _ in },
+        countTokens: Bool = false
+    ) async throws {
+        var texts: [String] = []
+        var firstLine = 1
         var lineNumber = 0
 
-        func flush() throws {
-            if batch.isEmpty { return }
-            for raw in try embedder.embed(batch) {
-                let embedding = finalizeEmbedding(raw, dimensions: dimensions, normalize: normalize)
-                write("{\"embedding\":[" + embedding.map { "\($0)" }.joined(separator: ",") + "]}\n")
+        func flush() async throws {
+            if texts.isEmpty { return }
+            let vectors: [[Float]]
+            do {
+                vectors = try await embedder.embed(texts, prompt: prompt, dimensions: dimensions, normalize: normalize)
+            } catch {
+                throw EmbedCommandError(Self.describe(error, firstLine: firstLine))
             }
-            batchDone(batch.count, batchTokens)
-            batch.removeAll(keepingCapacity: true)
-            batchTokens = 0
+            for vector in vectors {
+                write("{\"embedding\":[" + vector.map { "\($0)" }.joined(separator: ",") + "]}\n")
+            }
+            let tokens =
+                countTokens ? texts.reduce(0) { $0 + ((try? embedder.tokenize($1, prompt: prompt).ids.count) ?? 0) } : 0
+            batchDone(texts.count, tokens)
+            texts.removeAll(keepingCapacity: true)
+            firstLine = lineNumber + 1
         }
 
         while let line = next() {
             lineNumber += 1
-            let text = JSONLines.text(inLine: line) ?? line
-            let ids = tokenizer.encode(
-                prompt + text, addSpecialTokens: true, maxLength: info.maxSequenceLength,
-                direction: .right
-            ).ids
-            if let bad = ids.first(where: { Int($0) >= info.vocabularySize }) {
-                throw EmbedCommandError(
-                    "input line \(lineNumber): token \(tokenizer.token(forID: bad) ?? "?") (id \(bad)) has no embedding in this model"
-                )
-            }
-            if batchTokens + ids.count > maxBatchTokens { try flush() }
-            batch.append(ids)
-            batchTokens += ids.count
+            texts.append(JSONLines.text(inLine: line) ?? line)
+            if texts.count == textsPerCall { try await flush() }
         }
-        try flush()
+        try await flush()
+    }
+
+    /// The library's error with its input index turned into the input line number.
+    private static func describe(_ error: EmbeddingsError, firstLine: Int) -> String {
+        switch error {
+        case .tokenOutsideVocabulary(let index, let id, let vocabularySize):
+            "input line \(firstLine + index): token id \(id) has no embedding in this model (vocabulary of \(vocabularySize))"
+        case .emptyInput(let index):
+            "input line \(firstLine + index) has no tokens to embed"
+        case .inputTooLong(let index, let tokens, let maxTokens):
+            "input line \(firstLine + index) has \(tokens) tokens; the model takes at most \(maxTokens)"
+        default:
+            error.description
+        }
     }
 }
 
