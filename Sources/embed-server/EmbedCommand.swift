@@ -87,6 +87,10 @@ struct EmbedCommand: ParsableCommand, SettingsSubcommand {
             directory: directory, pool: ComputePool(threadCount: settings.computeThreads),
             precision: settings.dtype)
         let info = embedder.info
+        if info.labels != nil {
+            throw ValidationError(
+                "\(settings.modelID) is a classifier (a cross-encoder): serve it for /rerank and /predict")
+        }
         if let dimensions, dimensions > info.embeddingDimensions {
             throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.embeddingDimensions)")
         }
