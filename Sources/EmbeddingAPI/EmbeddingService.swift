@@ -27,20 +27,6 @@ struct PreparedInput: Sendable {
     var typeIDs: [Int32]? = nil
 }
 
-/// One input of `/predict` (and each document of `/rerank`): a text, or a pair scored together.
-package enum PredictSequence: Sendable, Equatable {
-    case single(String)
-    case pair(String, String)
-
-    /// TEI's `x-compute-characters` contribution: Unicode scalars of both texts.
-    var characterCount: Int {
-        switch self {
-        case .single(let text): text.unicodeScalars.count
-        case .pair(let first, let second): first.unicodeScalars.count + second.unicodeScalars.count
-        }
-    }
-}
-
 /// Results of one embedding request with TEI's per-request accounting.
 struct EncodedBatch: Sendable {
     /// Per input: a raw pooled vector, or a flattened `[tokens × hidden]` matrix for token-level requests.

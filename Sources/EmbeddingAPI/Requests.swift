@@ -12,6 +12,20 @@ package enum EmbedInput: Sendable, Equatable {
     }
 }
 
+/// One input of `/predict` (and each document of `/rerank`): a text, or a pair scored together.
+package enum PredictSequence: Sendable, Equatable {
+    case single(String)
+    case pair(String, String)
+
+    /// TEI's `x-compute-characters` contribution: Unicode scalars of both texts.
+    var characterCount: Int {
+        switch self {
+        case .single(let text): text.unicodeScalars.count
+        case .pair(let first, let second): first.unicodeScalars.count + second.unicodeScalars.count
+        }
+    }
+}
+
 /// Which end of a too-long input truncation removes tokens from.
 package enum TruncationDirection: String, Sendable, Equatable {
     case right = "Right"
@@ -239,7 +253,7 @@ enum RequestDecoder {
             guard case .object(let instance) = element else {
                 throw APIError(.validation, "invalid type: \(element.typeDescription), expected struct EmbedRequest")
             }
-            if let rerank = try? rerank(members: instance) { return .rerank(rerank) }
+            if let request = try? rerank(members: instance) { return .rerank(request) }
             do throws(APIError) {
                 return classifier ? .predict(try predict(members: instance)) : .embed(try embed(members: instance))
             } catch {
