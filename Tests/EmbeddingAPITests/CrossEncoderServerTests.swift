@@ -168,6 +168,14 @@ struct CrossEncoderServerTests {
         #expect(untruncated.status == 422)
         #expect(
             untruncated.teiError?.message.hasPrefix("Input validation error: `inputs` must have less than 40") == true)
+        // Past 250 characters a token (TEI's limit, 10,000 here), counted over both texts of a pair: refused unless
+        // truncated, when each text keeps its first 5,000 bytes.
+        let long = String(repeating: "a ", count: 6000)
+        let tooLong = try await reranker.post("/rerank", try json(["query": "q", "texts": [long], "truncate": false]))
+        #expect(
+            tooLong.teiError?.message
+                == "Input validation error: `inputs` must have less than 10000 characters. Given: 12001")
+        #expect(try await reranker.post("/rerank", try json(["query": "q", "texts": [long]])).status == 200)
     }
 
     @Test("a classifier answers the embedding routes with TEI's 424; /tokenize still works")
