@@ -117,6 +117,22 @@ struct ClassifierTests {
         }
     }
 
+    @Test("bfloat16 weights, the head's one-row and three-row matrices included, stay near the float32 scores")
+    func bfloat16() async throws {
+        for model in ["tiny-cross-bert", "tiny-cross-roberta"] {
+            let expected = try Expected.load(model)
+            let embedder = try Embedder(
+                directory: Fixtures.tests.appendingPathComponent("EmbeddingModelTests/Fixtures/\(model)"),
+                options: .init(precision: .bfloat16, computeThreads: 2))
+            let scores = try await embedder.classify(expected.cases.map(\.input))
+            for (row, reference) in zip(scores, expected.cases) {
+                #expect(
+                    zip(row, reference.scores).allSatisfy { abs($0 - $1) < 0.02 }, "\(model) \(row) \(reference.scores)"
+                )
+            }
+        }
+    }
+
     @Test("a tokenizer whose pair template gives a type the model lacks is refused at load")
     func typeTemplate() throws {
         let source = Fixtures.tests.appendingPathComponent("EmbeddingModelTests/Fixtures/tiny-cross-roberta")
