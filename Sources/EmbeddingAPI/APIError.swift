@@ -111,8 +111,25 @@ extension APIError {
         return error
     }
 
-    /// `/rerank` (or a Vertex instance shaped as a rerank request) on this embedding model.
-    static let notReranker = backend("model is not a re-ranker model")
+    /// `/rerank` (or a Vertex instance shaped as a rerank request) on an embedding model or a classifier with
+    /// several labels.
+    static let notReranker = modelType(backend("model is not a re-ranker model"))
+
+    /// `/predict` on an embedding model.
+    static let notClassifier = modelType(backend("Model is not a classifier model"))
+
+    /// An embedding route (`/embed`, `/v1/embeddings`, `/embed_all`, `/similarity`) on a classifier.
+    static let notEmbeddingModel = modelType(backend("Model is not an embedding model"))
+
+    /// `/rerank` without texts.
+    static let emptyTexts = APIError(.empty, "`texts` cannot be empty")
+
+    /// TEI counts a route the model does not serve under `te_request_failure{err="model_type"}`.
+    private static func modelType(_ error: APIError) -> APIError {
+        var error = error
+        error.metricLabelOverride = "model_type"
+        return error
+    }
 
     /// No free concurrency permit.
     static let overloaded = APIError(.overloaded, "Model is overloaded")

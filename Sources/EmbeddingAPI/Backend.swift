@@ -24,12 +24,15 @@ package struct ModelDescription: Sendable, Equatable {
     package var vocabularySize: Int
     /// Sentence Transformers prompts by name.
     package var prompts: [String: String]
+    /// A classifier's labels (`id2label` in id order), nil for an embedding model. TEI's rule: with one label the
+    /// model is a reranker (`/rerank` and `/predict`), with several a classifier (`/predict` only).
+    package var labels: [String]?
 
     /// Describes a model; `servedModelName` defaults to `modelID`.
     package init(
         modelID: String, servedModelName: String? = nil, revision: String? = nil, dtype: String = "float32",
         kernels: String? = nil, pooling: String = "mean", maxInputLength: Int, embeddingDimensions: Int,
-        hiddenSize: Int, vocabularySize: Int, prompts: [String: String]
+        hiddenSize: Int, vocabularySize: Int, prompts: [String: String], labels: [String]? = nil
     ) {
         self.modelID = modelID
         self.servedModelName = servedModelName ?? modelID
@@ -42,13 +45,17 @@ package struct ModelDescription: Sendable, Equatable {
         self.hiddenSize = hiddenSize
         self.vocabularySize = vocabularySize
         self.prompts = prompts
+        self.labels = labels
     }
+
+    /// A reranker: a classifier with one label.
+    package var isReranker: Bool { labels?.count == 1 }
 }
 
 /// The tokenizer and encoder behind the API, as closures so the API logic is testable on any model.
 ///
-/// `tokenize` and `decode` are called concurrently, from the tokenization workers and from request handlers; `embed` and `tokenEmbeddings`
-/// only from the single encoder thread.
+/// `tokenize`, `tokenizePair` and `decode` are called concurrently, from the tokenization workers and from request
+/// handlers; `embed`, `tokenEmbeddings` and `classify` only from the single encoder thread.
 package struct EmbeddingBackend: Sendable {
     /// Tokenizes a text, adding special tokens if asked, truncating to `maxLength` tokens from `direction` if given.
     package var tokenize:
@@ -63,6 +70,12 @@ package struct EmbeddingBackend: Sendable {
     package var tokenEmbeddings: @Sendable (_ sequences: [[Int32]]) throws -> [[Float]]
     /// Cuts a raw embedding to `dimensions` (if given), then L2-normalizes it if asked.
     package var finalize: @Sendable (_ raw: [Float], _ dimensions: Int?, _ normalize: Bool) -> [Float]
+    /// Tokenizes a pair of texts with special tokens (a cross-encoder's input), `longest_first` to `maxLength`.
+    package var tokenizePair:
+        @Sendable (_ text: String, _ pair: String, _ maxLength: Int?, _ direction: TruncationDirection) throws
+            -> Encoding
+    /// A classifier's logits per sequence, with each sequence's token types.
+    package var classify: @Sendable (_ sequences: [[Int32]], _ tokenTypes: [[Int32]]) throws -> [[Float]]
 
     /// Bundles the closures.
     package init(
@@ -70,13 +83,22 @@ package struct EmbeddingBackend: Sendable {
         decode: @escaping @Sendable ([Int32], Bool) throws -> String,
         embed: @escaping @Sendable ([[Int32]]) throws -> [[Float]],
         tokenEmbeddings: @escaping @Sendable ([[Int32]]) throws -> [[Float]],
-        finalize: @escaping @Sendable ([Float], Int?, Bool) -> [Float]
+        finalize: @escaping @Sendable ([Float], Int?, Bool) -> [Float],
+        tokenizePair: @escaping @Sendable (String, String, Int?, TruncationDirection) throws -> Encoding = {
+            _, _, _, _ in
+            throw APIError.notClassifier
+        },
+        classify: @escaping @Sendable ([[Int32]], [[Int32]]) throws -> [[Float]] = { _, _ in
+            throw APIError.notClassifier
+        }
     ) {
         self.tokenize = tokenize
         self.decode = decode
         self.embed = embed
         self.tokenEmbeddings = tokenEmbeddings
         self.finalize = finalize
+        self.tokenizePair = tokenizePair
+        self.classify = classify
     }
 }
 

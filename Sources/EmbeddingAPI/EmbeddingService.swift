@@ -3,15 +3,28 @@ import Dispatch
 import Embeddings
 import Synchronization
 
-/// One sequence handed to the encoder thread: its final ids, and whether token-level states are wanted.
+/// One sequence handed to the encoder thread: its final ids, and what is wanted of it.
 struct EncoderJob: Sendable {
+    /// What the encoder returns for a job.
+    enum Output: Sendable {
+        /// The pooled (and Dense-projected) vector.
+        case pooled
+        /// The last layer's token states.
+        case tokenLevel
+        /// A classifier's logits.
+        case logits
+    }
+
     var ids: [Int32]
-    var tokenLevel: Bool
+    var output: Output
+    /// Token types, one per id, for `.logits` (a BERT pair's second text is type 1).
+    var typeIDs: [Int32]? = nil
 }
 
 /// A tokenized input ready to queue.
 struct PreparedInput: Sendable {
     var ids: [Int32]
+    var typeIDs: [Int32]? = nil
 }
 
 /// Results of one embedding request with TEI's per-request accounting.
@@ -130,11 +143,13 @@ package final class EmbeddingService: Sendable {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// Runs pooled and token-level jobs of one batch as (at most) two packed encoder calls.
+    /// Runs pooled, token-level and classifier jobs of one batch as (at most) one packed encoder call each (a
+    /// server's model takes one kind of job besides the health probe's pooled one).
     private static func encode(_ jobs: [EncoderJob], with backend: EmbeddingBackend) throws -> [[Float]] {
         var outputs = [[Float]](repeating: [], count: jobs.count)
-        let pooled = jobs.indices.filter { !jobs[$0].tokenLevel }
-        let tokenLevel = jobs.indices.filter { jobs[$0].tokenLevel }
+        let pooled = jobs.indices.filter { jobs[$0].output == .pooled }
+        let tokenLevel = jobs.indices.filter { jobs[$0].output == .tokenLevel }
+        let logits = jobs.indices.filter { jobs[$0].output == .logits }
         if !pooled.isEmpty {
             let vectors = try backend.embed(pooled.map { jobs[$0].ids })
             for (index, vector) in zip(pooled, vectors) { outputs[index] = vector }
@@ -142,6 +157,12 @@ package final class EmbeddingService: Sendable {
         if !tokenLevel.isEmpty {
             let states = try backend.tokenEmbeddings(tokenLevel.map { jobs[$0].ids })
             for (index, matrix) in zip(tokenLevel, states) { outputs[index] = matrix }
+        }
+        if !logits.isEmpty {
+            let scores = try backend.classify(
+                logits.map { jobs[$0].ids },
+                logits.map { jobs[$0].typeIDs ?? Array(repeating: 0, count: jobs[$0].ids.count) })
+            for (index, row) in zip(logits, scores) { outputs[index] = row }
         }
         return outputs
     }
@@ -185,11 +206,7 @@ package final class EmbeddingService: Sendable {
             let characters = text.unicodeScalars.count
             if characters > maxInputCharacters {
                 guard truncate else { throw .tooManyCharacters(characters, maximum: maxInputCharacters) }
-                let utf8 = text.utf8
-                let cut = utf8.index(utf8.startIndex, offsetBy: maxInputCharacters)
-                if let boundary = cut.samePosition(in: text.unicodeScalars) {
-                    text = String(text.unicodeScalars[..<boundary])
-                }
+                text = Self.cut(text, toBytes: maxInputCharacters)
             }
             ids = try tokenize(
                 PromptCatalog.apply(prompt, to: text), addSpecialTokens: true, maxLength: maxLength,
@@ -225,6 +242,16 @@ package final class EmbeddingService: Sendable {
             throw Self.outOfVocabulary(UInt32(bitPattern: outside), model.vocabularySize)
         }
         return PreparedInput(ids: ids)
+    }
+
+    /// TEI's cut of a text past the character limit: its first `limit` UTF-8 bytes, unless that splits a character,
+    /// in which case (as Rust's `String::truncate` guarded by `is_char_boundary`) the text stays whole.
+    static func cut(_ text: String, toBytes limit: Int) -> String {
+        let utf8 = text.utf8
+        guard utf8.count > limit else { return text }
+        let end = utf8.index(utf8.startIndex, offsetBy: limit)
+        guard let boundary = end.samePosition(in: text.unicodeScalars) else { return text }
+        return String(text.unicodeScalars[..<boundary])
     }
 
     private static func outOfVocabulary(_ id: UInt32, _ vocabularySize: Int) -> APIError {
@@ -315,6 +342,7 @@ package final class EmbeddingService: Sendable {
         if inputs.count > configuration.maxClientBatchSize {
             throw .batchSize(inputs.count, maximum: configuration.maxClientBatchSize)
         }
+        if model.labels != nil { throw .notEmbeddingModel }
         let permits: PermitReservation
         do {
             permits = try batcher.reservePermits(inputs.count)
@@ -341,10 +369,9 @@ package final class EmbeddingService: Sendable {
         if let dimensions, dimensions > model.embeddingDimensions, !tokenLevel {
             throw .inputValidation("`dimensions` should be smaller than the maximum embedding dimension.")
         }
-        let tokenCounts = prepared.map(\.ids.count)
         var reservation: TokenLevelReservation?
         if tokenLevel {
-            let total = tokenCounts.reduce(0, +)
+            let total = prepared.reduce(0) { $0 + $1.ids.count }
             if total > configuration.maxBatchTokens {
                 throw .inputValidation(
                     "token-level outputs of at most \(configuration.maxBatchTokens) tokens per request (`--max-batch-tokens`). Given: \(total)"
@@ -353,14 +380,25 @@ package final class EmbeddingService: Sendable {
             guard let granted = tokenLevelBudget.reserve(total) else { throw .overloaded }
             reservation = granted
         }
+        return try await submit(
+            prepared.map { EncoderJob(ids: $0.ids, output: tokenLevel ? .tokenLevel : .pooled) }, permits: permits,
+            characters: inputs.reduce(0) { $0 + $1.characterCount }, metric: "te_embed", start: start,
+            tokenized: tokenized, reservation: reservation)
+    }
+
+    /// Queues tokenized jobs under `permits` and waits for them, with TEI's metrics (`te_embed_*` or
+    /// `te_predict_*` as `metric` says) and per-request timings.
+    func submit(
+        _ jobs: [EncoderJob], permits: PermitReservation, characters: Int, metric: String, start: UInt64,
+        tokenized: UInt64, reservation: TokenLevelReservation? = nil
+    ) async throws(APIError) -> EncodedBatch {
+        let tokenCounts = jobs.map(\.ids.count)
         for count in tokenCounts { metrics.observe("te_request_input_length", Double(count)) }
-        metrics.increment("te_embed_count", by: UInt64(inputs.count))
-        metrics.set("te_queue_size", Double(batcher.queuedCount + inputs.count))
+        metrics.increment("\(metric)_count", by: UInt64(jobs.count))
+        metrics.set("te_queue_size", Double(batcher.queuedCount + jobs.count))
         let outputs: [BatchedOutput<[Float]>]
         do {
-            outputs = try await batcher.submit(
-                prepared.map { EncoderJob(ids: $0.ids, tokenLevel: tokenLevel) }, tokenCounts: tokenCounts,
-                permits: permits)
+            outputs = try await batcher.submit(jobs, tokenCounts: tokenCounts, permits: permits)
         } catch BatcherError.overloaded {
             throw .overloaded
         } catch is CancellationError {
@@ -368,8 +406,8 @@ package final class EmbeddingService: Sendable {
         } catch {
             throw .backend("\(error)")
         }
-        metrics.increment("te_embed_success", by: UInt64(inputs.count))
-        let count = Double(inputs.count)
+        metrics.increment("\(metric)_success", by: UInt64(jobs.count))
+        let count = Double(jobs.count)
         let tokenizationSeconds = Double(tokenized - start) / 1e9
         let queueSeconds = outputs.reduce(0) { $0 + $1.queueSeconds } / count
         let inferenceSeconds = outputs.reduce(0) { $0 + $1.inferenceSeconds } / count
@@ -379,14 +417,13 @@ package final class EmbeddingService: Sendable {
         metrics.observe("te_request_queue_duration", queueSeconds)
         metrics.observe("te_request_inference_duration", inferenceSeconds)
         for output in outputs {
-            metrics.observe("te_embed_duration", tokenizationSeconds + output.queueSeconds + output.inferenceSeconds)
-            metrics.observe("te_embed_tokenization_duration", tokenizationSeconds)
-            metrics.observe("te_embed_queue_duration", output.queueSeconds)
-            metrics.observe("te_embed_inference_duration", output.inferenceSeconds)
+            metrics.observe("\(metric)_duration", tokenizationSeconds + output.queueSeconds + output.inferenceSeconds)
+            metrics.observe("\(metric)_tokenization_duration", tokenizationSeconds)
+            metrics.observe("\(metric)_queue_duration", output.queueSeconds)
+            metrics.observe("\(metric)_inference_duration", output.inferenceSeconds)
         }
         return EncodedBatch(
-            outputs: outputs.map(\.output), tokenCounts: tokenCounts,
-            characters: inputs.reduce(0) { $0 + $1.characterCount },
+            outputs: outputs.map(\.output), tokenCounts: tokenCounts, characters: characters,
             tokenizationSeconds: tokenizationSeconds, queueSeconds: queueSeconds, inferenceSeconds: inferenceSeconds,
             tokenLevelReservation: reservation)
     }

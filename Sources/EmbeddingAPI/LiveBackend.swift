@@ -17,6 +17,11 @@ extension EmbeddingBackend {
             tokenEmbeddings: { try embedder.tokenEmbeddingsPacked($0) },
             finalize: { raw, dimensions, normalize in
                 finalizeEmbedding(raw, dimensions: dimensions, normalize: normalize)
-            })
+            },
+            tokenizePair: { text, pair, maxLength, direction in
+                embedder.encoding(
+                    text, pair: pair, maxLength: maxLength, direction: direction == .left ? .left : .right)
+            },
+            classify: { try embedder.embedPacked($0, tokenTypes: $1) })
     }
 }

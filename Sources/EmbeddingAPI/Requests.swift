@@ -12,6 +12,20 @@ package enum EmbedInput: Sendable, Equatable {
     }
 }
 
+/// One input of `/predict` (and each document of `/rerank`): a text, or a pair scored together.
+package enum PredictSequence: Sendable, Equatable {
+    case single(String)
+    case pair(String, String)
+
+    /// TEI's `x-compute-characters` contribution: Unicode scalars of both texts.
+    var characterCount: Int {
+        switch self {
+        case .single(let text): text.unicodeScalars.count
+        case .pair(let first, let second): first.unicodeScalars.count + second.unicodeScalars.count
+        }
+    }
+}
+
 /// Which end of a too-long input truncation removes tokens from.
 package enum TruncationDirection: String, Sendable, Equatable {
     case right = "Right"
@@ -34,10 +48,32 @@ package struct EmbedRequest: Sendable, Equatable {
     package var dimensions: Int?
 }
 
-/// One instance of `POST /vertex`: an `/embed` request, or (answered with `/rerank`'s error) a rerank request.
+/// One instance of `POST /vertex`: a `/rerank` request if it has that shape, else a `/predict` request for a
+/// classifier or an `/embed` request for an embedding model.
 package enum VertexInstance: Sendable, Equatable {
     case embed(EmbedRequest)
-    case rerank
+    case rerank(RerankRequest)
+    case predict(PredictRequest)
+}
+
+/// `POST /predict`: one text or pair, or a batch of them (TEI's `PredictInput`).
+package struct PredictRequest: Sendable, Equatable {
+    package var inputs: [PredictSequence]
+    /// A single input (`"text"` or `["a", "b"]`) is answered with one list of predictions, a batch with a list each.
+    package var isBatch: Bool
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
+    package var rawScores = false
+}
+
+/// `POST /rerank`.
+package struct RerankRequest: Sendable, Equatable {
+    package var query: String
+    package var texts: [String]
+    package var truncate: Bool?
+    package var truncationDirection: TruncationDirection = .right
+    package var rawScores = false
+    package var returnText = false
 }
 
 /// `POST /embed_all`: token-level hidden states.
@@ -203,10 +239,11 @@ enum RequestDecoder {
             dimensions: try optionalCount(members, "dimensions"))
     }
 
-    /// `{"instances": [...]}`. As TEI: an instance with a string `query` and a list of string `texts` is a rerank
-    /// request; any other must decode as an `/embed` request, else the whole call fails with 422 and serde's bare
-    /// message (TEI converts the instance's own decoding error, without the body extractor's prefix).
-    static func vertex(_ body: [UInt8]) throws(APIError) -> [VertexInstance] {
+    /// `{"instances": [...]}`. As TEI: an instance that decodes as a `/rerank` request is one; any other must decode
+    /// as a `/predict` request on a classifier (`classifier`), an `/embed` request on an embedding model, else the
+    /// whole call fails with 422 and serde's bare message (TEI converts the instance's own decoding error, without
+    /// the body extractor's prefix).
+    static func vertex(_ body: [UInt8], classifier: Bool = false) throws(APIError) -> [VertexInstance] {
         let members = try object(body)
         guard let value = members["instances"] else { throw missing("instances") }
         guard case .array(let elements) = value else {
@@ -216,17 +253,82 @@ enum RequestDecoder {
             guard case .object(let instance) = element else {
                 throw APIError(.validation, "invalid type: \(element.typeDescription), expected struct EmbedRequest")
             }
-            if case .string = instance["query"], let texts = instance["texts"],
-                (try? strings(texts, field: "texts")) != nil
-            {
-                return .rerank
-            }
+            if let request = try? rerank(members: instance) { return .rerank(request) }
             do throws(APIError) {
-                return .embed(try embed(members: instance))
+                return classifier ? .predict(try predict(members: instance)) : .embed(try embed(members: instance))
             } catch {
                 throw APIError(.validation, error.undecodableDetail ?? error.message)
             }
         }
+    }
+
+    static func predict(_ body: [UInt8]) throws(APIError) -> PredictRequest {
+        try predict(members: try object(body))
+    }
+
+    static func predict(members: [String: JSONValue]) throws(APIError) -> PredictRequest {
+        guard let value = members["inputs"] else { throw missing("inputs") }
+        let (inputs, isBatch) = try predictInputs(value)
+        return PredictRequest(
+            inputs: inputs, isBatch: isBatch, truncate: try optionalBool(members, "truncate"),
+            truncationDirection: try direction(members), rawScores: try bool(members, "raw_scores", default: false))
+    }
+
+    /// TEI's `PredictInput`: a string; an array whose first element is a string is one text or pair (`["a"]`,
+    /// `["a", "b"]`); one whose first element is an array is a batch of one- or two-string arrays.
+    static func predictInputs(_ value: JSONValue) throws(APIError) -> (inputs: [PredictSequence], isBatch: Bool) {
+        let expecting =
+            "expected a string, a pair of strings [string, string] or a batch of mixed strings and pairs [[string], [string, string], ...]"
+        func length(_ count: Int) -> APIError { shape("inputs: invalid length \(count), \(expecting)") }
+        func sequence(_ elements: [JSONValue]) throws(APIError) -> PredictSequence {
+            let texts = try strings(.array(elements), field: "inputs")
+            switch texts.count {
+            case 1: return .single(texts[0])
+            case 2: return .pair(texts[0], texts[1])
+            default: throw length(texts.count)
+            }
+        }
+        switch value {
+        case .string(let text):
+            return ([.single(text)], false)
+        case .array(let elements):
+            guard let first = elements.first else { throw length(0) }
+            switch first {
+            case .string:
+                guard elements.count <= 2 else { throw length(elements.count) }
+                return ([try sequence(elements)], false)
+            case .array:
+                return (
+                    try elements.map { element throws(APIError) -> PredictSequence in
+                        guard case .array(let inner) = element else {
+                            throw shape("inputs: invalid type: \(element.typeDescription), expected a sequence")
+                        }
+                        return try sequence(inner)
+                    }, true
+                )
+            default:
+                throw shape("inputs: data did not match any variant of untagged enum Internal")
+            }
+        default:
+            throw shape("inputs: invalid type: \(value.typeDescription), \(expecting)")
+        }
+    }
+
+    static func rerank(_ body: [UInt8]) throws(APIError) -> RerankRequest {
+        try rerank(members: try object(body))
+    }
+
+    static func rerank(members: [String: JSONValue]) throws(APIError) -> RerankRequest {
+        guard let query = members["query"] else { throw missing("query") }
+        guard case .string(let queryText) = query else {
+            throw shape("query: invalid type: \(query.typeDescription), expected a string")
+        }
+        guard let texts = members["texts"] else { throw missing("texts") }
+        return RerankRequest(
+            query: queryText, texts: try strings(texts, field: "texts"),
+            truncate: try optionalBool(members, "truncate"),
+            truncationDirection: try direction(members), rawScores: try bool(members, "raw_scores", default: false),
+            returnText: try bool(members, "return_text", default: false))
     }
 
     static func embedAll(_ body: [UInt8]) throws(APIError) -> EmbedAllRequest {

@@ -176,8 +176,8 @@ package struct APIRouter: Sendable {
             case .decode: return try await decode(request.body)
             case .embedSparse:
                 throw APIError.backend("Model is not an embedding model with SPLADE pooling")
-            case .predict: throw APIError.backend("Model is not a classifier model")
-            case .rerank: throw APIError.notReranker
+            case .predict: return try await predict(request.body)
+            case .rerank: return try await rerank(request.body)
             case .vertex: return try await vertex(request.body)
             }
         } catch let error as APIError {
@@ -242,6 +242,20 @@ package struct APIRouter: Sendable {
         return (body, batch)
     }
 
+    private func predict(_ body: [UInt8]) async throws -> HTTPResponse {
+        let request = try RequestDecoder.predict(body)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (json, batch) = try await predictResponse(request)
+        return success(json, batch: batch, start: start)
+    }
+
+    private func rerank(_ body: [UInt8]) async throws -> HTTPResponse {
+        let request = try RequestDecoder.rerank(body)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (json, batch) = try await rerankResponse(request)
+        return success(json, batch: batch, start: start)
+    }
+
     /// Runs `encode` where the handler runs when its JSON is at most `inlineResponseBytes`, else on Dispatch's
     /// utility threads, so that formatting 32 vectors (0.8 ms) does not hold the event loop's other connections.
     private static func encodingJSON(
@@ -250,18 +264,19 @@ package struct APIRouter: Sendable {
         bytes <= inlineResponseBytes ? encode() : await offloaded(encode)
     }
 
-    /// TEI's Vertex AI route: each instance is an `/embed` request of its own (own batch-size limit, permits and
-    /// metrics), all run concurrently; the predictions are their `/embed` bodies in order, or the first error in
-    /// instance order. No timing headers, as in TEI.
+    /// TEI's Vertex AI route: each instance is a `/rerank`, `/predict` or `/embed` request of its own (own
+    /// batch-size limit, permits and metrics), all run concurrently; the predictions are their bodies in order, or
+    /// the first error in instance order. No timing headers, as in TEI.
     private func vertex(_ body: [UInt8]) async throws -> HTTPResponse {
-        let instances = try RequestDecoder.vertex(body)
+        let instances = try RequestDecoder.vertex(body, classifier: service.model.labels != nil)
         let results = await withTaskGroup(of: (Int, Result<[UInt8], APIError>).self) { group in
             for (index, instance) in instances.enumerated() {
                 group.addTask { [self] in
                     do throws(APIError) {
                         switch instance {
                         case .embed(let request): return (index, .success(try await embedResponse(request).0))
-                        case .rerank: throw APIError.notReranker
+                        case .rerank(let request): return (index, .success(try await rerankResponse(request).0))
+                        case .predict(let request): return (index, .success(try await predictResponse(request).0))
                         }
                     } catch {
                         return (index, .failure(error))
@@ -450,11 +465,34 @@ package struct APIRouter: Sendable {
         json.string(model.servedModelName)
         json.key("model_type")
         json.beginObject()
-        json.key("embedding")
-        json.beginObject()
-        json.key("pooling")
-        json.string(model.pooling)
-        json.endObject()
+        if let labels = model.labels {
+            // TEI's `ModelType`: a reranker has one label, a classifier several; label2id is id2label inverted.
+            json.key(model.isReranker ? "reranker" : "classifier")
+            json.beginObject()
+            json.key("id2label")
+            json.beginObject()
+            for (id, label) in labels.enumerated() {
+                json.key(String(id))
+                json.string(label)
+            }
+            json.endObject()
+            json.key("label2id")
+            json.beginObject()
+            // A label named twice maps to its last id, as a map built from id2label would.
+            let ids = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { $1 })
+            for (id, label) in labels.enumerated() where ids[label] == id {
+                json.key(label)
+                json.integer(id)
+            }
+            json.endObject()
+            json.endObject()
+        } else {
+            json.key("embedding")
+            json.beginObject()
+            json.key("pooling")
+            json.string(model.pooling)
+            json.endObject()
+        }
         json.endObject()
         json.key("max_concurrent_requests")
         json.integer(configuration.maxConcurrentRequests)

@@ -14,7 +14,7 @@ extension EmbeddingService {
     func checkHealth() async -> Bool {
         if health.healthy.withLock({ $0 }) { return true }
         do {
-            let probe = EncoderJob(ids: [1], tokenLevel: false)
+            let probe = EncoderJob(ids: [1], output: .pooled)
             _ = try await batcher.submit([probe], tokenCounts: [1])
             return true
         } catch {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The BERT-family encoder's hyper-parameters (`bert`, `roberta`, `xlm-roberta`), read from `config.json` and checked
-/// against what `BertEncoder` implements: post-LayerNorm, absolute positions, token types, biases, exact GELU.
+/// against what `BertEncoder` implements: post-LayerNorm, absolute positions, token types, biases, exact GELU; and
+/// the classification head when `architectures` names one.
 struct BertConfiguration: Sendable, Equatable {
     /// How position ids are counted.
     enum Positions: Sendable, Equatable {
@@ -23,6 +24,8 @@ struct BertConfiguration: Sendable, Equatable {
     var typeVocabularySize: Int
     var layerNormEpsilon: Float
     var positions: Positions
+    /// The sequence-classification head of a cross-encoder checkpoint; nil for an embedding encoder.
+    var classifier: ClassifierConfiguration?
 
     static let modelTypes: Set<String> = ["bert", "roberta", "xlm-roberta"]
 
@@ -84,13 +87,6 @@ struct BertConfiguration: Sendable, Equatable {
         try json.require("position_embedding_type", isAbsentOr: "absolute", supported: "absolute")
         try json.require("is_decoder", isAbsentOr: false, supported: "false")
         try json.require("add_cross_attention", isAbsentOr: false, supported: "false")
-        // A classification head's scores are not an embedding: cross-encoders are served by /rerank, not here.
-        if let architectures = try json.optionalStringArray("architectures"),
-            let head = architectures.first(where: { $0.hasSuffix("ForSequenceClassification") })
-        {
-            throw ModelLoadError.unsupported(
-                file: path, field: "architectures", value: head,
-                supported: "an encoder without a classification head (BertModel, RobertaModel, …)")
-        }
+        classifier = try ClassifierConfiguration(json)
     }
 }

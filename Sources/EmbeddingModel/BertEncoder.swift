@@ -30,12 +30,9 @@ struct BertEncoder: TokenEncoder {
             projectionWidth: max(3 * config.hiddenSize, config.intermediateSize), headWidth: headWidth)
     }
 
-    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws {
-        try forward(ids: ids, tokenTypes: nil, lengths: lengths, scratch: scratch, pool: pool)
-    }
+    var typeVocabularySize: Int { config.typeVocabularySize }
 
-    /// `forward` with a token type per token (a cross-encoder's pair: 0 for the first text, 1 for the second);
-    /// nil: type 0 for every token, as for a single text. Types must be below `typeVocabularySize`.
+    /// Token types: a BERT cross-encoder's pair has 0 for the first text, 1 for the second.
     func forward(
         ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool
     ) throws {

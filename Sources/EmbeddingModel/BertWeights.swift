@@ -44,9 +44,12 @@ struct BertWeights: Sendable {
     let tokenTypeEmbeddings: [Float]
     let embeddingNorm: LayerNormWeights
     let layers: [BertLayerWeights]
+    /// A cross-encoder's head on the first token: its dense + tanh, then the Linear to one logit per label.
+    let classifierHead: [DenseWeights]?
 
-    /// Tensors a checkpoint may carry that an embedding encoder does not read: the pooler (sentence-transformers
-    /// pools by itself), a masked-LM head, and the position/type id buffers older transformers saved.
+    /// Tensors a checkpoint may carry that the encoder does not read: the pooler (sentence-transformers pools by
+    /// itself; a BERT cross-encoder's head marks it used), a masked-LM head, and the position/type id buffers older
+    /// transformers saved.
     static func isIgnored(_ name: String, prefix: String) -> Bool {
         let bare = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name
         return bare.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("lm_head.")
@@ -117,6 +120,8 @@ struct BertWeights: Sendable {
                         file, prefix + layer + "output.LayerNorm.", width: hidden, used: &used)))
         }
         self.layers = layers
+        classifierHead = try config.classifier?.weights(
+            file, prefix: prefix, hidden: hidden, precision: precision, used: &used)
         try ModelWeights.checkAllUsed(file, used.union(file.tensors.keys.filter { Self.isIgnored($0, prefix: prefix) }))
     }
 }

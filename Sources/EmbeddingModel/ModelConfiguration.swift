@@ -282,7 +282,7 @@ struct SentenceConfiguration: Sendable, Equatable {
 
     /// sentence-transformers' rule: `max_seq_length` from `sentence_bert_config.json`, else the smaller of the
     /// tokenizer's `model_max_length` and the encoder's `max_position_embeddings`.
-    private static func maxSequenceLength(directory: String, maxPositions: Int) throws -> Int {
+    static func maxSequenceLength(directory: String, maxPositions: Int) throws -> Int {
         let bertPath = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
         if let length = try JSONObject(optionalPath: bertPath)?.optionalInt("max_seq_length") {
             // The encoder's tables are sized by this, so it is bounded by what the config says the model handles.

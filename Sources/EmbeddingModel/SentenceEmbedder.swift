@@ -22,12 +22,19 @@ package struct ModelInfo: Sendable, Equatable {
     /// Whether the sentence-transformers module chain ends in `Normalize` (`2_Normalize`): the model's own output is
     /// unit length. `embed` returns the vector before it either way.
     package let normalizes: Bool
+    /// A cross-encoder's labels (`id2label` in id order): `embed` returns one logit per label, from the head on the
+    /// first token. Nil for an embedding model.
+    package let labels: [String]?
+    /// Rows of the token type table: token type ids must be below it (1: every token is type 0).
+    package let typeVocabularySize: Int
 }
 
 /// Why a batch of token sequences cannot be embedded.
 package enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case emptySequence(index: Int)
     case tokenOutOfRange(sequence: Int, position: Int, id: Int32, vocabularySize: Int)
+    /// The token types do not match the sequence, or one is outside the model's type table.
+    case tokenTypesInvalid(sequence: Int, reason: String)
     case sequenceTooLong(index: Int, tokens: Int, maxTokens: Int)
     /// The model produced NaN or infinity for this sequence: its weights are broken (or overflow on this input).
     case nonFiniteOutput(sequence: Int)
@@ -38,6 +45,8 @@ package enum EmbeddingError: Error, Equatable, CustomStringConvertible {
             "sequence \(index) has no tokens"
         case .tokenOutOfRange(let sequence, let position, let id, let vocabularySize):
             "sequence \(sequence), position \(position): token id \(id) is outside the embedding table (0..<\(vocabularySize))"
+        case .tokenTypesInvalid(let sequence, let reason):
+            "sequence \(sequence): \(reason)"
         case .sequenceTooLong(let index, let tokens, let maxTokens):
             "sequence \(index) has \(tokens) tokens; the model takes at most \(maxTokens)"
         case .nonFiniteOutput(let sequence):
@@ -47,7 +56,8 @@ package enum EmbeddingError: Error, Equatable, CustomStringConvertible {
 }
 
 /// A sentence-transformers model as it runs it: the encoder config.json names (EmbeddingGemma's Gemma3, or the BERT
-/// family), the `1_Pooling` module, Dense layers.
+/// family), the `1_Pooling` module, Dense layers. Or a cross-encoder (a BERT-family `*ForSequenceClassification`
+/// checkpoint), run the same way with the first token's state and the classification head as its Dense layers.
 ///
 /// Calls are meant to come from one batcher thread at a time; a lock serialises them anyway, because they share
 /// the activation buffers. `@unchecked Sendable`: the only mutable state is `scratch`, touched only with `lock` held.
@@ -68,46 +78,65 @@ package final class SentenceEmbedder: @unchecked Sendable {
     package init(directory: String, pool: ComputePool, precision: WeightPrecision = .float32) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let architecture = try Architecture(configPath: configPath)
-        let sentence = try SentenceConfiguration(
-            directory: directory, hiddenSize: architecture.hiddenSize, maxPositions: architecture.maxPositions)
-        let modelType: String
-        switch architecture {
-        case .gemma3(let config):
-            let weights = try ModelWeights(directory: directory, encoder: config, precision: precision)
-            // The RoPE tables cover the longest sequence accepted, not every position the config names.
-            encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
-            modelType = "gemma3_text"
-        case .bert(let config):
+        if case .bert(let config) = architecture, let classifier = config.classifier {
             let weights = try BertWeights(directory: directory, config: config, precision: precision)
-            encoder = BertEncoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
-            modelType = config.modelType
+            // A cross-encoder has no sentence-transformers modules: transformers' head reads the first token.
+            let maxSequenceLength = try SentenceConfiguration.maxSequenceLength(
+                directory: directory, maxPositions: config.maxPositions)
+            encoder = BertEncoder(config: config, weights: weights, maxPositions: maxSequenceLength)
+            dense = weights.classifierHead ?? []
+            pooling = .cls
+            info = ModelInfo(
+                hiddenSize: config.hiddenSize, embeddingDimensions: classifier.labels.count,
+                maxSequenceLength: maxSequenceLength, vocabularySize: config.vocabularySize, prompts: [:],
+                defaultPromptName: nil, modelType: config.modelType, pooling: .cls, normalizes: false,
+                labels: classifier.labels, typeVocabularySize: config.typeVocabularySize)
+        } else {
+            let sentence = try SentenceConfiguration(
+                directory: directory, hiddenSize: architecture.hiddenSize, maxPositions: architecture.maxPositions)
+            let modelType: String
+            switch architecture {
+            case .gemma3(let config):
+                let weights = try ModelWeights(directory: directory, encoder: config, precision: precision)
+                // The RoPE tables cover the longest sequence accepted, not every position the config names.
+                encoder = Encoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
+                modelType = "gemma3_text"
+            case .bert(let config):
+                let weights = try BertWeights(directory: directory, config: config, precision: precision)
+                encoder = BertEncoder(config: config, weights: weights, maxPositions: sentence.maxSequenceLength)
+                modelType = config.modelType
+            }
+            dense = try DenseWeights.load(sentence, precision: precision, pool: pool)
+            pooling = sentence.pooling
+            info = ModelInfo(
+                hiddenSize: architecture.hiddenSize,
+                embeddingDimensions: sentence.denseLayers.last?.outFeatures ?? architecture.hiddenSize,
+                maxSequenceLength: sentence.maxSequenceLength,
+                vocabularySize: encoder.vocabularySize,
+                prompts: sentence.prompts,
+                defaultPromptName: sentence.defaultPromptName,
+                modelType: modelType,
+                pooling: sentence.pooling,
+                normalizes: sentence.endsWithNormalize,
+                labels: nil,
+                typeVocabularySize: encoder.typeVocabularySize
+            )
         }
-        dense = try DenseWeights.load(sentence, precision: precision, pool: pool)
-        pooling = sentence.pooling
         self.pool = pool
         self.precision = precision
-        info = ModelInfo(
-            hiddenSize: architecture.hiddenSize,
-            embeddingDimensions: sentence.denseLayers.last?.outFeatures ?? architecture.hiddenSize,
-            maxSequenceLength: sentence.maxSequenceLength,
-            vocabularySize: encoder.vocabularySize,
-            prompts: sentence.prompts,
-            defaultPromptName: sentence.defaultPromptName,
-            modelType: modelType,
-            pooling: sentence.pooling,
-            normalizes: sentence.endsWithNormalize
-        )
     }
 
-    /// One pooled vector per sequence (after the Dense layers, BEFORE normalisation), for a packed batch.
-    package func embed(_ sequences: [[Int32]]) throws -> [[Float]] {
+    /// One pooled vector per sequence (after the Dense layers, BEFORE normalisation), for a packed batch; for a
+    /// cross-encoder, its logits. `tokenTypes`: one type per token of each sequence (a BERT pair's second text is
+    /// type 1), or nil for type 0 throughout.
+    package func embed(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
-        try validate(sequences)
+        try validate(sequences, tokenTypes: tokenTypes)
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
         let width = dense.reduce(encoder.hiddenSize) { max($0, $1.matrix.outFeatures) }
-        try run(sequences, lengths: lengths, headWidth: width)
+        try run(sequences, tokenTypes: tokenTypes, lengths: lengths, headWidth: width)
         let hidden = encoder.hiddenSize
         let count = sequences.count
         let pooled = scratch.pooled.pointer // [sequences × hidden]
@@ -124,10 +153,8 @@ package final class SentenceEmbedder: @unchecked Sendable {
             matmul(
                 input, rows: count, rowStride: inputWidth, layer.matrix, into: output, rowStride: outputWidth,
                 pool: pool)
-            if let bias = layer.bias {
-                for index in 0..<count {
-                    for o in 0..<outputWidth { output[index * outputWidth + o] += bias[o] }
-                }
+            layer.bias?.withUnsafeBufferPointer { bias in
+                addBias(output, rowStride: outputWidth, rows: count, columns: outputWidth, bias: bias.baseAddress!)
             }
             if layer.activation == .tanh {
                 for i in 0..<count * outputWidth { output[i] = Foundation.tanh(output[i]) }
@@ -149,7 +176,7 @@ package final class SentenceEmbedder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
-        try run(sequences, lengths: lengths, headWidth: encoder.hiddenSize)
+        try run(sequences, tokenTypes: nil, lengths: lengths, headWidth: encoder.hiddenSize)
         let hidden = encoder.hiddenSize
         var row = 0
         return try lengths.enumerated().map { index, length in
@@ -161,10 +188,11 @@ package final class SentenceEmbedder: @unchecked Sendable {
     }
 
     /// Runs the encoder over the packed batch; the token states are then in `scratch.residual`. Call with `lock` held.
-    private func run(_ sequences: [[Int32]], lengths: [Int], headWidth: Int) throws {
+    private func run(_ sequences: [[Int32]], tokenTypes: [[Int32]]?, lengths: [Int], headWidth: Int) throws {
         let ids = Array(sequences.joined())
         encoder.reserve(scratch, tokens: ids.count, sequences: sequences.count, headWidth: headWidth)
-        try encoder.forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
+        try encoder.forward(
+            ids: ids, tokenTypes: tokenTypes.map { Array($0.joined()) }, lengths: lengths, scratch: scratch, pool: pool)
     }
 
     /// Throws for a NaN or infinity in an output: a broken weight poisons every vector it touches, and serving
@@ -173,7 +201,25 @@ package final class SentenceEmbedder: @unchecked Sendable {
         guard values.allSatisfy(\.isFinite) else { throw EmbeddingError.nonFiniteOutput(sequence: sequence) }
     }
 
-    private func validate(_ sequences: [[Int32]]) throws {
+    private func validate(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) throws {
+        if let tokenTypes {
+            guard tokenTypes.count == sequences.count else {
+                throw EmbeddingError.tokenTypesInvalid(
+                    sequence: min(tokenTypes.count, sequences.count),
+                    reason: "\(tokenTypes.count) token type lists for \(sequences.count) sequences")
+            }
+            let limit = encoder.typeVocabularySize
+            for (index, types) in tokenTypes.enumerated() {
+                guard types.count == sequences[index].count else {
+                    throw EmbeddingError.tokenTypesInvalid(
+                        sequence: index, reason: "\(types.count) token types for \(sequences[index].count) tokens")
+                }
+                if let type = types.first(where: { $0 < 0 || Int($0) >= limit }) {
+                    throw EmbeddingError.tokenTypesInvalid(
+                        sequence: index, reason: "token type \(type) is outside the model's type table (0..<\(limit))")
+                }
+            }
+        }
         let vocabularySize = info.vocabularySize
         for (index, sequence) in sequences.enumerated() {
             if sequence.isEmpty { throw EmbeddingError.emptySequence(index: index) }

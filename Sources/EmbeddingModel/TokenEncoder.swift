@@ -10,6 +10,8 @@ protocol TokenEncoder: Sendable {
     var vocabularySize: Int { get }
     /// Longest sequence the encoder's tables cover.
     var maxPositions: Int { get }
+    /// Rows of the token type table: valid type ids are 0..<typeVocabularySize (1 for an encoder without types).
+    var typeVocabularySize: Int { get }
 
     /// Makes `scratch` large enough for `tokens` tokens in `sequences` sequences and a head `headWidth` wide.
     func reserve(_ scratch: EncoderScratch, tokens: Int, sequences: Int, headWidth: Int)
@@ -17,8 +19,16 @@ protocol TokenEncoder: Sendable {
     /// Runs the encoder; afterwards `scratch.residual` holds the final token states `[T × hidden]`.
     ///
     /// `ids` are the concatenated sequences, `lengths` their token counts (each ≥ 1, ≤ maxPositions, ids checked
-    /// against the vocabulary by the caller). Throws when the weights file cannot be read.
-    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws
+    /// against the vocabulary by the caller); `tokenTypes` one type per token, each below `typeVocabularySize`, or
+    /// nil for type 0 throughout. Throws when the weights file cannot be read.
+    func forward(ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws
+}
+
+extension TokenEncoder {
+    /// `forward` with type 0 for every token: single texts.
+    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws {
+        try forward(ids: ids, tokenTypes: nil, lengths: lengths, scratch: scratch, pool: pool)
+    }
 }
 
 /// The architectures `SentenceEmbedder` serves, chosen by config.json's `model_type`.
@@ -61,6 +71,14 @@ enum Architecture {
 extension Encoder: TokenEncoder {
     var hiddenSize: Int { config.hiddenSize }
     var vocabularySize: Int { config.vocabularySize }
+    var typeVocabularySize: Int { 1 }
+
+    /// Gemma has no token types: the caller has checked that every one is 0.
+    func forward(
+        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool
+    ) throws {
+        try forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
+    }
 
     func reserve(_ scratch: EncoderScratch, tokens: Int, sequences: Int, headWidth: Int) {
         let queryWidth = config.queryHeadCount * config.headDim

@@ -4,8 +4,9 @@ internal import Kernels
 import Synchronization
 internal import Tokenizers
 
-/// A sentence-embedding model loaded in process: EmbeddingGemma (or another Gemma3 encoder checkpoint in the
-/// sentence-transformers layout) with its tokenizer, run on the CPU by pure-Swift kernels.
+/// A sentence-embedding model loaded in process: EmbeddingGemma, a BERT-family sentence-transformers model
+/// (all-MiniLM-L6-v2), or a BERT-family cross-encoder for classifying and reranking, with its tokenizer, run on
+/// the CPU by pure-Swift kernels.
 ///
 /// Load one with ``load(modelID:revision:hub:options:progress:)`` or ``load(directory:options:)`` and share it: it is
 /// `Sendable`, and calls from many tasks at once are packed into shared forward passes (up to
@@ -49,7 +50,19 @@ public final class Embedder: Sendable {
             throw .invalidModel(directory: path, reason: "\(error)")
         }
         let loaded = model.info
+        if loaded.labels != nil {
+            // The post-processor's template fixes every token's type: one pair shows whether the model has them all.
+            let types = tokenizer.encode("a", pair: "b", maxLength: nil, direction: .right).typeIDs
+            if let type = types.first(where: { Int($0) >= loaded.typeVocabularySize }) {
+                throw .invalidModel(
+                    directory: path,
+                    reason:
+                        "tokenizer.json's post-processor gives a pair token type \(type), but the model has \(loaded.typeVocabularySize) (type_vocab_size in config.json)"
+                )
+            }
+        }
         info = Info(
+            kind: loaded.labels.map { .classifier(labels: $0) } ?? .embedding,
             dimensions: loaded.embeddingDimensions, maxSequenceLength: loaded.maxSequenceLength,
             prompts: loaded.prompts, defaultPromptName: loaded.defaultPromptName,
             // An id the tokenizer knows but the table lacks must be refused before the encoder sees it.
@@ -108,11 +121,13 @@ public final class Embedder: Sendable {
     ///   - truncation: What to do with a text longer than ``Info/maxSequenceLength`` tokens.
     /// - Returns: One vector of `dimensions` (or ``Info/dimensions``) values per text.
     /// - Throws: ``EmbeddingsError``: an unknown prompt name, out-of-range dimensions, a text too long with
-    ///   truncation disabled, a token outside the vocabulary, cancellation, or a failed forward pass.
+    ///   truncation disabled, a token outside the vocabulary, cancellation, or a failed forward pass;
+    ///   ``EmbeddingsError/notAnEmbeddingModel`` for a classifier.
     public func embed(
         _ texts: [String], prompt: Prompt = .modelDefault, dimensions: Int? = nil, normalize: Bool = true,
         truncation: Truncation = .right
     ) async throws(EmbeddingsError) -> [[Float]] {
+        guard info.kind == .embedding else { throw .notAnEmbeddingModel }
         if let dimensions, !(1...info.dimensions).contains(dimensions) {
             throw .invalidDimensions(requested: dimensions, maximum: info.dimensions)
         }
@@ -126,7 +141,7 @@ public final class Embedder: Sendable {
     var runningPipeline: EmbeddingPipeline? { pipeline.withLock { $0 } }
 
     /// The running batcher and tokenization thread, started on first use.
-    private func startedPipeline() -> EmbeddingPipeline {
+    func startedPipeline() -> EmbeddingPipeline {
         pipeline.withLock { pipeline in
             if let running = pipeline { return running }
             let started = EmbeddingPipeline(model: model, inputs: inputs, maxBatchTokens: options.maxBatchTokens)

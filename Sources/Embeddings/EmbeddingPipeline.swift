@@ -2,10 +2,17 @@ internal import Batching
 internal import EmbeddingModel
 import Synchronization
 
-/// The path of an `embed` call: tokenization on a worker thread, then the batcher, whose encoder thread packs the
-/// inputs of every pending call into one forward pass. The same `Batcher` and `WorkerPool` the server runs.
+/// One tokenized input as the encoder runs it: its ids and, for a cross-encoder's input, its token types.
+struct ModelInput: Sendable {
+    var ids: [Int32]
+    var types: [Int32]?
+}
+
+/// The path of an `embed` or `classify` call: tokenization on a worker thread, then the batcher, whose encoder
+/// thread packs the inputs of every pending call into one forward pass. The same `Batcher` and `WorkerPool` the
+/// server runs.
 final class EmbeddingPipeline: Sendable {
-    private let batcher: Batcher<[Int32], [Float]>
+    private let batcher: Batcher<ModelInput, [Float]>
     private let tokenizers: WorkerPool
     private let inputs: InputEncoder
     /// Forward passes run and inputs they held, for tests that check that concurrent calls share passes.
@@ -24,7 +31,12 @@ final class EmbeddingPipeline: Sendable {
                 // In process a caller waits for its turn rather than being refused: no permit limit.
                 maxConcurrentRequests: Int.max),
             threadName: "embeddings-encoder",
-            encode: { sequences in try model.embed(sequences) },
+            encode: { inputs in
+                let types = inputs.contains { $0.types != nil }
+                return try model.embed(
+                    inputs.map(\.ids),
+                    tokenTypes: types ? inputs.map { $0.types ?? Array(repeating: 0, count: $0.ids.count) } : nil)
+            },
             onBatch: { record in counts.add(record.size) })
     }
 
@@ -37,23 +49,44 @@ final class EmbeddingPipeline: Sendable {
     /// Raw pooled vectors (not cut, not normalized) for `texts` with `prompt` in front.
     func embed(_ texts: [String], prompt: String?, truncation: Truncation) async throws(EmbeddingsError) -> [[Float]] {
         let inputs = self.inputs
-        let sequences: [[Int32]]
-        do {
-            sequences = try await tokenizers.run { () throws(EmbeddingsError) -> [[Int32]] in
-                var sequences: [[Int32]] = []
-                sequences.reserveCapacity(texts.count)
-                for (index, text) in texts.enumerated() {
-                    sequences.append(try inputs.ids(text, prompt: prompt, truncation: truncation, index: index))
-                }
-                return sequences
+        return try await run { () throws(EmbeddingsError) -> [ModelInput] in
+            var prepared: [ModelInput] = []
+            prepared.reserveCapacity(texts.count)
+            for (index, text) in texts.enumerated() {
+                prepared.append(
+                    ModelInput(ids: try inputs.ids(text, prompt: prompt, truncation: truncation, index: index)))
             }
+            return prepared
+        }
+    }
+
+    /// A cross-encoder's logits for each text or pair.
+    func classify(_ texts: [ClassifierInput], truncation: Truncation) async throws(EmbeddingsError) -> [[Float]] {
+        let inputs = self.inputs
+        return try await run { () throws(EmbeddingsError) -> [ModelInput] in
+            var prepared: [ModelInput] = []
+            prepared.reserveCapacity(texts.count)
+            for (index, text) in texts.enumerated() {
+                prepared.append(try inputs.classifierInput(text, truncation: truncation, index: index))
+            }
+            return prepared
+        }
+    }
+
+    /// Tokenizes on the worker thread with `prepare`, then runs the inputs through the batcher.
+    private func run(
+        _ prepare: @escaping @Sendable () throws(EmbeddingsError) -> [ModelInput]
+    ) async throws(EmbeddingsError) -> [[Float]] {
+        let prepared: [ModelInput]
+        do {
+            prepared = try await tokenizers.run(prepare)
         } catch let error as EmbeddingsError {
             throw error
         } catch {
             throw .inferenceFailed(reason: "\(error)")
         }
         do {
-            return try await batcher.submit(sequences, tokenCounts: sequences.map(\.count)).map(\.output)
+            return try await batcher.submit(prepared, tokenCounts: prepared.map(\.ids.count)).map(\.output)
         } catch is CancellationError {
             throw .cancelled
         } catch {

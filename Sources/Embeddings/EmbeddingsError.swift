@@ -28,6 +28,14 @@ public enum EmbeddingsError: Error, Sendable, Equatable, CustomStringConvertible
     case inferenceFailed(reason: String)
     /// The calling task was cancelled before its inputs were run.
     case cancelled
+    /// `embed` was called on a classifier (a cross-encoder), which scores texts instead: use
+    /// ``Embedder/classify(_:rawScores:truncation:)-([ClassifierInput],_,_)`` or
+    /// ``Embedder/rerank(query:documents:rawScores:truncation:)``.
+    case notAnEmbeddingModel
+    /// `classify` or `rerank` was called on an embedding model, which has no classification head.
+    case notAClassifier
+    /// `rerank` was called on a classifier with several labels; a reranker has exactly one.
+    case notAReranker(labels: Int)
 
     /// A sentence that says what went wrong and, where it helps, what to do about it.
     public var description: String {
@@ -56,6 +64,12 @@ public enum EmbeddingsError: Error, Sendable, Equatable, CustomStringConvertible
             "the forward pass failed: \(reason)"
         case .cancelled:
             "the embedding request was cancelled"
+        case .notAnEmbeddingModel:
+            "the model is a classifier (a cross-encoder), not an embedding model: use classify or rerank"
+        case .notAClassifier:
+            "the model is an embedding model, not a classifier (a cross-encoder): use embed"
+        case .notAReranker(let labels):
+            "the model is a classifier with \(labels) labels, not a reranker (one label): use classify"
         }
     }
 }

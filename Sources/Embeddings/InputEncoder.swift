@@ -10,7 +10,28 @@ struct InputEncoder: Sendable {
 
     /// The ids of `prompt` + `text` with the special tokens, cut to `maxSequenceLength` as `truncation` says.
     func ids(_ text: String, prompt: String?, truncation: Truncation, index: Int) throws(EmbeddingsError) -> [Int32] {
-        let ids = tokens(text, prompt: prompt, addSpecialTokens: true, truncation: truncation).ids
+        try checked(tokens(text, prompt: prompt, addSpecialTokens: true, truncation: truncation).ids, index: index)
+    }
+
+    /// A cross-encoder's input: the ids and token types of a text, or of a pair with the tokenizer's pair template,
+    /// cut to `maxSequenceLength` (a pair with `longest_first`, as Hugging Face does).
+    func classifierInput(
+        _ input: ClassifierInput, truncation: Truncation, index: Int
+    ) throws(EmbeddingsError) -> ModelInput {
+        let maxLength = truncation.direction == nil ? nil : maxSequenceLength
+        let direction = truncation.direction ?? .right
+        let encoding =
+            switch input {
+            case .text(let text):
+                tokenizer.encode(text, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+            case .pair(let text, let pair):
+                tokenizer.encode(text, pair: pair, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+            }
+        return ModelInput(ids: try checked(encoding.ids, index: index), types: encoding.typeIDs)
+    }
+
+    /// `ids` if the encoder can run them: not empty, not too long, every id in the embedding table.
+    private func checked(_ ids: [Int32], index: Int) throws(EmbeddingsError) -> [Int32] {
         if ids.isEmpty { throw .emptyInput(index: index) }
         if ids.count > maxSequenceLength {
             throw .inputTooLong(index: index, tokens: ids.count, maxTokens: maxSequenceLength)

@@ -11,9 +11,17 @@ extension Embedder {
         tokenizer.encode(text, addSpecialTokens: addSpecialTokens, maxLength: maxLength, direction: direction)
     }
 
-    /// Raw pooled vectors for a packed batch, on the calling thread (the server's encoder thread).
-    package func embedPacked(_ sequences: [[Int32]]) throws -> [[Float]] {
-        try model.embed(sequences)
+    /// The tokenizer's encoding of a pair of texts (a cross-encoder's input), with its token types.
+    package func encoding(
+        _ text: String, pair: String, maxLength: Int?, direction: TruncationDirection
+    ) -> Encoding {
+        tokenizer.encode(text, pair: pair, addSpecialTokens: true, maxLength: maxLength, direction: direction)
+    }
+
+    /// Raw pooled vectors for a packed batch, or a classifier's logits, on the calling thread (the server's encoder
+    /// thread); `tokenTypes` as the tokenizer gave them, nil for type 0 throughout.
+    package func embedPacked(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) throws -> [[Float]] {
+        try model.embed(sequences, tokenTypes: tokenTypes)
     }
 
     /// Final-norm token states per sequence, `[tokens × hiddenSize]` flattened, on the calling thread.

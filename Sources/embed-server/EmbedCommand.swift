@@ -93,6 +93,10 @@ struct EmbedCommand: ParsableCommand, SettingsSubcommand {
                     modelID: settings.modelID, hub: Embedder.Hub(), options: options,
                     progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
                 let info = embedder.info
+                if case .classifier = info.kind {
+                    throw ValidationError(
+                        "\(settings.modelID) is a classifier (a cross-encoder): serve it for /rerank and /predict")
+                }
                 if let dimensions, dimensions > info.dimensions {
                     throw ValidationError("--dimensions \(dimensions) is larger than the model's \(info.dimensions)")
                 }

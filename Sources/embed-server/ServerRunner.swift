@@ -93,7 +93,12 @@ struct ServerRunner {
             log.warning("tokenizer cache rebuilt from tokenizer.json", [("reason", reason)])
         }
         let info = embedder.info
-        if let pooling = settings.pooling, pooling.infoName != info.pooling {
+        var labels: [String]?
+        if case .classifier(let names) = info.kind { labels = names }
+        if let pooling = settings.pooling, labels != nil {
+            // As TEI: a classifier's head reads the first token, whatever --pooling says.
+            log.warning("--pooling \(pooling.rawValue) ignored: the model is a classifier")
+        } else if let pooling = settings.pooling, pooling.infoName != info.pooling {
             throw SettingsError(
                 description:
                     "--pooling \(pooling.rawValue): this model is pooled by \(info.pooling) (1_Pooling/config.json), the only pooling served here"
@@ -115,7 +120,7 @@ struct ServerRunner {
             modelID: settings.modelID, servedModelName: settings.servedModelName, revision: settings.revision,
             dtype: settings.dtype.rawValue, kernels: Kernels.activeVariant, pooling: info.pooling,
             maxInputLength: maxInputLength, embeddingDimensions: info.dimensions, hiddenSize: info.hiddenSize,
-            vocabularySize: info.vocabularySize, prompts: info.prompts)
+            vocabularySize: info.vocabularySize, prompts: info.prompts, labels: labels)
         var configuration = APIConfiguration()
         configuration.maxConcurrentRequests = settings.maxConcurrentRequests
         configuration.maxBatchTokens = settings.maxBatchTokens
@@ -145,13 +150,15 @@ struct ServerRunner {
             await service.shutdown()
             throw SettingsError(description: "warm-up forward pass failed: \(error)")
         }
+        let width =
+            labels.map { ("labels", String($0.count)) } ?? ("embedding_dimensions", String(model.embeddingDimensions))
         log.info(
             "model loaded",
             [
                 ("model", settings.modelID), ("directory", embedder.directory.path), ("dtype", model.dtype),
                 ("kernels", Kernels.activeVariant), ("compute_threads", String(embedder.computeThreads)),
                 ("max_input_length", String(maxInputLength)),
-                ("embedding_dimensions", String(model.embeddingDimensions)),
+                width,
                 ("load_seconds", String(format: "%.2f", seconds)),
                 ("warmup_ms", String(format: "%.2f", warmUpSeconds * 1000)),
             ])

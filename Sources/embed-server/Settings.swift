@@ -33,7 +33,8 @@ enum Settings {
         "REVISION", flag: "revision", help: "Revision of the Hugging Face id, reported as /info model_sha",
         default: .described("main"), section: .model)
     static let pooling = Setting<Pooling?>(
-        "POOLING", flag: "pooling", help: "Pooling; must equal the model's (from 1_Pooling), which is also the default",
+        "POOLING", flag: "pooling",
+        help: "Pooling; must equal the model's (from 1_Pooling), which is also the default; ignored for a classifier",
         default: .described("the model's"), section: .model)
     static let servedModelName = Setting<String?>(
         "SERVED_MODEL_NAME", flag: "served-model-name", help: "Model name in OpenAI responses",

@@ -61,4 +61,19 @@ struct ServerRunnerTests {
         #expect(service.model.pooling == "mean")
         await service.shutdown()
     }
+
+    @Test("a cross-encoder starts as a classifier with its labels; --pooling is ignored with a warning, as in TEI")
+    func crossEncoder() async throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../EmbeddingModelTests/Fixtures/tiny-cross-roberta").standardizedFileURL.path
+        var settings = ServeSettings(modelID: directory)
+        settings.computeThreads = 1
+        settings.pooling = .mean
+        let lines = LogLines()
+        let service = try await ServerRunner(settings: settings, log: lines.log).loadService()
+        await service.shutdown()
+        #expect(service.model.labels == ["contradiction", "entailment", "neutral"])
+        #expect(try lines.objects("model loaded").first?["labels"] == "3")
+        #expect(try lines.objects("--pooling mean ignored: the model is a classifier").count == 1)
+    }
 }

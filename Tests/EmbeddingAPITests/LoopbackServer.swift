@@ -80,9 +80,11 @@ func liveRouter(directory: String, modelID: String, configuration: APIConfigurat
 {
     let embedder = try Embedder(directory: URL(fileURLWithPath: directory))
     let info = embedder.info
+    var labels: [String]?
+    if case .classifier(let names) = info.kind { labels = names }
     let model = ModelDescription(
         modelID: modelID, maxInputLength: info.maxSequenceLength, embeddingDimensions: info.dimensions,
-        hiddenSize: info.hiddenSize, vocabularySize: info.vocabularySize, prompts: info.prompts)
+        hiddenSize: info.hiddenSize, vocabularySize: info.vocabularySize, prompts: info.prompts, labels: labels)
     let service = try EmbeddingService(model: model, configuration: configuration, backend: .live(embedder))
     return APIRouter(service: service)
 }

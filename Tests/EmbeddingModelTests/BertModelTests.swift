@@ -196,7 +196,7 @@ struct BertConfigurationTests {
         }
     }
 
-    @Test("what the encoder does not implement is refused: activation, relative positions, decoder, classifier")
+    @Test("what the encoder does not implement is refused: activation, relative positions, decoder, other heads")
     func unsupported() throws {
         try expectLoadError({ $0["hidden_act"] = "relu" }) {
             .unsupported(file: $0, field: "hidden_act", value: "relu", supported: "gelu (exact, erf)")
@@ -207,10 +207,12 @@ struct BertConfigurationTests {
         try expectLoadError({ $0["add_cross_attention"] = "yes" }) {
             .unsupported(file: $0, field: "add_cross_attention", value: "yes", supported: "false")
         }
-        try expectLoadError({ $0["architectures"] = ["BertForSequenceClassification"] }) {
+        try expectLoadError({ $0["architectures"] = ["DistilBertForSequenceClassification"] }) {
             .unsupported(
-                file: $0, field: "architectures", value: "BertForSequenceClassification",
-                supported: "an encoder without a classification head (BertModel, RobertaModel, …)")
+                file: $0, field: "architectures", value: "DistilBertForSequenceClassification",
+                supported:
+                    "BertForSequenceClassification, RobertaForSequenceClassification, XLMRobertaForSequenceClassification"
+            )
         }
     }
 

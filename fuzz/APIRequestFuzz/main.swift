@@ -4,7 +4,8 @@
 // Each input is a request body, fed to:
 // - JSONParser.parse: no crash; a parsed value written back as JSON (this file's writer: the module has no JSONValue
 //   encoder) parses to the same value, integer-literal flags included;
-// - every RequestDecoder (embed, vertex, embed_all, OpenAI embeddings, similarity, tokenize, decode): no crash; a
+// - every RequestDecoder (embed, vertex for an embedding model and a classifier, embed_all, OpenAI embeddings,
+//   similarity, tokenize, decode, predict, rerank): no crash; a
 //   failure is a 400 (syntax) or a 422 (shape); a request that decodes, encoded again with the module's JSONWriter
 //   (this file's encoders, written from the decoders' rules), decodes to the same request.
 
@@ -13,12 +14,17 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let body = Array(UnsafeBufferPointer(start: data, count: size))
     checkValueRoundTrip(body)
     roundTrip("embed", body, RequestDecoder.embed, encodeEmbed)
-    roundTrip("vertex", body, RequestDecoder.vertex, encodeVertex)
+    roundTrip("vertex", body, { body throws(APIError) in try RequestDecoder.vertex(body) }, encodeVertex)
+    roundTrip(
+        "vertex-classifier", body, { body throws(APIError) in try RequestDecoder.vertex(body, classifier: true) },
+        encodeVertex)
     roundTrip("embed_all", body, RequestDecoder.embedAll, encodeEmbedAll)
     roundTrip("openai", body, RequestDecoder.openAI, encodeOpenAI)
     roundTrip("similarity", body, RequestDecoder.similarity, encodeSimilarity)
     roundTrip("tokenize", body, RequestDecoder.tokenize, encodeTokenize)
     roundTrip("decode", body, RequestDecoder.decode, encodeDecode)
+    roundTrip("predict", body, RequestDecoder.predict, encodePredict)
+    roundTrip("rerank", body, RequestDecoder.rerank, encodeRerank)
     return 0
 }
 
@@ -174,16 +180,70 @@ private func encodeVertex(_ instances: [VertexInstance], _ json: inout JSONWrite
         json.beginObject()
         switch instance {
         case .embed(let request): encodeEmbedMembers(request, &json)
-        case .rerank:
-            json.key("query")
-            json.string("q")
-            json.key("texts")
-            json.beginArray()
-            json.endArray()
+        case .rerank(let request): encodeRerankMembers(request, &json)
+        case .predict(let request): encodePredictMembers(request, &json)
         }
         json.endObject()
     }
     json.endArray()
+    json.endObject()
+}
+
+private func encodeTexts(_ texts: [String], _ json: inout JSONWriter) {
+    json.beginArray()
+    for text in texts { json.string(text) }
+    json.endArray()
+}
+
+private func encodePredictMembers(_ request: PredictRequest, _ json: inout JSONWriter) {
+    func texts(_ sequence: PredictSequence) -> [String] {
+        switch sequence {
+        case .single(let text): [text]
+        case .pair(let first, let second): [first, second]
+        }
+    }
+    json.key("inputs")
+    if request.isBatch {
+        json.beginArray()
+        for sequence in request.inputs { encodeTexts(texts(sequence), &json) }
+        json.endArray()
+    } else if case .single(let text) = request.inputs[0] {
+        json.string(text)
+    } else {
+        encodeTexts(texts(request.inputs[0]), &json)
+    }
+    json.key("truncate")
+    if let truncate = request.truncate { json.bool(truncate) } else { json.null() }
+    json.key("truncation_direction")
+    json.string(request.truncationDirection.rawValue)
+    json.key("raw_scores")
+    json.bool(request.rawScores)
+}
+
+private func encodePredict(_ request: PredictRequest, _ json: inout JSONWriter) {
+    json.beginObject()
+    encodePredictMembers(request, &json)
+    json.endObject()
+}
+
+private func encodeRerankMembers(_ request: RerankRequest, _ json: inout JSONWriter) {
+    json.key("query")
+    json.string(request.query)
+    json.key("texts")
+    encodeTexts(request.texts, &json)
+    json.key("truncate")
+    if let truncate = request.truncate { json.bool(truncate) } else { json.null() }
+    json.key("truncation_direction")
+    json.string(request.truncationDirection.rawValue)
+    json.key("raw_scores")
+    json.bool(request.rawScores)
+    json.key("return_text")
+    json.bool(request.returnText)
+}
+
+private func encodeRerank(_ request: RerankRequest, _ json: inout JSONWriter) {
+    json.beginObject()
+    encodeRerankMembers(request, &json)
     json.endObject()
 }
 
