@@ -52,53 +52,39 @@ package struct ModelDescription: Sendable, Equatable {
     package var isReranker: Bool { labels?.count == 1 }
 }
 
-/// The tokenizer and encoder behind the API, as closures so the API logic is testable on any model.
+/// The tokenizer and encoder behind the API, as TEI's `trait Backend`: the library's loaded model (`LiveBackend`) in
+/// the server, a stand-in in tests.
 ///
-/// `tokenize`, `tokenizePair` and `decode` are called concurrently, from the tokenization workers and from request
-/// handlers; `embed`, `tokenEmbeddings` and `classify` only from the single encoder thread.
-package struct EmbeddingBackend: Sendable {
+/// Tokenizing and decoding are called concurrently, from the tokenization workers and from request handlers;
+/// `embed`, `tokenEmbeddings` and `classify` only from the single encoder thread. Called once per request or batch,
+/// never per element, so an existential costs nothing measurable here.
+package protocol EmbeddingBackend: Sendable {
     /// Tokenizes a text, adding special tokens if asked, truncating to `maxLength` tokens from `direction` if given.
-    package var tokenize:
-        @Sendable (
-            _ text: String, _ addSpecialTokens: Bool, _ maxLength: Int?, _ direction: TruncationDirection
-        ) throws -> Encoding
-    /// Turns ids back into text.
-    package var decode: @Sendable (_ ids: [Int32], _ skipSpecialTokens: Bool) throws -> String
-    /// Pooled (and Dense-projected) embeddings, not normalized: one vector per sequence.
-    package var embed: @Sendable (_ sequences: [[Int32]]) throws -> [[Float]]
-    /// Last-layer hidden states: per sequence a flattened `[tokens × hiddenSize]` matrix.
-    package var tokenEmbeddings: @Sendable (_ sequences: [[Int32]]) throws -> [[Float]]
-    /// Cuts a raw embedding to `dimensions` (if given), then L2-normalizes it if asked.
-    package var finalize: @Sendable (_ raw: [Float], _ dimensions: Int?, _ normalize: Bool) -> [Float]
+    func tokenize(_ text: String, addSpecialTokens: Bool, maxLength: Int?, direction: TruncationDirection) throws
+        -> Encoding
     /// Tokenizes a pair of texts with special tokens (a cross-encoder's input), `longest_first` to `maxLength`.
-    package var tokenizePair:
-        @Sendable (_ text: String, _ pair: String, _ maxLength: Int?, _ direction: TruncationDirection) throws
-            -> Encoding
+    func tokenize(_ text: String, pair: String, maxLength: Int?, direction: TruncationDirection) throws -> Encoding
+    /// Turns ids back into text.
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String
+    /// Pooled (and Dense-projected) embeddings, not normalized: one vector per sequence.
+    func embed(_ sequences: [[Int32]]) throws -> [[Float]]
+    /// Last-layer hidden states: per sequence a flattened `[tokens × hiddenSize]` matrix.
+    func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]]
     /// A classifier's logits per sequence, with each sequence's token types.
-    package var classify: @Sendable (_ sequences: [[Int32]], _ tokenTypes: [[Int32]]) throws -> [[Float]]
+    func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]]
+}
 
-    /// Bundles the closures.
-    package init(
-        tokenize: @escaping @Sendable (String, Bool, Int?, TruncationDirection) throws -> Encoding,
-        decode: @escaping @Sendable ([Int32], Bool) throws -> String,
-        embed: @escaping @Sendable ([[Int32]]) throws -> [[Float]],
-        tokenEmbeddings: @escaping @Sendable ([[Int32]]) throws -> [[Float]],
-        finalize: @escaping @Sendable ([Float], Int?, Bool) -> [Float],
-        tokenizePair: @escaping @Sendable (String, String, Int?, TruncationDirection) throws -> Encoding = {
-            _, _, _, _ in
-            throw APIError.notClassifier
-        },
-        classify: @escaping @Sendable ([[Int32]], [[Int32]]) throws -> [[Float]] = { _, _ in
-            throw APIError.notClassifier
-        }
-    ) {
-        self.tokenize = tokenize
-        self.decode = decode
-        self.embed = embed
-        self.tokenEmbeddings = tokenEmbeddings
-        self.finalize = finalize
-        self.tokenizePair = tokenizePair
-        self.classify = classify
+extension EmbeddingBackend {
+    /// An embedding model has no pair template for a classifier head: TEI's error.
+    package func tokenize(_ text: String, pair: String, maxLength: Int?, direction: TruncationDirection) throws
+        -> Encoding
+    {
+        throw APIError.notClassifier
+    }
+
+    /// An embedding model has no classifier head: TEI's error.
+    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]] {
+        throw APIError.notClassifier
     }
 }
 

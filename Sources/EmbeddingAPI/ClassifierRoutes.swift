@@ -97,11 +97,15 @@ extension EmbeddingService {
         switch input {
         case .single(let text):
             encoding = try tokenized {
-                try backend.tokenize(PromptCatalog.apply(defaultPrompt, to: text), true, maxLength, direction)
+                try backend.tokenize(
+                    PromptCatalog.apply(defaultPrompt, to: text), addSpecialTokens: true, maxLength: maxLength,
+                    direction: direction)
             }
         case .pair(let first, let second):
             if defaultPrompt != nil { throw .inputValidation("`prompt_name` cannot be set with dual inputs") }
-            encoding = try tokenized { try backend.tokenizePair(first, second, maxLength, direction) }
+            encoding = try tokenized {
+                try backend.tokenize(first, pair: second, maxLength: maxLength, direction: direction)
+            }
         }
         if encoding.ids.count > model.maxInputLength {
             throw .tooManyTokens(encoding.ids.count, maximum: model.maxInputLength)

@@ -1,5 +1,6 @@
 import Batching
 import Dispatch
+import EmbeddingModel
 import Embeddings
 import Synchronization
 
@@ -21,6 +22,14 @@ struct EncoderJob: Sendable {
     var typeIDs: [Int32]? = nil
 }
 
+/// What an embedding request wants of each input.
+enum EmbeddingOutput: Sendable, Equatable {
+    /// The pooled vector cut to `dimensions` (all of it when nil), then L2-normalized if `normalize`.
+    case pooled(dimensions: Int?, normalize: Bool)
+    /// The last layer's token states, as they are.
+    case tokenLevel
+}
+
 /// A tokenized input ready to queue.
 struct PreparedInput: Sendable {
     var ids: [Int32]
@@ -29,7 +38,8 @@ struct PreparedInput: Sendable {
 
 /// Results of one embedding request with TEI's per-request accounting.
 struct EncodedBatch: Sendable {
-    /// Per input: a raw pooled vector, or a flattened `[tokens × hidden]` matrix for token-level requests.
+    /// Per input: the pooled vector as the request asked for it (cut and normalized), a flattened
+    /// `[tokens × hidden]` matrix for token-level requests, or a classifier's logits.
     var outputs: [[Float]]
     /// Final token count per input (prompt and special tokens included).
     var tokenCounts: [Int]
@@ -86,7 +96,7 @@ package final class EmbeddingService: Sendable {
     package let configuration: APIConfiguration
     /// TEI's metrics, rendered at `/metrics`.
     package let metrics: Metrics
-    let backend: EmbeddingBackend
+    let backend: any EmbeddingBackend
     let batcher: Batcher<EncoderJob, [Float]>
     let tokenizers: WorkerPool
     /// The prompt applied when a request names none (`--default-prompt` or `--default-prompt-name`).
@@ -96,7 +106,9 @@ package final class EmbeddingService: Sendable {
     let tokenLevelBudget: TokenLevelBudget
 
     /// Checks the settings against the model, then starts the tokenization workers and the encoder thread.
-    package init(model: ModelDescription, configuration: APIConfiguration, backend: EmbeddingBackend) throws(APIError) {
+    package init(model: ModelDescription, configuration: APIConfiguration, backend: any EmbeddingBackend)
+        throws(APIError)
+    {
         self.model = model
         self.configuration = configuration
         self.backend = backend
@@ -138,14 +150,16 @@ package final class EmbeddingService: Sendable {
     /// threads). Meant for start-up, before the server listens; returns the seconds it took.
     package func warmUp() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
-        let ids = try backend.tokenize("warm-up", true, model.maxInputLength, .right).ids
+        let ids = try backend.tokenize(
+            "warm-up", addSpecialTokens: true, maxLength: model.maxInputLength, direction: .right
+        ).ids
         _ = try backend.embed([ids])
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Runs pooled, token-level and classifier jobs of one batch as (at most) one packed encoder call each (a
     /// server's model takes one kind of job besides the health probe's pooled one).
-    private static func encode(_ jobs: [EncoderJob], with backend: EmbeddingBackend) throws -> [[Float]] {
+    private static func encode(_ jobs: [EncoderJob], with backend: any EmbeddingBackend) throws -> [[Float]] {
         var outputs = [[Float]](repeating: [], count: jobs.count)
         let pooled = jobs.indices.filter { jobs[$0].output == .pooled }
         let tokenLevel = jobs.indices.filter { jobs[$0].output == .tokenLevel }
@@ -161,7 +175,7 @@ package final class EmbeddingService: Sendable {
         if !logits.isEmpty {
             let scores = try backend.classify(
                 logits.map { jobs[$0].ids },
-                logits.map { jobs[$0].typeIDs ?? Array(repeating: 0, count: jobs[$0].ids.count) })
+                tokenTypes: logits.map { jobs[$0].typeIDs ?? Array(repeating: 0, count: jobs[$0].ids.count) })
             for (index, row) in zip(logits, scores) { outputs[index] = row }
         }
         return outputs
@@ -221,7 +235,7 @@ package final class EmbeddingService: Sendable {
                 // As TEI: ids with a prompt are decoded, prefixed and re-encoded with special tokens.
                 let text: String
                 do {
-                    text = try backend.decode(converted, true)
+                    text = try backend.decode(converted, skipSpecialTokens: true)
                 } catch {
                     throw APIError(.tokenizer, "tokenizer error \(error)")
                 }
@@ -262,7 +276,9 @@ package final class EmbeddingService: Sendable {
         _ text: String, addSpecialTokens: Bool, maxLength: Int?, direction: TruncationDirection
     ) throws(APIError) -> [Int32] {
         do {
-            return try backend.tokenize(text, addSpecialTokens, maxLength, direction).ids
+            return try backend.tokenize(
+                text, addSpecialTokens: addSpecialTokens, maxLength: maxLength, direction: direction
+            ).ids
         } catch {
             throw APIError(.tokenizer, "tokenizer error \(error)")
         }
@@ -309,17 +325,16 @@ package final class EmbeddingService: Sendable {
         }
     }
 
-    /// Validates, tokenizes and encodes `inputs`; returns raw outputs (finalizing is the caller's job).
+    /// Validates, tokenizes and encodes `inputs`; returns each one's `output`.
     func encode(
         _ inputs: [EmbedInput], promptName: String?, truncate: Bool?, direction: TruncationDirection,
-        dimensions: Int?, tokenLevel: Bool
+        output: EmbeddingOutput
     ) async throws(APIError) -> EncodedBatch {
         let method = inputs.count == 1 ? "single" : "batch"
         metrics.increment("te_request_count", label: ("method", method))
         do {
             let result = try await encodeCounted(
-                inputs, promptName: promptName, truncate: truncate, direction: direction, dimensions: dimensions,
-                tokenLevel: tokenLevel)
+                inputs, promptName: promptName, truncate: truncate, direction: direction, output: output)
             metrics.increment("te_request_success", label: ("method", method))
             return result
         } catch {
@@ -335,8 +350,13 @@ package final class EmbeddingService: Sendable {
 
     private func encodeCounted(
         _ inputs: [EmbedInput], promptName: String?, truncate: Bool?, direction: TruncationDirection,
-        dimensions: Int?, tokenLevel: Bool
+        output: EmbeddingOutput
     ) async throws(APIError) -> EncodedBatch {
+        let (dimensions, tokenLevel): (Int?, Bool) =
+            switch output {
+            case .pooled(let dimensions, _): (dimensions, false)
+            case .tokenLevel: (nil, true)
+            }
         let start = DispatchTime.now().uptimeNanoseconds
         if inputs.isEmpty { throw .emptyInput }
         if inputs.count > configuration.maxClientBatchSize {
@@ -380,10 +400,14 @@ package final class EmbeddingService: Sendable {
             guard let granted = tokenLevelBudget.reserve(total) else { throw .overloaded }
             reservation = granted
         }
-        return try await submit(
+        var batch = try await submit(
             prepared.map { EncoderJob(ids: $0.ids, output: tokenLevel ? .tokenLevel : .pooled) }, permits: permits,
             characters: inputs.reduce(0) { $0 + $1.characterCount }, metric: "te_embed", start: start,
             tokenized: tokenized, reservation: reservation)
+        if case .pooled(let dimensions, let normalize) = output {
+            batch.outputs = batch.outputs.map { finalizeEmbedding($0, dimensions: dimensions, normalize: normalize) }
+        }
+        return batch
     }
 
     /// Queues tokenized jobs under `permits` and waits for them, with TEI's metrics (`te_embed_*` or

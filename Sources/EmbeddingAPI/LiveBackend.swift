@@ -1,27 +1,37 @@
-import EmbeddingModel
 import Embeddings
+import Tokenizers
 
-extension EmbeddingBackend {
-    /// The library's loaded model behind the API: its tokenizer, and its encoder run on the API's batcher thread.
-    package static func live(_ embedder: Embedder) -> EmbeddingBackend {
-        EmbeddingBackend(
-            tokenize: { text, addSpecialTokens, maxLength, direction in
-                embedder.encoding(
-                    text, addSpecialTokens: addSpecialTokens, maxLength: maxLength,
-                    direction: direction == .left ? .left : .right)
-            },
-            decode: { ids, skipSpecialTokens in
-                embedder.decode(ids.map { Int($0) }, skipSpecialTokens: skipSpecialTokens)
-            },
-            embed: { try embedder.embedPacked($0) },
-            tokenEmbeddings: { try embedder.tokenEmbeddingsPacked($0) },
-            finalize: { raw, dimensions, normalize in
-                finalizeEmbedding(raw, dimensions: dimensions, normalize: normalize)
-            },
-            tokenizePair: { text, pair, maxLength, direction in
-                embedder.encoding(
-                    text, pair: pair, maxLength: maxLength, direction: direction == .left ? .left : .right)
-            },
-            classify: { try embedder.embedPacked($0, tokenTypes: $1) })
+/// The library's loaded model behind the API: its tokenizer, and its encoder run on the API's batcher thread.
+package struct LiveBackend: EmbeddingBackend {
+    let embedder: Embedder
+
+    package init(_ embedder: Embedder) {
+        self.embedder = embedder
+    }
+
+    package func tokenize(_ text: String, addSpecialTokens: Bool, maxLength: Int?, direction: TruncationDirection)
+        -> Encoding
+    {
+        embedder.encoding(
+            text, addSpecialTokens: addSpecialTokens, maxLength: maxLength,
+            direction: direction == .left ? .left : .right)
+    }
+
+    package func tokenize(_ text: String, pair: String, maxLength: Int?, direction: TruncationDirection) -> Encoding {
+        embedder.encoding(text, pair: pair, maxLength: maxLength, direction: direction == .left ? .left : .right)
+    }
+
+    package func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+        embedder.decode(ids.map { Int($0) }, skipSpecialTokens: skipSpecialTokens)
+    }
+
+    package func embed(_ sequences: [[Int32]]) throws -> [[Float]] { try embedder.embedPacked(sequences) }
+
+    package func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
+        try embedder.tokenEmbeddingsPacked(sequences)
+    }
+
+    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]] {
+        try embedder.embedPacked(sequences, tokenTypes: tokenTypes)
     }
 }

@@ -81,12 +81,13 @@ package struct APIRouter: Sendable {
     package func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let requestID = request.header("x-request-id").flatMap(Self.acceptedRequestID) ?? UUID().uuidString.lowercased()
-        var response: HTTPResponse
+        let answer: RouteAnswer
         if Self.answersInline(request) {
-            response = await respond(request)
+            answer = await respond(request)
         } else {
-            response = await withTaskExecutorPreference(globalConcurrentExecutor) { await respond(request) }
+            answer = await withTaskExecutorPreference(globalConcurrentExecutor) { await respond(request) }
         }
+        var response = answer.response
         response.headers.replaceOrAdd(name: "x-request-id", value: requestID)
         if let requestLog {
             // Cancelled: the connection closed before the answer (the client left, or shutdown outlasted its
@@ -94,7 +95,7 @@ package struct APIRouter: Sendable {
             let record = RequestLogRecord(
                 method: request.method, path: request.path, status: Task.isCancelled ? 499 : response.status,
                 durationMilliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6,
-                requestID: requestID, tokens: response.headers["x-compute-tokens"].flatMap { Int($0) })
+                requestID: requestID, tokens: answer.computeTokens)
             // After the response is sent: the line took 0.12 ms to format and write after a forward pass (whose
             // 1.2 GB of weights leave the caches cold), all on a lone query's time when done before.
             response.afterSend = { requestLog(record) }
@@ -142,48 +143,50 @@ package struct APIRouter: Sendable {
         return HTTPResponse.json(APIError(kind, error.message, status: error.status).teiBody, status: error.status)
     }
 
-    private func respond(_ request: HTTPRequest) async -> HTTPResponse {
+    private func respond(_ request: HTTPRequest) async -> RouteAnswer {
         guard let found = Self.route(method: request.method, path: request.path) else {
-            return HTTPResponse(status: 404)
+            return RouteAnswer(HTTPResponse(status: 404))
         }
-        guard let route = found else { return HTTPResponse(status: 405) }
+        guard let route = found else { return RouteAnswer(HTTPResponse(status: 405)) }
         if route.isProtected, let key = service.configuration.apiKey, !Self.authorized(request, key: key) {
-            return HTTPResponse(status: 401)
+            return RouteAnswer(HTTPResponse(status: 401))
         }
         let openAI = route == .openAIEmbeddings
         if request.method == "POST" && !Self.isJSON(request.header("content-type")) {
-            return errorResponse(.unsupportedMediaType, openAI: openAI)
+            return RouteAnswer(errorResponse(.unsupportedMediaType, openAI: openAI))
         }
         do {
             switch route {
-            case .health: return await health()
+            case .health: return RouteAnswer(await health())
             case .metrics:
-                return HTTPResponse(
-                    status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"],
-                    body: Array(service.metrics.render().utf8))
-            case .info: return .json(info())
-            case .openAPI: return .json(OpenAPIDocument.json)
+                return RouteAnswer(
+                    HTTPResponse(
+                        status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"],
+                        body: Array(service.metrics.render().utf8)))
+            case .info: return RouteAnswer(.json(info()))
+            case .openAPI: return RouteAnswer(.json(OpenAPIDocument.json))
             case .docs:
-                return HTTPResponse(
-                    status: 200, headers: ["Content-Type": "text/html; charset=utf-8"],
-                    body: Array(OpenAPIDocument.docsPage.utf8))
-            case .models: return .json(models())
+                return RouteAnswer(
+                    HTTPResponse(
+                        status: 200, headers: ["Content-Type": "text/html; charset=utf-8"],
+                        body: Array(OpenAPIDocument.docsPage.utf8)))
+            case .models: return RouteAnswer(.json(models()))
             case .embed: return try await embed(request.body)
             case .openAIEmbeddings: return try await openAIEmbeddings(request.body)
             case .embedAll: return try await embedAll(request.body)
             case .similarity: return try await similarity(request.body)
-            case .tokenize: return try await tokenize(request.body)
-            case .decode: return try await decode(request.body)
+            case .tokenize: return RouteAnswer(try await tokenize(request.body))
+            case .decode: return RouteAnswer(try await decode(request.body))
             case .embedSparse:
                 throw APIError.backend("Model is not an embedding model with SPLADE pooling")
             case .predict: return try await predict(request.body)
             case .rerank: return try await rerank(request.body)
-            case .vertex: return try await vertex(request.body)
+            case .vertex: return RouteAnswer(try await vertex(request.body))
             }
         } catch let error as APIError {
-            return errorResponse(error, openAI: openAI)
+            return RouteAnswer(errorResponse(error, openAI: openAI))
         } catch {
-            return errorResponse(.backend("\(error)"), openAI: openAI)
+            return RouteAnswer(errorResponse(.backend("\(error)"), openAI: openAI))
         }
     }
 
@@ -218,7 +221,7 @@ package struct APIRouter: Sendable {
         return .json(APIError(.unhealthy, "unhealthy").teiBody, status: 503)
     }
 
-    private func embed(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func embed(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.embed(body)
         let start = DispatchTime.now().uptimeNanoseconds
         let (json, batch) = try await embedResponse(request)
@@ -229,27 +232,27 @@ package struct APIRouter: Sendable {
     private func embedResponse(_ request: EmbedRequest) async throws(APIError) -> ([UInt8], EncodedBatch) {
         let batch = try await service.encode(
             request.inputs, promptName: request.promptName, truncate: request.truncate,
-            direction: request.truncationDirection, dimensions: request.dimensions, tokenLevel: false)
-        let (backend, dimensions, normalize) = (service.backend, request.dimensions, request.normalize)
+            direction: request.truncationDirection,
+            output: .pooled(dimensions: request.dimensions, normalize: request.normalize))
         let capacity = batch.outputs.count * service.model.embeddingDimensions * 12 + 8
         let body = await Self.encodingJSON(ofBytes: capacity) {
             var json = JSONWriter(reservingCapacity: capacity)
             json.beginArray()
-            for raw in batch.outputs { json.floats(backend.finalize(raw, dimensions, normalize)) }
+            for vector in batch.outputs { json.floats(vector) }
             json.endArray()
             return json.bytes
         }
         return (body, batch)
     }
 
-    private func predict(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func predict(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.predict(body)
         let start = DispatchTime.now().uptimeNanoseconds
         let (json, batch) = try await predictResponse(request)
         return success(json, batch: batch, start: start)
     }
 
-    private func rerank(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func rerank(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.rerank(body)
         let start = DispatchTime.now().uptimeNanoseconds
         let (json, batch) = try await rerankResponse(request)
@@ -297,13 +300,13 @@ package struct APIRouter: Sendable {
         return .json(json.bytes)
     }
 
-    private func openAIEmbeddings(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func openAIEmbeddings(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.openAI(body)
         let start = DispatchTime.now().uptimeNanoseconds
         let batch = try await service.encode(
             request.input, promptName: request.promptName, truncate: nil, direction: .right,
-            dimensions: request.dimensions, tokenLevel: false)
-        let (backend, modelName) = (service.backend, service.model.servedModelName)
+            output: .pooled(dimensions: request.dimensions, normalize: request.normalize))
+        let modelName = service.model.servedModelName
         let capacity = batch.outputs.count * service.model.embeddingDimensions * 12 + 200
         let body = await Self.encodingJSON(ofBytes: capacity) {
             var json = JSONWriter(reservingCapacity: capacity)
@@ -312,8 +315,7 @@ package struct APIRouter: Sendable {
             json.string("list")
             json.key("data")
             json.beginArray()
-            for (index, raw) in batch.outputs.enumerated() {
-                let vector = backend.finalize(raw, request.dimensions, request.normalize)
+            for (index, vector) in batch.outputs.enumerated() {
                 json.beginObject()
                 json.key("object")
                 json.string("embedding")
@@ -354,12 +356,12 @@ package struct APIRouter: Sendable {
         return Data(bytes).base64EncodedString()
     }
 
-    private func embedAll(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func embedAll(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.embedAll(body)
         let start = DispatchTime.now().uptimeNanoseconds
         let batch = try await service.encode(
             request.inputs, promptName: request.promptName, truncate: request.truncate,
-            direction: request.truncationDirection, dimensions: nil, tokenLevel: true)
+            direction: request.truncationDirection, output: .tokenLevel)
         let hidden = service.model.hiddenSize
         let body = await offloaded {
             var json = JSONWriter(reservingCapacity: batch.tokenCounts.reduce(0, +) * hidden * 12 + 8)
@@ -377,7 +379,7 @@ package struct APIRouter: Sendable {
         return success(body, batch: batch, start: start)
     }
 
-    private func similarity(_ body: [UInt8]) async throws -> HTTPResponse {
+    private func similarity(_ body: [UInt8]) async throws -> RouteAnswer {
         let request = try RequestDecoder.similarity(body)
         let start = DispatchTime.now().uptimeNanoseconds
         if request.sentences.isEmpty { throw APIError(.empty, "`inputs.sentences` cannot be empty") }
@@ -388,7 +390,7 @@ package struct APIRouter: Sendable {
         let inputs = [EmbedInput.text(request.sourceSentence)] + request.sentences.map { .text($0) }
         let batch = try await service.encode(
             inputs, promptName: request.promptName, truncate: request.truncate,
-            direction: request.truncationDirection, dimensions: nil, tokenLevel: false)
+            direction: request.truncationDirection, output: .pooled(dimensions: nil, normalize: false))
         let source = batch.outputs[0]
         var json = JSONWriter()
         json.beginArray()
@@ -550,8 +552,8 @@ package struct APIRouter: Sendable {
         return json.bytes
     }
 
-    /// A 200 JSON response with TEI's compute and timing headers.
-    private func success(_ body: [UInt8], batch: EncodedBatch, start: UInt64) -> HTTPResponse {
+    /// A 200 JSON response with TEI's compute and timing headers, and the tokens it computed.
+    private func success(_ body: [UInt8], batch: EncodedBatch, start: UInt64) -> RouteAnswer {
         let totalMilliseconds = (DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
         let headers: HTTPHeaders = [
             "Content-Type": "application/json",
@@ -564,6 +566,19 @@ package struct APIRouter: Sendable {
             "x-queue-time": String(Int(batch.queueSeconds * 1000)),
             "x-inference-time": String(Int(batch.inferenceSeconds * 1000)),
         ]
-        return HTTPResponse(status: 200, headers: headers, body: body)
+        return RouteAnswer(
+            HTTPResponse(status: 200, headers: headers, body: body), computeTokens: batch.tokenCounts.reduce(0, +))
+    }
+}
+
+/// A route's response, with the tokens it ran through the encoder for the request log (nil for routes that ran
+/// none).
+private struct RouteAnswer {
+    var response: HTTPResponse
+    var computeTokens: Int?
+
+    init(_ response: HTTPResponse, computeTokens: Int? = nil) {
+        self.response = response
+        self.computeTokens = computeTokens
     }
 }

@@ -42,7 +42,8 @@ extension EmbeddingService {
                 let encoding: Encoding
                 do {
                     encoding = try backend.tokenize(
-                        text, request.addSpecialTokens, maxLength, request.truncationDirection)
+                        text, addSpecialTokens: request.addSpecialTokens, maxLength: maxLength,
+                        direction: request.truncationDirection)
                 } catch {
                     throw APIError(.tokenizer, "tokenizer error \(error)")
                 }
@@ -83,7 +84,8 @@ extension EmbeddingService {
             try request.ids.map { ids throws(APIError) -> String in
                 if ids.isEmpty { throw APIError(.empty, "Input validation error: `input_ids` cannot be empty") }
                 do {
-                    return try backend.decode(ids.map { Int32(bitPattern: $0) }, request.skipSpecialTokens)
+                    return try backend.decode(
+                        ids.map { Int32(bitPattern: $0) }, skipSpecialTokens: request.skipSpecialTokens)
                 } catch {
                     throw APIError(.tokenizer, "tokenizer error \(error)")
                 }

@@ -138,7 +138,7 @@ struct ServerRunner {
         do {
             service = try EmbeddingService(
                 model: model, configuration: configuration,
-                backend: .live(embedder))
+                backend: LiveBackend(embedder))
         } catch {
             throw SettingsError(description: error.message)
         }

@@ -1,3 +1,4 @@
+import EmbeddingModel
 import Foundation
 import HTTPServer
 import Synchronization
@@ -60,36 +61,53 @@ enum FakeModel {
         return vector
     }
 
+    /// What the service makes of a raw vector: the library's cut and normalization.
     static func finalize(_ raw: [Float], _ dimensions: Int?, _ normalize: Bool) -> [Float] {
-        let cut = Array(raw.prefix(dimensions ?? raw.count))
-        guard normalize else { return cut }
-        let norm = cut.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        return cut.map { Float(Double($0) / norm) }
+        finalizeEmbedding(raw, dimensions: dimensions, normalize: normalize)
     }
 
-    static func backend(embedGate: DispatchSemaphore? = nil, failing: Bool = false) -> EmbeddingBackend {
-        EmbeddingBackend(
-            tokenize: { text, special, maxLength, direction in
-                tokenize(text, special: special, maxLength: maxLength, direction: direction)
-            },
-            decode: { ids, skipSpecial in
-                var text = ""
-                for id in ids {
-                    if skipSpecial && (id == 1 || id == 2) { continue }
-                    text.unicodeScalars.append(Unicode.Scalar(UInt32(id)) ?? "?")
-                }
-                return text
-            },
-            embed: { sequences in
-                embedGate?.wait()
-                if failing { throw FakeFailure.encoderFailed }
-                return sequences.map(embed)
-            },
-            tokenEmbeddings: { sequences in
-                embedGate?.wait()
-                return sequences.map { ids in ids.flatMap { [Float($0), Float($0) * 2, -1] } }
-            },
-            finalize: finalize)
+    static func backend(embedGate: DispatchSemaphore? = nil, failing: Bool = false) -> FakeBackend {
+        FakeBackend(embedGate: embedGate, failing: failing)
+    }
+}
+
+/// The fake model as the API's backend, with hooks that tests use to watch or hold its calls.
+struct FakeBackend: EmbeddingBackend {
+    /// Waited on by every encoder call, so a test can hold the encoder thread.
+    var embedGate: DispatchSemaphore?
+    /// Makes `embed` throw, as a broken model would.
+    var failing = false
+    /// Sees each batch `embed` receives.
+    var onEmbed: (@Sendable ([[Int32]]) -> Void)?
+    /// Sees each `tokenize` call.
+    var onTokenize: (@Sendable () -> Void)?
+
+    func tokenize(_ text: String, addSpecialTokens: Bool, maxLength: Int?, direction: TruncationDirection)
+        -> Encoding
+    {
+        onTokenize?()
+        return FakeModel.tokenize(text, special: addSpecialTokens, maxLength: maxLength, direction: direction)
+    }
+
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
+        var text = ""
+        for id in ids {
+            if skipSpecialTokens && (id == 1 || id == 2) { continue }
+            text.unicodeScalars.append(Unicode.Scalar(UInt32(id)) ?? "?")
+        }
+        return text
+    }
+
+    func embed(_ sequences: [[Int32]]) throws -> [[Float]] {
+        embedGate?.wait()
+        onEmbed?(sequences)
+        if failing { throw FakeFailure.encoderFailed }
+        return sequences.map(FakeModel.embed)
+    }
+
+    func tokenEmbeddings(_ sequences: [[Int32]]) -> [[Float]] {
+        embedGate?.wait()
+        return sequences.map { ids in ids.flatMap { [Float($0), Float($0) * 2, -1] } }
     }
 }
 
@@ -101,7 +119,7 @@ struct FakeServer {
 
     init(
         configuration: APIConfiguration = APIConfiguration(), maxInputLength: Int = 16,
-        backend: EmbeddingBackend = FakeModel.backend()
+        backend: any EmbeddingBackend = FakeModel.backend()
     ) throws {
         let service = try EmbeddingService(
             model: FakeModel.description(maxInputLength: maxInputLength), configuration: configuration,

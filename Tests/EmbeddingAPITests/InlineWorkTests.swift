@@ -22,13 +22,9 @@ private final class TokenizationLog: Sendable {
 
 @Suite("where a request's own work runs")
 struct InlineWorkTests {
-    private static func recordingBackend(_ log: TokenizationLog) -> EmbeddingBackend {
+    private static func recordingBackend(_ log: TokenizationLog) -> FakeBackend {
         var backend = FakeModel.backend()
-        let tokenize = backend.tokenize
-        backend.tokenize = { text, special, maxLength, direction in
-            log.note()
-            return try tokenize(text, special, maxLength, direction)
-        }
+        backend.onTokenize = { log.note() }
         return backend
     }
 

@@ -85,7 +85,7 @@ func liveRouter(directory: String, modelID: String, configuration: APIConfigurat
     let model = ModelDescription(
         modelID: modelID, maxInputLength: info.maxSequenceLength, embeddingDimensions: info.dimensions,
         hiddenSize: info.hiddenSize, vocabularySize: info.vocabularySize, prompts: info.prompts, labels: labels)
-    let service = try EmbeddingService(model: model, configuration: configuration, backend: .live(embedder))
+    let service = try EmbeddingService(model: model, configuration: configuration, backend: LiveBackend(embedder))
     return APIRouter(service: service)
 }
 

@@ -9,11 +9,7 @@ struct WarmUpTests {
     func oneForwardPass() async throws {
         let sequences = Mutex<[[Int32]]>([])
         var backend = FakeModel.backend()
-        let embed = backend.embed
-        backend.embed = { batch in
-            sequences.withLock { $0 += batch }
-            return try embed(batch)
-        }
+        backend.onEmbed = { batch in sequences.withLock { $0 += batch } }
         let service = try EmbeddingService(
             model: FakeModel.description(), configuration: APIConfiguration(), backend: backend)
         let seconds = try service.warmUp()
