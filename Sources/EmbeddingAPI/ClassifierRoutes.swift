@@ -16,18 +16,8 @@ extension EmbeddingService {
     func predict(
         _ inputs: [PredictSequence], truncate: Bool?, direction: TruncationDirection, method: String
     ) async throws(APIError) -> EncodedBatch {
-        metrics.increment("te_request_count", label: ("method", method))
-        do {
-            let result = try await predictCounted(inputs, truncate: truncate ?? configuration.autoTruncate, direction)
-            metrics.increment("te_request_success", label: ("method", method))
-            return result
-        } catch {
-            if Task.isCancelled {
-                metrics.increment("te_request_cancelled", label: ("method", method))
-            } else {
-                metrics.increment("te_request_failure", label: ("err", error.metricLabel))
-            }
-            throw error
+        try await counted(method: method) { () throws(APIError) in
+            try await predictCounted(inputs, truncate: truncate ?? configuration.autoTruncate, direction)
         }
     }
 

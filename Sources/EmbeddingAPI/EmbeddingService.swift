@@ -330,11 +330,20 @@ package final class EmbeddingService: Sendable {
         _ inputs: [EmbedInput], promptName: String?, truncate: Bool?, direction: TruncationDirection,
         output: EmbeddingOutput
     ) async throws(APIError) -> EncodedBatch {
-        let method = inputs.count == 1 ? "single" : "batch"
+        try await counted(method: inputs.count == 1 ? "single" : "batch") { () throws(APIError) in
+            try await encodeCounted(
+                inputs, promptName: promptName, truncate: truncate, direction: direction, output: output)
+        }
+    }
+
+    /// Runs one request's work under TEI's request counters: `te_request_count` and `te_request_success` by
+    /// `method`, a failure by its error's label, or `te_request_cancelled` when the client left.
+    func counted<Result>(
+        method: String, _ work: () async throws(APIError) -> Result
+    ) async throws(APIError) -> Result {
         metrics.increment("te_request_count", label: ("method", method))
         do {
-            let result = try await encodeCounted(
-                inputs, promptName: promptName, truncate: truncate, direction: direction, output: output)
+            let result = try await work()
             metrics.increment("te_request_success", label: ("method", method))
             return result
         } catch {

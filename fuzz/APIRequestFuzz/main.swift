@@ -156,6 +156,16 @@ private func encodeTruncation(truncate: Bool?, direction: TruncationDirection, p
     json.stringOrNull(promptName)
 }
 
+/// The members `/predict` and `/rerank` share.
+private func encodeScoring(truncate: Bool?, direction: TruncationDirection, rawScores: Bool, _ json: inout JSONWriter) {
+    json.key("truncate")
+    if let truncate { json.bool(truncate) } else { json.null() }
+    json.key("truncation_direction")
+    json.string(direction.rawValue)
+    json.key("raw_scores")
+    json.bool(rawScores)
+}
+
 private func encodeEmbedMembers(_ request: EmbedRequest, _ json: inout JSONWriter) {
     json.key("inputs")
     encodeInputs(request.inputs, &json)
@@ -212,12 +222,7 @@ private func encodePredictMembers(_ request: PredictRequest, _ json: inout JSONW
     } else {
         encodeTexts(texts(request.inputs[0]), &json)
     }
-    json.key("truncate")
-    if let truncate = request.truncate { json.bool(truncate) } else { json.null() }
-    json.key("truncation_direction")
-    json.string(request.truncationDirection.rawValue)
-    json.key("raw_scores")
-    json.bool(request.rawScores)
+    encodeScoring(truncate: request.truncate, direction: request.truncationDirection, rawScores: request.rawScores, &json)
 }
 
 private func encodePredict(_ request: PredictRequest, _ json: inout JSONWriter) {
@@ -231,12 +236,7 @@ private func encodeRerankMembers(_ request: RerankRequest, _ json: inout JSONWri
     json.string(request.query)
     json.key("texts")
     encodeTexts(request.texts, &json)
-    json.key("truncate")
-    if let truncate = request.truncate { json.bool(truncate) } else { json.null() }
-    json.key("truncation_direction")
-    json.string(request.truncationDirection.rawValue)
-    json.key("raw_scores")
-    json.bool(request.rawScores)
+    encodeScoring(truncate: request.truncate, direction: request.truncationDirection, rawScores: request.rawScores, &json)
     json.key("return_text")
     json.bool(request.returnText)
 }
