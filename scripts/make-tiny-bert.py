@@ -18,6 +18,7 @@ import shutil
 import sys
 
 import torch
+from tiny_models import randomize, rounded
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -45,24 +46,6 @@ ROBERTA_SEQUENCES = [
     [0, 9, 1, 12, 1, 1, 80, 2],
     [0] + [(11 * i + 3) % 190 + 5 for i in range(37)] + [2],
 ]
-
-
-def rounded(values):
-    """Nine significant digits: every float32 exactly, in half the characters of Python's repr of a double."""
-    return [float("%.9g" % v) for v in values]
-
-
-def randomize(model):
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "LayerNorm.weight" in name:
-                parameter.copy_(1 + torch.randn_like(parameter) * 0.5)
-            elif parameter.dim() == 1:
-                parameter.copy_(torch.randn_like(parameter) * 0.5)
-            elif "embeddings" in name:
-                parameter.copy_(torch.randn_like(parameter))
-            else:
-                parameter.copy_(torch.randn_like(parameter) / parameter.shape[1] ** 0.5)
 
 
 def save_tokenizer(work_dir, specials):

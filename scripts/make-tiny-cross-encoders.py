@@ -24,6 +24,7 @@ import shutil
 import sys
 
 import torch
+from tiny_models import randomize, rounded
 from sentence_transformers import CrossEncoder
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
@@ -57,28 +58,6 @@ SINGLES = [
 CORPUS = [QUERY] + DOCUMENTS + SINGLES + [
     "The quick brown fox jumps over the lazy dog.", "Machine learning models rank documents for a query.",
     "Coffee, tea and milk.", "Is it raining in Berlin or in Paris?"]
-
-
-def rounded(values):
-    """Nine significant digits: every float32 exactly."""
-    return [float("%.9g" % v) for v in values]
-
-
-def randomize(model):
-    """Weights wider than the default init, so that a mistake in any term moves the scores far beyond 1e-4."""
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "LayerNorm.weight" in name:
-                parameter.copy_(1 + torch.randn_like(parameter) * 0.5)
-            elif parameter.dim() == 1:
-                parameter.copy_(torch.randn_like(parameter) * 0.5)
-            elif "embeddings" in name:
-                parameter.copy_(torch.randn_like(parameter))
-            elif name.startswith("classifier"):
-                # Logits a few units apart between cases, not all near one value.
-                parameter.copy_(torch.randn_like(parameter) * 4 / parameter.shape[1] ** 0.5)
-            else:
-                parameter.copy_(torch.randn_like(parameter) / parameter.shape[1] ** 0.5)
 
 
 def wordpiece_tokenizer():
@@ -115,7 +94,7 @@ def build(name, seed, make_model, tokenizer):
     shutil.rmtree(directory, ignore_errors=True)
     torch.manual_seed(seed)
     model = make_model(len(tokenizer))
-    randomize(model.eval())
+    randomize(model.eval(), classifier_scale=4.0)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return CrossEncoder(directory, device="cpu")  # what was saved, not what is in memory
