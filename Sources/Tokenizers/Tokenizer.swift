@@ -127,7 +127,7 @@ package final class Tokenizer: Sendable {
         }
         guard let model else { throw TokenizerError.invalidTokenizer("no \"model\"") }
         self.model = model
-        loadedFromCache = cached != nil
+        loadedFromCache = cached != nil && model.cacheableTables != nil
         cacheRebuildReason = rebuildReason
         let normalizer = normalizerJSON.isNull ? nil : try Normalizer(json: normalizerJSON)
         self.normalizer = normalizer
@@ -166,7 +166,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// Number of tokens in the model's vocab; ids at or above it are added tokens outside the embedding table.
-    package var vocabularySize: Int { model.vocab.count }
+    package var vocabularySize: Int { model.size }
 
     /// The first id in `ids` that has no row in a `vocabularySize`-row embedding table, if any.
     package func firstIDOutsideVocabulary(_ ids: [Int32]) -> Int32? {
@@ -304,6 +304,7 @@ package final class Tokenizer: Sendable {
         switch model {
         case .bpe(let bpe): return encodeContent(text, with: bpe)
         case .wordPiece(let wordPiece): return encodeContent(text, with: wordPiece)
+        case .unigram(let unigram): return encodeContent(text, with: unigram)
         }
     }
 
@@ -376,11 +377,20 @@ package final class Tokenizer: Sendable {
         pieceTokens.removeAll()
         model.tokenize(UnsafeBufferPointer(rebasing: buffer[range]), into: &pieceTokens, scratch: &scratch)
         let base = range.lowerBound
+        let textTokenID = model.textTokenID
         for k in 0..<pieceTokens.ids.count {
             let id = pieceTokens.ids[k]
-            let start = Int(word.originalStarts[base + Int(pieceTokens.starts[k])])
-            let end = Int(word.originalEnds[base + Int(pieceTokens.ends[k]) - 1])
-            output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+            let first = base + Int(pieceTokens.starts[k])
+            let last = base + Int(pieceTokens.ends[k]) - 1
+            let start = Int(word.originalStarts[first])
+            let end = Int(word.originalEnds[last])
+            if id == textTokenID {
+                var text = String.UnicodeScalarView()
+                for i in first...last { text.append(Unicode.Scalar(buffer[i]) ?? "\u{FFFD}") }
+                output.append(id, token: String(text), offsets: start..<end)
+            } else {
+                output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+            }
         }
     }
 }
@@ -389,16 +399,25 @@ package final class Tokenizer: Sendable {
 protocol WordModel {
     associatedtype Scratch
     var tokenStrings: [String?] { get }
+    /// The id whose token string is the text it covers rather than its vocab entry (Unigram's unknown), or -1.
+    var textTokenID: Int32 { get }
     func makeScratch() -> Scratch
     func tokenize(_ scalars: UnsafeBufferPointer<UInt32>, into output: inout PieceTokens, scratch: inout Scratch)
 }
 
 extension BPEModel: WordModel {
+    var textTokenID: Int32 { -1 }
     func makeScratch() -> BPEScratch { BPEScratch() }
 }
 
 extension WordPieceModel: WordModel {
+    var textTokenID: Int32 { -1 }
     func makeScratch() -> WordPieceScratch { WordPieceScratch() }
+}
+
+extension UnigramModel: WordModel {
+    var textTokenID: Int32 { unknownID }
+    func makeScratch() -> UnigramScratch { UnigramScratch() }
 }
 
 /// HF `truncate_encodings` with `LongestFirst` for a pair of `first` and `second` tokens: how many of each to keep
