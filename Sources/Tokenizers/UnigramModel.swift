@@ -43,7 +43,8 @@ struct UnigramModel: Sendable {
             throw TokenizerError.unsupportedComponent(kind: "Unigram model", type: "without unk_id")
         }
         guard let id = unknown.intValue, id >= 0, id < scores.count else {
-            throw TokenizerError.invalidTokenizer("Unigram unk_id \(unknown) is outside 0..<\(scores.count)")
+            let shown = unknown.intValue.map(String.init) ?? "\(unknown)"
+            throw TokenizerError.invalidTokenizer("Unigram unk_id \(shown) is outside 0..<\(scores.count)")
         }
         unknownID = Int32(id)
         unknownScore = scores.min()! - UnigramModel.unknownPenalty
