@@ -41,6 +41,7 @@ DATA = os.path.join(ROOT, "scripts", "data")
 MODEL_DIR = os.path.join(ROOT, "Tests", "EmbeddingModelTests", "Fixtures", "tiny-xlmr")
 EXPECTED = os.path.join(ROOT, "Tests", "EmbeddingModelTests", "Fixtures", "tiny-xlmr-expected.json")
 TOKENIZER_FIXTURES = os.path.join(ROOT, "Tests", "TokenizersTests", "Fixtures")
+FUZZ_SEEDS = os.path.join(ROOT, "fuzz", "corpus", "tokenizer-json")
 CASES = os.path.join(TOKENIZER_FIXTURES, "unigram-cases.jsonl")
 HIDDEN = 16
 MAX_SEQ_LENGTH = 64
@@ -120,6 +121,8 @@ def texts(rng):
         "soft\u00adhyphen zero\u200bwidth bidi\u202etext\u202c", "private use \ue000 \U000f0000",
         "replacement \ufffd char", "supercalifragilisticexpialidocious" * 3, "a" * 80, "é" * 50 + "x",
         "word " * 40, "ＡＢ\r\nﬁ\u200b", "\u200bstart removed", "ends removed\u200b", "ﬁ", "ﬁx ﬁ",
+        "㎏\u0308x ﬁ\u0301x Ａ\u0301x e\u0301\u0301x ﬃ\u200b\u200byz", "\u0600a \u0915\u094d\u0937 \u1100\u1161\u11a8",
+        "\U0001F1EB\U0001F1F7\U0001F1EB 👨\u200d👩 \u00a9\u200d\u00ae ❤\ufe0f", "\u200b\u200bxy ｶﾞ ｶﾟ",
     ]
     corpus = [json.loads(line)["text"] for line in open(os.path.join(DATA, "corpus.jsonl"), encoding="utf-8")]
     multilingual = open(os.path.join(DATA, "multilingual.txt"), encoding="utf-8").read().splitlines()
@@ -144,6 +147,32 @@ def case(name, tokenizer, text, pair):
                 "decoded": tokenizer.decode(e.ids, skip_special_tokens=True),
                 "decoded_special": tokenizer.decode(e.ids, skip_special_tokens=False)})
     return row
+
+
+def write_fuzz_seeds(variants):
+    """Seeds for `scripts/fuzz tokenizer-json` (inputs of at most 8 KB): each variant with a cut vocab (the specials,
+    the bytes, the first pieces), one with Strip in its normalizers, some followed by a NUL and a text."""
+    for name, pieces, text in [("unigram-hub.json", 120, None), ("unigram-v5.json", 100, "  Ｆｕｌｌ ﬁne ｶﾞ x\r\ny  "),
+                               ("unigram-bytefallback.json", 60, "héllo 😀 wörld")]:
+        data = json.loads(variants[name].to_str())
+        vocab = data["model"]["vocab"]
+        keep = [p for p in vocab if p[0].startswith("<")] + [p for p in vocab if not p[0].startswith("<")][:pieces]
+        data["model"]["vocab"] = keep
+        ids = {p[0]: i for i, p in enumerate(keep)}
+        data["model"]["unk_id"] = ids["<unk>"]
+        data["added_tokens"] = [dict(t, id=ids[t["content"]]) for t in data["added_tokens"] if t["content"] in ids]
+        if data.get("post_processor"):
+            for token in data["post_processor"]["special_tokens"].values():
+                token["ids"] = [ids[t] for t in token["tokens"]]
+        if name == "unigram-v5.json":
+            data["normalizer"] = {"type": "Sequence", "normalizers": [
+                data["normalizer"], {"type": "Strip", "strip_left": True, "strip_right": True}]}
+        seed = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        if text is not None:
+            seed += b"\0" + text.encode()
+        assert len(seed) <= 8192, f"{name}: a {len(seed)}-byte seed is over the fuzzer's -max_len"
+        with open(os.path.join(FUZZ_SEEDS, name.replace(".json", "-seed")), "wb") as f:
+            f.write(seed)
 
 
 def randomize(model):
@@ -230,6 +259,7 @@ def main():
         tokenizer.save(os.path.join(TOKENIZER_FIXTURES, name))
         variants[name] = Tokenizer.from_file(os.path.join(TOKENIZER_FIXTURES, name))
 
+    write_fuzz_seeds(variants)
     rng = random.Random(32)
     singles, pairs = texts(rng)
     main_tokenizer = Tokenizer.from_str(main_json)

@@ -106,6 +106,13 @@ struct NormalizedPiece {
 
     /// HF `NormalizedString::split`: cuts at the matches of `pattern` according to `behavior`; drops empty pieces.
     func split(on pattern: [UInt32], behavior: SplitBehavior, invert: Bool) -> [NormalizedPiece] {
+        let kept = splitRanges(on: pattern, behavior: behavior, invert: invert)
+        if kept.count == 1 && kept[0] == 0..<scalars.count { return [self] }
+        return kept.map { slice($0) }
+    }
+
+    /// The non-empty ranges `split(on:behavior:invert:)` cuts the piece into.
+    func splitRanges(on pattern: [UInt32], behavior: SplitBehavior, invert: Bool) -> [Range<Int>] {
         // (range, isMatch) covering the whole piece, as HF `Pattern::find_matches` returns them.
         var marked: [(range: Range<Int>, isMatch: Bool)] = []
         var last = 0
@@ -155,8 +162,22 @@ struct NormalizedPiece {
             }
             kept.reverse()
         }
-        if kept.count == 1 && kept[0] == 0..<scalars.count { return scalars.isEmpty ? [] : [self] }
-        return kept.filter { !$0.isEmpty }.map { slice($0) }
+        return kept.filter { !$0.isEmpty }
+    }
+
+    /// HF `Metaspace` on this piece in place: spaces become `replacement`, which is put in front as `scheme` says;
+    /// the word ranges are the pieces `split` (merged with the next) would make, so the caller tokenizes slices.
+    mutating func applyMetaspace(replacement: UInt32, scheme: PreTokenizer.PrependScheme, split: Bool) -> [Range<Int>] {
+        for i in scalars.indices where scalars[i] == 0x20 { scalars[i] = replacement }
+        if scalars.first != replacement {
+            switch scheme {
+            case .always: prepend([replacement])
+            case .first where originalStarts.first == 0: prepend([replacement])
+            default: break
+            }
+        }
+        guard split else { return scalars.isEmpty ? [] : [0..<scalars.count] }
+        return splitRanges(on: [replacement], behavior: .mergedWithNext, invert: false)
     }
 }
 
@@ -402,15 +423,9 @@ indirect enum PreTokenizer: Sendable {
         case .metaspace(let replacement, let scheme, let split):
             return pieces.flatMap { original -> [NormalizedPiece] in
                 var piece = original
-                piece.replace([0x20], with: [replacement])
-                let startsWithReplacement = piece.scalars.first == replacement
-                switch scheme {
-                case .always where !startsWithReplacement: piece.prepend([replacement])
-                case .first where !startsWithReplacement && piece.originalStarts.first == 0:
-                    piece.prepend([replacement])
-                default: break
-                }
-                return split ? piece.split(on: [replacement], behavior: .mergedWithNext, invert: false) : [piece]
+                let ranges = piece.applyMetaspace(replacement: replacement, scheme: scheme, split: split)
+                if ranges.count == 1 && ranges[0] == 0..<piece.scalars.count { return [piece] }
+                return ranges.map { piece.slice($0) }
             }
         case .bert, .whitespace, .whitespaceSplit:
             return pieces.flatMap { piece in (wordRanges(in: piece.scalars) ?? []).map { piece.slice($0) } }

@@ -17,6 +17,8 @@ struct PrecompiledCharsmap: Sendable {
     private let replacements: [UInt8]
     /// True when no printable ASCII scalar (U+0020–U+007E) is a key: text made only of those is left as it is.
     private let keepsPrintableASCII: Bool
+    /// `shortestMatch` of each one-byte key below 0x80, -1 for none (NUL: none, as the search stops there).
+    let asciiMatches: [Int32]
 
     /// Reads the base64 string of tokenizer.json.
     init(base64 text: String) throws {
@@ -50,9 +52,11 @@ struct PrecompiledCharsmap: Sendable {
         if let problem = Self.checkLeaves(units, replacements) { throw invalid(problem) }
         self.units = units
         self.replacements = replacements
-        keepsPrintableASCII = (0x20...0x7E).allSatisfy { byte in
-            [UInt8(byte)].withUnsafeBufferPointer { Self.shortestMatch($0, in: units) == nil }
+        let asciiMatches = (0..<0x80).map { byte in
+            [UInt8(byte)].withUnsafeBufferPointer { Self.shortestMatch($0, in: units).map(Int32.init) ?? -1 }
         }
+        self.asciiMatches = asciiMatches
+        keepsPrintableASCII = asciiMatches[0x20...0x7E].allSatisfy { $0 < 0 }
     }
 
     /// Why some leaf within `maxKeyBytes` of the root is unusable (outside the trie, or a value that is not the
@@ -139,11 +143,12 @@ extension NormalizedPiece {
     /// HF `Precompiled::normalize`: each grapheme under 6 UTF-8 bytes is replaced whole when a key starts it (the
     /// shortest such key decides, so CR LF becomes what CR maps to); otherwise each scalar is looked up alone.
     ///
-    /// Alignments are HF's, found by probing `tokenizers` 0.23: a replacement's first scalar takes the alignment of
-    /// the first scalar it replaces and the others repeat it; a removal (an empty replacement) shifts nothing when
-    /// something precedes it, the last scalar written so far then takes the alignment after it; a removal before
-    /// anything is written is forgotten, so the scalars after it take alignments that many places too early (HF's
-    /// own offsets for text starting with a removed control character).
+    /// Alignments are HF's, found by probing `tokenizers` 0.23: the scalars of a replacement take the alignments of
+    /// the scalars it replaces one by one, the last one spanning any left over (CR LF → " " aligns to CR), and
+    /// any beyond them repeat the last (ﬁ → "fi" both align to ﬁ); a removal (an empty replacement) shifts nothing
+    /// when something precedes it, the last scalar written so far then covering it; a removal before anything is
+    /// written is forgotten, so the scalars after it take alignments that many places too early (HF's own offsets
+    /// for text starting with a removed control character).
     mutating func applyPrecompiled(_ map: PrecompiledCharsmap) {
         guard map.mayChange(scalars) else { return }
         // HF's `transform` input: each new scalar with its change (0 replaces the next old scalar, −n replaces it
@@ -157,10 +162,25 @@ extension NormalizedPiece {
                 if !changed.isEmpty { changed[changed.count - 1].change -= oldCount }
                 return
             }
-            for (i, scalar) in replacement.enumerated() { changed.append((scalar, i == 0 ? 1 - oldCount : 1)) }
+            let newCount = replacement.count
+            for (i, scalar) in replacement.enumerated() {
+                changed.append((scalar, i >= oldCount ? 1 : i == newCount - 1 ? newCount - oldCount : 0))
+            }
         }
         var start = 0
         for end in graphemeBoundaries(scalars) {
+            if end - start == 1 && scalars[start] < 0x80 {
+                let match = map.asciiMatches[Int(scalars[start])]
+                if match >= 0 {
+                    replacement.removeAll(keepingCapacity: true)
+                    map.appendReplacement(at: Int(match), to: &replacement)
+                    replace(1)
+                } else {
+                    changed.append((scalars[start], 0))
+                }
+                start = end
+                continue
+            }
             key.removeAll(keepingCapacity: true)
             for i in start..<end { appendUTF8(Unicode.Scalar(scalars[i]) ?? "\u{FFFD}", to: &key) }
             if key.count < 6, let index = key.withUnsafeBufferPointer({ map.shortestMatch($0) }) {
@@ -217,23 +237,33 @@ extension NormalizedPiece {
     }
 }
 
-/// The end of each extended grapheme cluster of `scalars`, as Swift's `Character` cuts them (the rules of Rust's
-/// `unicode-segmentation`, which HF uses). ASCII needs no tables: only CR LF is a cluster of two there.
+/// The end of each extended grapheme cluster of `scalars`, as Rust's `unicode-segmentation` (which HF uses) cuts
+/// them. Below U+0300 no scalar extends, joins or prepends (the first Extend scalar is U+0300; Prepend, SpacingMark,
+/// Hangul and regional indicators lie higher), so two such scalars always have a break between them except CR LF;
+/// the stretches between those breaks go to Swift's `Character` segmentation, which implements the same rules.
 func graphemeBoundaries(_ scalars: [UInt32]) -> [Int] {
+    guard !scalars.isEmpty else { return [] }
     var boundaries: [Int] = []
     boundaries.reserveCapacity(scalars.count)
-    if scalars.allSatisfy({ $0 < 0x80 }) {
-        for i in scalars.indices where !(scalars[i] == 0x0D && i + 1 < scalars.count && scalars[i + 1] == 0x0A) {
-            boundaries.append(i + 1)
+    var regionStart = 0
+    for i in 1...scalars.count {
+        if i < scalars.count
+            && !(scalars[i - 1] < 0x300 && scalars[i] < 0x300 && !(scalars[i - 1] == 0x0D && scalars[i] == 0x0A))
+        {
+            continue
         }
-        return boundaries
-    }
-    var view = String.UnicodeScalarView()
-    for scalar in scalars { view.append(Unicode.Scalar(scalar) ?? "\u{FFFD}") }
-    var end = 0
-    for character in String(view) {
-        end += character.unicodeScalars.count
-        boundaries.append(end)
+        if i - regionStart == 1 || scalars[regionStart..<i].allSatisfy({ $0 < 0x300 }) {
+            boundaries.append(i)
+        } else {
+            var view = String.UnicodeScalarView()
+            for scalar in scalars[regionStart..<i] { view.append(Unicode.Scalar(scalar) ?? "\u{FFFD}") }
+            var end = regionStart
+            for character in String(view) {
+                end += character.unicodeScalars.count
+                boundaries.append(end)
+            }
+        }
+        regionStart = i
     }
     return boundaries
 }

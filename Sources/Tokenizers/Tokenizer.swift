@@ -32,17 +32,18 @@ package enum TruncationDirection: String, Sendable {
     case right, left
 }
 
-/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE and WordPiece) that reproduces the `tokenizers`
-/// library.
+/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE, WordPiece and SentencePiece Unigram) that
+/// reproduces the `tokenizers` library.
 ///
 /// Supported components: model `BPE` (byte fallback, `unk_token` with `fuse_unk`, `continuing_subword_prefix`,
-/// `end_of_word_suffix`, `ignore_merges`; no dropout) or `WordPiece` (`unk_token`, `continuing_subword_prefix`,
-/// `max_input_chars_per_word`); normalizers `BertNormalizer`, `Lowercase`, `NFD`, `StripAccents`, `Replace` (string
-/// pattern), `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`,
-/// `ByteLevel`, `Split` (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors
-/// `TemplateProcessing`, `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders
-/// `WordPiece`, `ByteLevel`, `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with
-/// `lstrip`, `rstrip`, `single_word` and `normalized`. Anything else (NFKC, regex patterns, Unigram, …) fails with
+/// `end_of_word_suffix`, `ignore_merges`; no dropout), `WordPiece` (`unk_token`, `continuing_subword_prefix`,
+/// `max_input_chars_per_word`) or `Unigram` (`unk_id`, `byte_fallback`); normalizers `BertNormalizer`, `Lowercase`,
+/// `NFD`, `StripAccents`, `Precompiled`, `Strip`, `Replace` (string pattern, or a regex of one repeated character),
+/// `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`, `ByteLevel`, `Split`
+/// (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors `TemplateProcessing`,
+/// `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders `WordPiece`, `ByteLevel`,
+/// `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with `lstrip`, `rstrip`,
+/// `single_word` and `normalized`. Anything else (NFKC, other regex patterns, WordLevel, …) fails with
 /// `TokenizerError.unsupportedComponent` or `.unsupportedModel`. The file's `padding` is ignored, as TEI ignores
 /// it: padding is the batcher's business.
 ///
@@ -341,8 +342,12 @@ package final class Tokenizer: Sendable {
                         }
                         continue
                     }
-                    let subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
-                    if let ranges = preTokenizer?.wordRanges(in: subPiece.scalars) {
+                    var subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
+                    var ranges = preTokenizer?.wordRanges(in: subPiece.scalars)
+                    if case .metaspace(let replacement, let scheme, let split)? = preTokenizer {
+                        ranges = subPiece.applyMetaspace(replacement: replacement, scheme: scheme, split: split)
+                    }
+                    if let ranges {
                         subPiece.scalars.withUnsafeBufferPointer { buffer in
                             for range in ranges {
                                 Tokenizer.appendWord(
