@@ -128,7 +128,8 @@ package final class Tokenizer: Sendable {
         }
         guard let model else { throw TokenizerError.invalidTokenizer("no \"model\"") }
         self.model = model
-        loadedFromCache = cached != nil && model.cacheableTables != nil
+        // A Unigram model reads its vocab list whatever a cache holds.
+        if case .unigram = model { loadedFromCache = false } else { loadedFromCache = cached != nil }
         cacheRebuildReason = rebuildReason
         let normalizer = normalizerJSON.isNull ? nil : try Normalizer(json: normalizerJSON)
         self.normalizer = normalizer
