@@ -2,6 +2,14 @@
 // score and a word becomes the sequence of pieces with the highest total, found by Viterbi over the scalar
 // boundaries, as HF `tokenizers`' `Unigram::encode_optimized` does (same order, same tie-breaks, f64 sums).
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Buffers reused across the words of one `encode` call.
 struct UnigramScratch {
     var bytes: [UInt8] = []
@@ -205,61 +213,127 @@ struct UnigramModel: Sendable {
     }
 }
 
-/// The vocab's pieces as a byte trie, so Viterbi finds every piece starting at a position in one probe per byte.
+/// The vocab's pieces as a byte trie, so Viterbi finds every piece starting at a position in one step per byte.
+/// Built from the sorted pieces level by level, so each node's children are consecutive node ids in byte order:
+/// 13 bytes a node, about half what a hash table of edges needs.
 struct PieceTrie: Sendable {
     /// Children of the root by byte (-1: none): every walk starts there.
     private let rootChildren: [Int32]
-    /// (node, byte) → child for the other nodes (the `merged` field of a `PairTable` slot holds the child).
-    private let edges: PairTable
+    /// The byte leading to each node from its parent.
+    private let nodeBytes: [UInt8]
+    /// Each node's children are the nodes `firstChild[n] ..< firstChild[n] + childCount[n]`, by ascending byte.
+    private let firstChild: [Int32]
+    private let childCount: [Int32]
     /// The id of the piece ending at each node, or -1.
     private let pieceIDs: [Int32]
 
     init(_ vocab: TokenTable) {
-        var rootChildren = [Int32](repeating: -1, count: 256)
-        var edges = PairTable(capacityFor: vocab.storage.count)
-        var pieceIDs: [Int32] = [-1]
-        for entry in 0..<vocab.count {
-            var node: Int32 = 0
-            for byte in vocab.entryBytes(entry) {
-                let existing =
-                    node == 0
-                    ? rootChildren[Int(byte)]
-                    : edges.withLookup { lookup in
-                        let found = lookup.find(node, Int32(byte))
-                        return found == UInt64.max ? -1 : Int32(truncatingIfNeeded: found)
-                    }
-                if existing >= 0 {
-                    node = existing
-                    continue
-                }
-                let child = Int32(pieceIDs.count)
-                pieceIDs.append(-1)
-                if node == 0 {
-                    rootChildren[Int(byte)] = child
-                } else {
-                    edges.insert(left: node, right: Int32(byte), rank: 0, merged: child)
-                }
-                node = child
+        let (rootChildren, nodeBytes, firstChild, childCount, pieceIDs) = vocab.storage.withUnsafeBufferPointer {
+            storage in
+            vocab.entryStarts.withUnsafeBufferPointer { starts in
+                PieceTrie.build(storage: storage, starts: starts, ids: vocab.entryIDs)
             }
-            if node != 0 { pieceIDs[Int(node)] = vocab.entryIDs[entry] }
         }
         self.rootChildren = rootChildren
-        self.edges = edges
+        self.nodeBytes = nodeBytes
+        self.firstChild = firstChild
+        self.childCount = childCount
         self.pieceIDs = pieceIDs
+    }
+
+    /// Breadth first over the sorted pieces: a node stands for the pieces in `sorted[low..<high]`, which share its
+    /// first `depth` bytes; the one that ends there (at most one: the table holds each piece once) is the node's
+    /// piece, the others are grouped by their next byte into its children. A queue, not recursion: a piece may be
+    /// as long as tokenizer.json makes it.
+    private static func build(storage: UnsafeBufferPointer<UInt8>, starts: UnsafeBufferPointer<Int32>, ids: [Int32])
+        -> ([Int32], [UInt8], [Int32], [Int32], [Int32])
+    {
+        func bytes(_ entry: Int32) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: storage[Int(starts[Int(entry)])..<Int(starts[Int(entry) + 1])])
+        }
+        // memcmp: the generic lexicographic comparison made the sort most of a 250,000-piece load.
+        let sorted = (0..<Int32(ids.count)).sorted { a, b in
+            let x = bytes(a)
+            let y = bytes(b)
+            let common = min(x.count, y.count)
+            if common > 0 {
+                let order = memcmp(x.baseAddress!, y.baseAddress!, common)
+                if order != 0 { return order < 0 }
+            }
+            return x.count < y.count
+        }
+        // The pieces copied out in sorted order: the walk below reads them level after level, in order.
+        var keyBytes: [UInt8] = []
+        keyBytes.reserveCapacity(storage.count)
+        var keyStarts: [Int32] = [0]
+        keyStarts.reserveCapacity(sorted.count + 1)
+        for entry in sorted {
+            keyBytes.append(contentsOf: bytes(entry))
+            keyStarts.append(Int32(keyBytes.count))
+        }
+        func keyLength(_ i: Int) -> Int { Int(keyStarts[i + 1] - keyStarts[i]) }
+        func keyByte(_ i: Int, _ depth: Int) -> UInt8 { keyBytes[Int(keyStarts[i]) + depth] }
+
+        var rootChildren = [Int32](repeating: -1, count: 256)
+        var nodeBytes: [UInt8] = [0]
+        var firstChild: [Int32] = [0]
+        var childCount: [Int32] = [0]
+        var pieceIDs: [Int32] = [-1]
+        var queue: [(node: Int32, low: Int, high: Int, depth: Int)] = [(0, 0, sorted.count, 0)]
+        var head = 0
+        while head < queue.count {
+            let (node, low, high, depth) = queue[head]
+            head += 1
+            var i = low
+            if i < high && keyLength(i) == depth {
+                pieceIDs[Int(node)] = ids[Int(sorted[i])]
+                i += 1
+            }
+            firstChild[Int(node)] = Int32(nodeBytes.count)
+            while i < high {
+                let byte = keyByte(i, depth)
+                var end = i + 1
+                while end < high && keyByte(end, depth) == byte { end += 1 }
+                let child = Int32(nodeBytes.count)
+                nodeBytes.append(byte)
+                firstChild.append(0)
+                childCount.append(0)
+                pieceIDs.append(-1)
+                if node == 0 { rootChildren[Int(byte)] = child }
+                childCount[Int(node)] += 1
+                queue.append((child, i, end, depth + 1))
+                i = end
+            }
+            // The processed part of the queue is dead weight once it is half of it.
+            if head > 4096 && head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+        }
+        return (rootChildren, nodeBytes, firstChild, childCount, pieceIDs)
     }
 
     /// A borrowed view for the Viterbi loop.
     struct Walker {
         let rootChildren: UnsafeBufferPointer<Int32>
-        let edges: PairLookup
+        let nodeBytes: UnsafeBufferPointer<UInt8>
+        let firstChild: UnsafeBufferPointer<Int32>
+        let childCount: UnsafeBufferPointer<Int32>
         let pieceIDs: UnsafeBufferPointer<Int32>
         let root: Int32 = 0
 
+        /// The child of `node` along `byte`, or -1: a binary search of its children (most have one or two).
         @inline(__always)
         func child(_ node: Int32, _ byte: UInt8) -> Int32 {
             if node == 0 { return rootChildren[Int(byte)] }
-            let found = edges.find(node, Int32(byte))
-            return found == UInt64.max ? -1 : Int32(truncatingIfNeeded: found)
+            var low = Int(firstChild[Int(node)])
+            var high = low + Int(childCount[Int(node)])
+            while low < high {
+                let middle = (low + high) >> 1
+                if nodeBytes[middle] < byte { low = middle + 1 } else { high = middle }
+            }
+            return low < Int(firstChild[Int(node)]) + Int(childCount[Int(node)]) && nodeBytes[low] == byte
+                ? Int32(low) : -1
         }
 
         @inline(__always)
@@ -268,9 +342,16 @@ struct PieceTrie: Sendable {
 
     func withWalker<R>(_ body: (Walker) -> R) -> R {
         rootChildren.withUnsafeBufferPointer { rootChildren in
-            pieceIDs.withUnsafeBufferPointer { pieceIDs in
-                edges.withLookup { edges in
-                    body(Walker(rootChildren: rootChildren, edges: edges, pieceIDs: pieceIDs))
+            nodeBytes.withUnsafeBufferPointer { nodeBytes in
+                firstChild.withUnsafeBufferPointer { firstChild in
+                    childCount.withUnsafeBufferPointer { childCount in
+                        pieceIDs.withUnsafeBufferPointer { pieceIDs in
+                            body(
+                                Walker(
+                                    rootChildren: rootChildren, nodeBytes: nodeBytes, firstChild: firstChild,
+                                    childCount: childCount, pieceIDs: pieceIDs))
+                        }
+                    }
                 }
             }
         }
