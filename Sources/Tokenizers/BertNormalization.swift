@@ -103,7 +103,7 @@ extension NormalizedPiece {
                 newEnds.append(originalEnds[i])
             }
         }
-        self = NormalizedPiece(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
+        reset(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
     }
 }
 

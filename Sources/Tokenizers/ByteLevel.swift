@@ -127,6 +127,6 @@ extension NormalizedPiece {
                 newEnds.append(originalEnds[i])
             }
         }
-        self = NormalizedPiece(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
+        reset(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
     }
 }

@@ -183,7 +183,7 @@ private func byteTokenValue(_ token: [UInt32]) -> UInt8? {
 }
 
 /// The scalars of `bytes` if they are valid UTF-8.
-private func validUTF8Scalars(_ bytes: [UInt8]) -> [UInt32]? {
+func validUTF8Scalars(_ bytes: [UInt8]) -> [UInt32]? {
     var decoder = UTF8()
     var iterator = bytes.makeIterator()
     var scalars: [UInt32] = []

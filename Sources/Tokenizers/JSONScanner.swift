@@ -223,12 +223,24 @@ struct JSONScanner {
         if next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E")
             || (next >= 0x30 && next <= 0x39)
         {
-            while position < bytes.count, "0123456789+-.eE".utf8.contains(bytes[position]) { position += 1 }
+            while position < bytes.count, isNumberByte(bytes[position]) { position += 1 }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
             guard let value = Double(text) else { throw error("invalid number") }
             return value
         }
         return Double(negative ? -integer : integer)
+    }
+
+    /// A byte that may continue a JSON number: digits, sign, point, exponent (a switch, not a lookup in a string:
+    /// Unigram vocabs hold a float score per piece).
+    @inline(__always)
+    private func isNumberByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
+            return true
+        default:
+            return false
+        }
     }
 
     mutating func readInt() throws -> Int {

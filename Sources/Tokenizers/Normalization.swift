@@ -6,15 +6,25 @@ struct NormalizedPiece {
     var scalars: [UInt32]
     var originalStarts: [Int32]
     var originalEnds: [Int32]
+    /// Where the piece starts in the original text: HF aligns a character inserted before all others there.
+    var originalBase: Int32 = 0
 
     /// The piece `text[range]` of the original text, not yet normalized.
     init(original: UnsafeBufferPointer<UInt32>, range: Range<Int>) {
         scalars = Array(original[range])
         originalStarts = (range.lowerBound..<range.upperBound).map { Int32($0) }
         originalEnds = (range.lowerBound..<range.upperBound).map { Int32($0 + 1) }
+        originalBase = Int32(range.lowerBound)
     }
 
     init(scalars: [UInt32], originalStarts: [Int32], originalEnds: [Int32]) {
+        self.scalars = scalars
+        self.originalStarts = originalStarts
+        self.originalEnds = originalEnds
+    }
+
+    /// Replaces the content, keeping `originalBase`.
+    mutating func reset(scalars: [UInt32], originalStarts: [Int32], originalEnds: [Int32]) {
         self.scalars = scalars
         self.originalStarts = originalStarts
         self.originalEnds = originalEnds
@@ -38,7 +48,11 @@ struct NormalizedPiece {
             for i in scalars.indices where scalars[i] == from { scalars[i] = to }
             return
         }
-        let matches = findMatches(of: pattern)
+        replace(findMatches(of: pattern), with: content)
+    }
+
+    /// Replaces each of `matches` (ascending, not overlapping) by `content`, with `replace(_:with:)`'s alignment.
+    mutating func replace(_ matches: [Range<Int>], with content: [UInt32]) {
         guard !matches.isEmpty else { return }
         var newScalars: [UInt32] = []
         var newStarts: [Int32] = []
@@ -59,7 +73,7 @@ struct NormalizedPiece {
         newScalars.append(contentsOf: scalars[last...])
         newStarts.append(contentsOf: originalStarts[last...])
         newEnds.append(contentsOf: originalEnds[last...])
-        self = NormalizedPiece(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
+        reset(scalars: newScalars, originalStarts: newStarts, originalEnds: newEnds)
     }
 
     /// Puts `prefix` in front; as in HF, the new scalars take the alignment of the first scalar.
@@ -92,6 +106,13 @@ struct NormalizedPiece {
 
     /// HF `NormalizedString::split`: cuts at the matches of `pattern` according to `behavior`; drops empty pieces.
     func split(on pattern: [UInt32], behavior: SplitBehavior, invert: Bool) -> [NormalizedPiece] {
+        let kept = splitRanges(on: pattern, behavior: behavior, invert: invert)
+        if kept.count == 1 && kept[0] == 0..<scalars.count { return [self] }
+        return kept.map { slice($0) }
+    }
+
+    /// The non-empty ranges `split(on:behavior:invert:)` cuts the piece into.
+    func splitRanges(on pattern: [UInt32], behavior: SplitBehavior, invert: Bool) -> [Range<Int>] {
         // (range, isMatch) covering the whole piece, as HF `Pattern::find_matches` returns them.
         var marked: [(range: Range<Int>, isMatch: Bool)] = []
         var last = 0
@@ -141,8 +162,105 @@ struct NormalizedPiece {
             }
             kept.reverse()
         }
-        if kept.count == 1 && kept[0] == 0..<scalars.count { return scalars.isEmpty ? [] : [self] }
-        return kept.filter { !$0.isEmpty }.map { slice($0) }
+        return kept.filter { !$0.isEmpty }
+    }
+
+    /// HF `Metaspace` on this piece in place: spaces become `replacement`, which is put in front as `scheme` says;
+    /// the word ranges are the pieces `split` (merged with the next) would make, so the caller tokenizes slices.
+    mutating func applyMetaspace(replacement: UInt32, scheme: PreTokenizer.PrependScheme, split: Bool) -> [Range<Int>] {
+        for i in scalars.indices where scalars[i] == 0x20 { scalars[i] = replacement }
+        if scalars.first != replacement {
+            switch scheme {
+            case .always: prepend([replacement])
+            case .first where originalStarts.first == 0: prepend([replacement])
+            default: break
+            }
+        }
+        guard split else { return scalars.isEmpty ? [] : [0..<scalars.count] }
+        return splitRanges(on: [replacement], behavior: .mergedWithNext, invert: false)
+    }
+}
+
+extension NormalizedPiece {
+    /// HF `Strip`: drops leading and/or trailing whitespace (Rust's `char::is_whitespace`); the rest keep their
+    /// alignments.
+    mutating func strip(left: Bool, right: Bool) {
+        var start = 0
+        var end = scalars.count
+        if left { while start < end && isWhitespaceScalar(scalars[start]) { start += 1 } }
+        if right { while end > start && isWhitespaceScalar(scalars[end - 1]) { end -= 1 } }
+        guard start > 0 || end < scalars.count else { return }
+        reset(
+            scalars: Array(scalars[start..<end]), originalStarts: Array(originalStarts[start..<end]),
+            originalEnds: Array(originalEnds[start..<end]))
+    }
+}
+
+/// A regex that is one scalar repeated: `x+`, `x{n}`, `x{n,}` or `x{n,m}` with n ≥ 1 (the scalar may be escaped),
+/// or a lone scalar. The one regex SentencePiece conversions put in a normalizer is ` {2,}`.
+struct RepeatedScalar: Sendable, Equatable {
+    let scalar: UInt32
+    let minimum: Int
+    /// nil: no upper bound.
+    let maximum: Int?
+
+    private static let metacharacters = Set("\\.^$|?*+()[]{}".unicodeScalars.map(\.value))
+
+    /// Parses `regex`; nil for any other regex.
+    init?(regex: String) {
+        var rest = Substring(regex).unicodeScalars[...]
+        guard var first = rest.popFirst()?.value else { return nil }
+        if first == 0x5C {
+            guard let escaped = rest.popFirst()?.value,
+                RepeatedScalar.metacharacters.contains(escaped) || escaped == 0x20
+            else { return nil }
+            first = escaped
+        } else if RepeatedScalar.metacharacters.contains(first) {
+            return nil
+        }
+        scalar = first
+        let quantifier = String(String.UnicodeScalarView(rest))
+        if quantifier.isEmpty {
+            (minimum, maximum) = (1, 1)
+        } else if quantifier == "+" {
+            (minimum, maximum) = (1, nil)
+        } else if quantifier.hasPrefix("{"), quantifier.hasSuffix("}") {
+            let bounds = quantifier.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
+            guard bounds.count <= 2, let low = Int(bounds[0]), low >= 1 else { return nil }
+            minimum = low
+            if bounds.count == 1 {
+                maximum = low
+            } else if bounds[1].isEmpty {
+                maximum = nil
+            } else {
+                guard let high = Int(bounds[1]), high >= low else { return nil }
+                maximum = high
+            }
+        } else {
+            return nil
+        }
+    }
+
+    /// Leftmost, greedy, non-overlapping matches, as a regex engine finds them.
+    func matches(in scalars: [UInt32]) -> [Range<Int>] {
+        var matches: [Range<Int>] = []
+        var i = 0
+        while i < scalars.count {
+            guard scalars[i] == scalar else {
+                i += 1
+                continue
+            }
+            var end = i
+            while end < scalars.count && scalars[end] == scalar { end += 1 }
+            var start = i
+            while end - start >= minimum {
+                let length = min(end - start, maximum ?? Int.max)
+                matches.append(start..<(start + length))
+                start += length
+            }
+            i = end
+        }
+        return matches
     }
 }
 
@@ -158,6 +276,10 @@ enum SplitBehavior: String, Sendable {
 /// The supported `normalizer` components.
 indirect enum Normalizer: Sendable {
     case replace(pattern: [UInt32], content: [UInt32])
+    /// Replace with a regex of one scalar repeated (` {2,}`, as SentencePiece conversions write it).
+    case replaceRepeated(RepeatedScalar, content: [UInt32])
+    case precompiled(PrecompiledCharsmap)
+    case strip(left: Bool, right: Bool)
     case prepend([UInt32])
     case bert(BertNormalizerOptions)
     case lowercase
@@ -169,9 +291,28 @@ indirect enum Normalizer: Sendable {
         let type = json["type"]?.stringValue ?? "(no type)"
         switch type {
         case "Replace":
-            self = .replace(
-                pattern: try stringPattern(json, kind: "normalizer"),
-                content: scalarsOf(json["content"]?.stringValue ?? ""))
+            let content = scalarsOf(json["content"]?.stringValue ?? "")
+            if let regex = json["pattern"]?["Regex"]?.stringValue {
+                guard let pattern = RepeatedScalar(regex: regex) else {
+                    throw TokenizerError.unsupportedComponent(
+                        kind: "normalizer", type: "Replace with the Regex \(regex)")
+                }
+                self =
+                    pattern.minimum == 1 && pattern.maximum == 1
+                    ? .replace(pattern: [pattern.scalar], content: content)
+                    : .replaceRepeated(pattern, content: content)
+            } else {
+                self = .replace(pattern: try stringPattern(json, kind: "normalizer"), content: content)
+            }
+        case "Precompiled":
+            guard let charsmap = json["precompiled_charsmap"]?.stringValue else {
+                throw TokenizerError.invalidTokenizer("Precompiled normalizer has no precompiled_charsmap string")
+            }
+            self = .precompiled(try PrecompiledCharsmap(base64: charsmap))
+        case "Strip":
+            self = .strip(
+                left: try optionalFlag(json, "strip_left", default: true, of: type),
+                right: try optionalFlag(json, "strip_right", default: true, of: type))
         case "Prepend":
             self = .prepend(scalarsOf(json["prepend"]?.stringValue ?? ""))
         case "BertNormalizer":
@@ -201,6 +342,10 @@ indirect enum Normalizer: Sendable {
     func apply(to piece: inout NormalizedPiece) {
         switch self {
         case .replace(let pattern, let content): piece.replace(pattern, with: content)
+        case .replaceRepeated(let pattern, let content):
+            piece.replace(pattern.matches(in: piece.scalars), with: content)
+        case .precompiled(let charsmap): piece.applyPrecompiled(charsmap)
+        case .strip(let left, let right): piece.strip(left: left, right: right)
         case .prepend(let prefix): piece.prepend(prefix)
         case .bert(let options): piece.bertNormalize(options)
         case .lowercase: piece.lowercase()
@@ -278,15 +423,9 @@ indirect enum PreTokenizer: Sendable {
         case .metaspace(let replacement, let scheme, let split):
             return pieces.flatMap { original -> [NormalizedPiece] in
                 var piece = original
-                piece.replace([0x20], with: [replacement])
-                let startsWithReplacement = piece.scalars.first == replacement
-                switch scheme {
-                case .always where !startsWithReplacement: piece.prepend([replacement])
-                case .first where !startsWithReplacement && piece.originalStarts.first == 0:
-                    piece.prepend([replacement])
-                default: break
-                }
-                return split ? piece.split(on: [replacement], behavior: .mergedWithNext, invert: false) : [piece]
+                let ranges = piece.applyMetaspace(replacement: replacement, scheme: scheme, split: split)
+                if ranges.count == 1 && ranges[0] == 0..<piece.scalars.count { return [piece] }
+                return ranges.map { piece.slice($0) }
             }
         case .bert, .whitespace, .whitespaceSplit:
             return pieces.flatMap { piece in (wordRanges(in: piece.scalars) ?? []).map { piece.slice($0) } }

@@ -32,17 +32,18 @@ package enum TruncationDirection: String, Sendable {
     case right, left
 }
 
-/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE and WordPiece) that reproduces the `tokenizers`
-/// library.
+/// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level BPE, WordPiece and SentencePiece Unigram) that
+/// reproduces the `tokenizers` library.
 ///
 /// Supported components: model `BPE` (byte fallback, `unk_token` with `fuse_unk`, `continuing_subword_prefix`,
-/// `end_of_word_suffix`, `ignore_merges`; no dropout) or `WordPiece` (`unk_token`, `continuing_subword_prefix`,
-/// `max_input_chars_per_word`); normalizers `BertNormalizer`, `Lowercase`, `NFD`, `StripAccents`, `Replace` (string
-/// pattern), `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`,
-/// `ByteLevel`, `Split` (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors
-/// `TemplateProcessing`, `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders
-/// `WordPiece`, `ByteLevel`, `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with
-/// `lstrip`, `rstrip`, `single_word` and `normalized`. Anything else (NFKC, regex patterns, Unigram, …) fails with
+/// `end_of_word_suffix`, `ignore_merges`; no dropout), `WordPiece` (`unk_token`, `continuing_subword_prefix`,
+/// `max_input_chars_per_word`) or `Unigram` (`unk_id`, `byte_fallback`); normalizers `BertNormalizer`, `Lowercase`,
+/// `NFD`, `StripAccents`, `Precompiled`, `Strip`, `Replace` (string pattern, or a regex of one repeated character),
+/// `Prepend`, `Sequence`; pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`, `ByteLevel`, `Split`
+/// (string pattern, every behaviour, `invert`), `Metaspace`, `Sequence`; post-processors `TemplateProcessing`,
+/// `BertProcessing`, `RobertaProcessing` and `ByteLevel`, for one text or a pair; decoders `WordPiece`, `ByteLevel`,
+/// `Replace`, `ByteFallback`, `Fuse`, `Strip`, `Metaspace`, `Sequence`; added tokens with `lstrip`, `rstrip`,
+/// `single_word` and `normalized`. Anything else (NFKC, other regex patterns, WordLevel, …) fails with
 /// `TokenizerError.unsupportedComponent` or `.unsupportedModel`. The file's `padding` is ignored, as TEI ignores
 /// it: padding is the batcher's business.
 ///
@@ -127,7 +128,8 @@ package final class Tokenizer: Sendable {
         }
         guard let model else { throw TokenizerError.invalidTokenizer("no \"model\"") }
         self.model = model
-        loadedFromCache = cached != nil
+        // A Unigram model reads its vocab list whatever a cache holds.
+        if case .unigram = model { loadedFromCache = false } else { loadedFromCache = cached != nil }
         cacheRebuildReason = rebuildReason
         let normalizer = normalizerJSON.isNull ? nil : try Normalizer(json: normalizerJSON)
         self.normalizer = normalizer
@@ -166,7 +168,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// Number of tokens in the model's vocab; ids at or above it are added tokens outside the embedding table.
-    package var vocabularySize: Int { model.vocab.count }
+    package var vocabularySize: Int { model.size }
 
     /// The first id in `ids` that has no row in a `vocabularySize`-row embedding table, if any.
     package func firstIDOutsideVocabulary(_ ids: [Int32]) -> Int32? {
@@ -304,6 +306,7 @@ package final class Tokenizer: Sendable {
         switch model {
         case .bpe(let bpe): return encodeContent(text, with: bpe)
         case .wordPiece(let wordPiece): return encodeContent(text, with: wordPiece)
+        case .unigram(let unigram): return encodeContent(text, with: unigram)
         }
     }
 
@@ -340,8 +343,12 @@ package final class Tokenizer: Sendable {
                         }
                         continue
                     }
-                    let subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
-                    if let ranges = preTokenizer?.wordRanges(in: subPiece.scalars) {
+                    var subPiece = sub.range == 0..<piece.scalars.count ? piece : piece.slice(sub.range)
+                    var ranges = preTokenizer?.wordRanges(in: subPiece.scalars)
+                    if case .metaspace(let replacement, let scheme, let split)? = preTokenizer {
+                        ranges = subPiece.applyMetaspace(replacement: replacement, scheme: scheme, split: split)
+                    }
+                    if let ranges {
                         subPiece.scalars.withUnsafeBufferPointer { buffer in
                             for range in ranges {
                                 Tokenizer.appendWord(
@@ -376,11 +383,20 @@ package final class Tokenizer: Sendable {
         pieceTokens.removeAll()
         model.tokenize(UnsafeBufferPointer(rebasing: buffer[range]), into: &pieceTokens, scratch: &scratch)
         let base = range.lowerBound
+        let textTokenID = model.textTokenID
         for k in 0..<pieceTokens.ids.count {
             let id = pieceTokens.ids[k]
-            let start = Int(word.originalStarts[base + Int(pieceTokens.starts[k])])
-            let end = Int(word.originalEnds[base + Int(pieceTokens.ends[k]) - 1])
-            output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+            let first = base + Int(pieceTokens.starts[k])
+            let last = base + Int(pieceTokens.ends[k]) - 1
+            let start = Int(word.originalStarts[first])
+            let end = Int(word.originalEnds[last])
+            if id == textTokenID {
+                var text = String.UnicodeScalarView()
+                for i in first...last { text.append(Unicode.Scalar(buffer[i]) ?? "\u{FFFD}") }
+                output.append(id, token: String(text), offsets: start..<end)
+            } else {
+                output.append(id, token: tokenStrings[Int(id)] ?? "", offsets: start..<end)
+            }
         }
     }
 }
@@ -389,16 +405,25 @@ package final class Tokenizer: Sendable {
 protocol WordModel {
     associatedtype Scratch
     var tokenStrings: [String?] { get }
+    /// The id whose token string is the text it covers rather than its vocab entry (Unigram's unknown), or -1.
+    var textTokenID: Int32 { get }
     func makeScratch() -> Scratch
     func tokenize(_ scalars: UnsafeBufferPointer<UInt32>, into output: inout PieceTokens, scratch: inout Scratch)
 }
 
 extension BPEModel: WordModel {
+    var textTokenID: Int32 { -1 }
     func makeScratch() -> BPEScratch { BPEScratch() }
 }
 
 extension WordPieceModel: WordModel {
+    var textTokenID: Int32 { -1 }
     func makeScratch() -> WordPieceScratch { WordPieceScratch() }
+}
+
+extension UnigramModel: WordModel {
+    var textTokenID: Int32 { unknownID }
+    func makeScratch() -> UnigramScratch { UnigramScratch() }
 }
 
 /// HF `truncate_encodings` with `LongestFirst` for a pair of `first` and `second` tokens: how many of each to keep

@@ -1,18 +1,28 @@
-// The `model` of tokenizer.json, chosen by its `type`: BPE (EmbeddingGemma) or WordPiece (BERT). Both stream their
-// vocab into a `TokenTable`; only BPE has merges and a binary cache (a WordPiece vocab of 30,522 tokens parses in a
-// few milliseconds).
+// The `model` of tokenizer.json, chosen by its `type`: BPE (EmbeddingGemma), WordPiece (BERT) or Unigram (XLM-R). All
+// stream their vocab into a `TokenTable`; only BPE has merges and a binary cache (a WordPiece vocab of 30,522 tokens
+// parses in a few milliseconds; a Unigram one is parsed too, its scores and trie are not cached).
 
 /// The supported tokenizer models.
 enum TokenizerModel: Sendable {
     case bpe(BPEModel)
     case wordPiece(WordPieceModel)
+    case unigram(UnigramModel)
 
-    static let supportedTypes = ["BPE", "WordPiece"]
+    static let supportedTypes = ["BPE", "WordPiece", "Unigram"]
 
     var vocab: TokenTable {
         switch self {
         case .bpe(let model): return model.vocab
         case .wordPiece(let model): return model.vocab
+        case .unigram(let model): return model.vocab
+        }
+    }
+
+    /// Number of ids the model gives tokens (a Unigram vocab may list a piece twice, under two ids).
+    var size: Int {
+        switch self {
+        case .unigram(let model): return model.scores.count
+        default: return vocab.count
         }
     }
 
@@ -20,6 +30,7 @@ enum TokenizerModel: Sendable {
         switch self {
         case .bpe(let model): return model.tokenStrings
         case .wordPiece(let model): return model.tokenStrings
+        case .unigram(let model): return model.tokenStrings
         }
     }
 
@@ -30,7 +41,7 @@ enum TokenizerModel: Sendable {
     }
 
     /// Reads the `model` object. The vocab and merges are streamed into their tables, or skipped when `cached` holds
-    /// the tables already built from this same file.
+    /// the tables already built from this same file (BPE's; a Unigram vocab, a list, is always read).
     static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
         -> TokenizerModel
     {
@@ -41,9 +52,18 @@ enum TokenizerModel: Sendable {
         var deferredMerges: Int?
         var merges = cached?.merges ?? PairTable(capacityFor: 0)
         var settings: [String: JSONValue] = [:]
+        var unigramVocab: (table: TokenTable, strings: [String?], scores: [Double])?
+        var deferredUnigramVocab: Int?
 
         try scanner.readObject { scanner, key in
             switch key {
+            case "vocab" where try scanner.peek() == UInt8(ascii: "["):
+                if type == "Unigram" {
+                    unigramVocab = try UnigramModel.readVocab(&scanner)
+                } else {
+                    deferredUnigramVocab = scanner.position
+                    try scanner.skipValue()
+                }
             case "vocab" where cached != nil, "merges" where cached != nil:
                 try scanner.skipValue()
                 vocabSeen = true
@@ -86,6 +106,17 @@ enum TokenizerModel: Sendable {
         case "WordPiece":
             guard vocabSeen else { throw TokenizerError.invalidTokenizer("WordPiece model has no vocab object") }
             return .wordPiece(try WordPieceModel(vocab: vocab, settings: settings))
+        case "Unigram":
+            if unigramVocab == nil, let deferredUnigramVocab {
+                var rewound = scanner
+                rewound.position = deferredUnigramVocab
+                unigramVocab = try UnigramModel.readVocab(&rewound)
+            }
+            guard let unigramVocab else { throw TokenizerError.invalidTokenizer("Unigram model has no vocab list") }
+            return .unigram(
+                try UnigramModel(
+                    vocab: unigramVocab.table, tokenStrings: unigramVocab.strings, scores: unigramVocab.scores,
+                    settings: settings))
         default:
             throw TokenizerError.unsupportedModel(type: type, supported: supportedTypes)
         }

@@ -229,3 +229,36 @@ struct BertConfigurationTests {
         }
     }
 }
+
+/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa (scripts/make-tiny-xlmr.py).
+private struct TinyXLMRExpectations: Decodable {
+    struct Case: Decodable {
+        let ids: [Int32]
+        let embedding: [Float]
+    }
+
+    let cases: [Case]
+}
+
+@Suite("XLM-RoBERTa on a tiny random model")
+struct XLMRobertaModelTests {
+    @Test("tiny XLM-R (mean pooling, Normalize) agrees with sentence-transformers, batched and alone")
+    func embeddings() throws {
+        let expected = try JSONDecoder().decode(
+            TinyXLMRExpectations.self,
+            from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tiny-xlmr-expected.json"))))
+        let embedder = try SentenceEmbedder(directory: Fixtures.path("tiny-xlmr"), pool: testPool)
+        #expect(embedder.info.modelType == "xlm-roberta")
+        #expect(embedder.info.pooling == .mean)
+        #expect(embedder.info.maxSequenceLength == 64)
+        let batched = try embedder.embed(expected.cases.map(\.ids))
+        for (index, item) in expected.cases.enumerated() {
+            let alone = try embedder.embed([item.ids])[0]
+            for vector in [batched[index], alone] {
+                let normalized = finalizeEmbedding(vector, dimensions: nil, normalize: true)
+                #expect(cosine(normalized, item.embedding) >= 0.99999, "case \(index)")
+                #expect(maxAbsDifference(normalized, item.embedding) < 1e-4, "case \(index)")
+            }
+        }
+    }
+}

@@ -143,8 +143,9 @@ struct TokenizerErrorTests {
         #expect(throws: TokenizerError.unsupportedComponent(kind: "post_processor", type: "Sequence")) {
             try load(replacing: "post_processor", with: #"{"type": "Sequence", "processors": []}"#)
         }
-        #expect(throws: TokenizerError.unsupportedModel(type: "Unigram", supported: ["BPE", "WordPiece"])) {
-            try load(replacing: "model", with: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]]}"#)
+        #expect(throws: TokenizerError.unsupportedModel(type: "WordLevel", supported: ["BPE", "WordPiece", "Unigram"]))
+        {
+            try load(replacing: "model", with: #"{"type": "WordLevel", "unk_token": "<unk>", "vocab": {"<unk>": 0}}"#)
         }
         #expect(throws: TokenizerError.unsupportedComponent(kind: "pre_tokenizer", type: "Split with a Regex pattern"))
         {

@@ -382,8 +382,8 @@ struct UntrustedWordPieceTests {
 
     @Test("an unknown model type names itself and the supported ones")
     func unknownModel() throws {
-        try expectRefused(#"{"model":{"type":"Unigram","vocab":[]}}"#, #""Unigram""#)
-        try expectRefused(#"{"model":{"type":"Unigram","vocab":[]}}"#, "supported: BPE, WordPiece")
+        try expectRefused(#"{"model":{"type":"WordLevel","vocab":{}}}"#, #""WordLevel""#)
+        try expectRefused(#"{"model":{"type":"WordLevel","vocab":{}}}"#, "supported: BPE, WordPiece, Unigram")
         try expectRefused(#"{"model":{"vocab":{}}}"#, #"no "type""#)
     }
 }
