@@ -3,8 +3,7 @@
 // its table once, in the shared Kernels/SIMD/KernelTableEntries.swift; Kernels picks one table per public call and
 // calls through it directly, so a kernel costs one indirect call per block or row range, never one per element.
 //
-// A new kernel: its body in Kernels/SIMD, a field here (and in `init`), its entry in KernelTableEntries.swift, and
-// the public wrapper in Kernels that calls `KernelVariant.current.table.<field>`. Every variant then has it.
+// Adding a kernel (its body, a field here, its entry in KernelTableEntries.swift, the wrapper): docs/kernels.md.
 
 /// One variant's entry points.
 package struct KernelTable: Sendable {
