@@ -112,8 +112,7 @@ package struct BFloat16DotKernels: Sendable {
     package typealias RoundRowsToPairs =
         @Sendable (
             _ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Int, _ inFeatures: Int,
-            _ pairs: UnsafeMutablePointer<UInt32>,
-            _ pairStride: Int
+            _ pairs: UnsafeMutablePointer<UInt32>, _ pairStride: Int
         ) -> Void
     package typealias RMSNormRows =
         @Sendable (
