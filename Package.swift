@@ -53,16 +53,25 @@ let package = Package(
     ],
     targets: [
         // SIMD math on raw buffers: packed GEMM, norms, RoPE, softmax, GELU. Knows no model.
-        .target(name: "Kernels", dependencies: ["KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "KernelsAMX", "CPrefetch"],
+        .target(name: "Kernels",
+                dependencies: ["KernelsInterface", "KernelsAVX2", "KernelsAVX512", "KernelsAVX512BF16", "KernelsAMX",
+                               "CPrefetch"],
                 swiftSettings: [.unsafeFlags(kernelFlags)]),
+        // The table of entry points that each compiled copy of the kernels exports (`kernelTable`) and Kernels calls,
+        // with the argument structs of the long signatures.
+        .target(name: "KernelsInterface"),
         // Kernels/SIMD (symlinked) compiled for AVX2+FMA, for AVX-512, and for AVX-512 with BF16, which adds the bf16
         // dot-product GEMM (its DotKernels.swift).
-        .target(name: "KernelsAVX2", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(kernelFlags + avx2Flags)]),
-        .target(name: "KernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(kernelFlags + avx512Flags)]),
-        .target(name: "KernelsAVX512BF16", dependencies: ["CPrefetch", "CBF16Dot"],
+        .target(name: "KernelsAVX2", dependencies: ["KernelsInterface", "CPrefetch"],
+                swiftSettings: [.unsafeFlags(kernelFlags + avx2Flags)]),
+        .target(name: "KernelsAVX512", dependencies: ["KernelsInterface", "CPrefetch"],
+                swiftSettings: [.unsafeFlags(kernelFlags + avx512Flags)]),
+        .target(name: "KernelsAVX512BF16", dependencies: ["KernelsInterface", "CPrefetch", "CBF16Dot"],
                 swiftSettings: [.unsafeFlags(kernelFlags + avx512BF16Flags)]),
-        // The bf16 GEMM on AMX tiles (Sapphire Rapids and later): 16×16×32 multiply-adds per instruction.
-        .target(name: "KernelsAMX", dependencies: ["CAMX", "CPrefetch"], swiftSettings: [.unsafeFlags(kernelFlags + amxFlags)]),
+        // The bf16 GEMM on AMX tiles (Sapphire Rapids and later): 16×16×32 multiply-adds per instruction. Its table is
+        // KernelsAVX512BF16's with that GEMM in place of the vdpbf16ps one.
+        .target(name: "KernelsAMX", dependencies: ["KernelsInterface", "KernelsAVX512BF16", "CAMX", "CPrefetch"],
+                swiftSettings: [.unsafeFlags(kernelFlags + amxFlags)]),
         // A cache prefetch hint for the GEMM's weight stream (a C header: Swift has no prefetch intrinsic).
         .systemLibrary(name: "CPrefetch"),
         // AVX512-BF16's dot product vdpbf16ps (a C header: Swift has no intrinsic for it).

@@ -1,3 +1,5 @@
+import KernelsInterface
+
 /// Which keys a query sees in `attention`.
 package enum AttentionWindow: Sendable, Equatable {
     /// Every key of the query's own sequence (Gemma3 full-attention layers).
@@ -100,9 +102,11 @@ package func attention(
         let group = task.head / (queryHeads / kvHeads)
         if AttentionLayout.isDirect(length: length) {
             kernels.attentionDirect(
-                q + firstRow * ldq + task.head * headDim, ldq, k + firstRow * ldk + group * headDim,
-                ldk, v + firstRow * ldv + group * headDim, ldv, length, radius, headDim,
-                scratch + slot * scratchPerSlot, out + firstRow * ldo + task.head * headDim, ldo, scale)
+                AttentionDirectArguments(
+                    queries: q + firstRow * ldq + task.head * headDim, ldq: ldq,
+                    keys: k + firstRow * ldk + group * headDim, ldk: ldk, values: v + firstRow * ldv + group * headDim,
+                    ldv: ldv, length: length, radius: radius, headDim: headDim, scores: scratch + slot * scratchPerSlot,
+                    output: out + firstRow * ldo + task.head * headDim, ldo: ldo, scale: scale))
             return
         }
         let blockRows = min(AttentionLayout.queryBlock, length - task.firstQuery)
@@ -112,12 +116,15 @@ package func attention(
         let scores = scratch + slot * scratchPerSlot // [blockRows × span]
         let rowSums = scores + AttentionLayout.queryBlock * layout.maxKeySpan // [blockRows]
         kernels.attentionBlock(
-            q + (firstRow + task.firstQuery) * ldq + task.head * headDim, ldq, blockRows,
-            task.firstQuery, length, radius,
-            packed + layout.keyOffset(sequence: task.sequence, group: group),
-            packed + layout.valueOffset(sequence: task.sequence, group: group),
-            layout.paddedKeys(task.sequence), headDim, keyStart, keyEnd, scores, rowSums,
-            out + (firstRow + task.firstQuery) * ldo + task.head * headDim, ldo, scale)
+            AttentionBlockArguments(
+                queries: q + (firstRow + task.firstQuery) * ldq + task.head * headDim, ldq: ldq, rows: blockRows,
+                firstQuery: task.firstQuery, length: length, radius: radius,
+                keyPanels: packed + layout.keyOffset(sequence: task.sequence, group: group),
+                valuePanels: packed + layout.valueOffset(sequence: task.sequence, group: group),
+                paddedKeys: layout.paddedKeys(task.sequence), headDim: headDim, keyStart: keyStart, keyEnd: keyEnd,
+                scores: scores, rowSums: rowSums,
+                output: out + (firstRow + task.firstQuery) * ldo + task.head * headDim,
+                ldo: ldo, scale: scale))
     }
     // A short batch's attention is a few µs of work: one task on the calling thread beats a hand-off and a wait.
     if layout.tokenCount * layout.maxKeySpan * headDim * queryHeads <= 1 << 20 {

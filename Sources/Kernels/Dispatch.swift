@@ -1,8 +1,11 @@
+import KernelsInterface
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
 #if arch(x86_64)
     import KernelsAVX2
     import KernelsAVX512
@@ -106,330 +109,28 @@ package enum KernelVariant: String, CaseIterable, Sendable {
     /// The variant kernels called now use.
     static var current: KernelVariant { override ?? active }
 
-    /// The function table of this variant.
+    /// The function table of this variant: the `kernelTable` its module exports.
     var table: KernelTable {
         switch self {
         #if arch(x86_64) && os(Linux)
-            case .avx512amx: return .avx512amx
+            case .avx512amx: return KernelsAMX.kernelTable
         #elseif arch(x86_64)
-            case .avx512amx: return .avx512bf16
+            case .avx512amx: return KernelsAVX512BF16.kernelTable
         #endif
         #if arch(x86_64)
-            case .avx512bf16: return .avx512bf16
-            case .avx512: return .avx512
-            case .avx2: return .avx2
+            case .avx512bf16: return KernelsAVX512BF16.kernelTable
+            case .avx512: return KernelsAVX512.kernelTable
+            case .avx2: return KernelsAVX2.kernelTable
         #else
-            case .avx512amx, .avx512bf16, .avx512, .avx2: return .portable
+            case .avx512amx, .avx512bf16, .avx512, .avx2: return Kernels.kernelTable
         #endif
-        case .portable: return .portable
+        case .portable: return Kernels.kernelTable
         }
     }
 }
 
 /// The kernel variant this process runs (`avx512bf16`, `avx512`, `avx2` or `portable`), for /info and the start-up log.
 package var activeVariant: String { KernelVariant.active.rawValue }
-
-/// One variant's entry points. Chosen once per public call, then called directly: no protocol, no per-element dispatch.
-struct KernelTable: Sendable {
-    /// (x, ldx, rows, panels, bfloat16, inFeatures, kBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate,
-    ///  widened)
-    let matmulBlock:
-        @Sendable (
-            UnsafePointer<Float>, Int, Int, UnsafeRawPointer, Bool, Int, Int, Int, Int, Int,
-            UnsafeMutablePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>?
-        ) -> Void
-    /// (queries, ldq, rows, firstQuery, length, radius, keyPanels, valuePanels, paddedKeys, headDim, keyStart, keyEnd,
-    ///  scores, rowSums, output, ldo, scale)
-    let attentionBlock:
-        @Sendable (
-            UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>,
-            Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-            UnsafeMutablePointer<Float>, Int, Float
-        ) -> Void
-    /// (queries, ldq, keys, ldk, values, ldv, length, radius, headDim, scores, output, ldo, scale)
-    let attentionDirect:
-        @Sendable (
-            UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Int, Int,
-            Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Float
-        ) -> Void
-    /// (x, y, rows, width, rowStride, weightPlusOne, epsilon)
-    let rmsNormRows:
-        @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float) ->
-            Void
-    /// (y, yRowStride, residual, residualRowStride, rows, width, weightPlusOne, epsilon)
-    let rmsNormAddRows:
-        @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Float)
-            -> Void
-    /// (x, count)
-    let softmaxRow: @Sendable (UnsafeMutablePointer<Float>, Int) -> Void
-    /// (products, productStride, rows, columns, out, outStride): gelu(gate)·up over a block of gate/up panel pairs.
-    let geluTanhMultiplyPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
-    /// (row, heads, headDim, cosines, sines)
-    let ropeRow: @Sendable (UnsafeMutablePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
-    /// (a, b, count)
-    let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
-    /// (x, ldx, y, ldy, bias, rows, width, weight, shift, epsilon): x = LayerNorm(x + (y + bias)).
-    let layerNormRows:
-        @Sendable (
-            UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int, Int,
-            UnsafePointer<Float>, UnsafePointer<Float>, Float
-        ) -> Void
-    /// (x, ldx, rows, columns, bias)
-    let addBiasRows: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>) -> Void
-    /// (x, ldx, rows, columns, bias): x = gelu_erf(x + bias).
-    let geluErfRows: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?) -> Void
-    /// Rows of a GEMM block's first row tile (`firstTileRows`), for `MatmulPlan`.
-    let firstTileRows: Int
-    /// The bf16 dot-product GEMM, where the variant has one: bf16 weights are then packed in K pairs
-    /// (`PackedMatrix.pairsAlongK`) and x is rounded to bf16 pairs for them; without it they are widened to fp32.
-    var bfloat16Dot: BFloat16DotKernels?
-
-    static let portable = KernelTable(
-        matmulBlock: {
-            Kernels.matmulBlock(
-                x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                widened: $13)
-        },
-        attentionBlock: {
-            Kernels.attentionBlock(
-                queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
-        },
-        attentionDirect: {
-            Kernels.attentionDirect(
-                queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                ldo: $11, scale: $12)
-        },
-        rmsNormRows: {
-            Kernels.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
-        },
-        rmsNormAddRows: {
-            Kernels.rmsNormAddRows(
-                $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                weightPlusOne: $6, epsilon: $7)
-        },
-        softmaxRow: { Kernels.softmaxRow($0, count: $1) },
-        geluTanhMultiplyPairs: {
-            Kernels.geluTanhMultiplyPairRows(
-                $0, productStride: $1, rows: $2, columns: $3,
-                into: $4, outStride: $5)
-        },
-        ropeRow: { Kernels.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-        dot: { Kernels.dotRow($0, $1, count: $2) },
-        layerNormRows: {
-            Kernels.layerNormRows(
-                $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
-                shift: $8, epsilon: $9)
-        },
-        addBiasRows: { Kernels.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-        geluErfRows: { Kernels.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-        firstTileRows: Kernels.firstTileRows,
-        bfloat16Dot: nil)
-
-    #if arch(x86_64)
-        static let avx2 = KernelTable(
-            matmulBlock: {
-                KernelsAVX2.matmulBlock(
-                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                    firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                    widened: $13)
-            },
-            attentionBlock: {
-                KernelsAVX2.attentionBlock(
-                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                    keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                    keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
-            },
-            attentionDirect: {
-                KernelsAVX2.attentionDirect(
-                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                    length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                    ldo: $11, scale: $12)
-            },
-            rmsNormRows: {
-                KernelsAVX2.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
-            },
-            rmsNormAddRows: {
-                KernelsAVX2.rmsNormAddRows(
-                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                    weightPlusOne: $6, epsilon: $7)
-            },
-            softmaxRow: { KernelsAVX2.softmaxRow($0, count: $1) },
-            geluTanhMultiplyPairs: {
-                KernelsAVX2.geluTanhMultiplyPairRows(
-                    $0, productStride: $1, rows: $2, columns: $3,
-                    into: $4, outStride: $5)
-            },
-            ropeRow: { KernelsAVX2.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-            dot: { KernelsAVX2.dotRow($0, $1, count: $2) },
-            layerNormRows: {
-                KernelsAVX2.layerNormRows(
-                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
-                    shift: $8, epsilon: $9)
-            },
-            addBiasRows: { KernelsAVX2.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            geluErfRows: { KernelsAVX2.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            firstTileRows: KernelsAVX2.firstTileRows,
-            bfloat16Dot: nil)
-
-        static let avx512 = KernelTable(
-            matmulBlock: {
-                KernelsAVX512.matmulBlock(
-                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5, kBlock: $6,
-                    firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10, ldy: $11, accumulate: $12,
-                    widened: $13)
-            },
-            attentionBlock: {
-                KernelsAVX512.attentionBlock(
-                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4, radius: $5,
-                    keyPanels: $6, valuePanels: $7, paddedKeys: $8, headDim: $9, keyStart: $10,
-                    keyEnd: $11, scores: $12, rowSums: $13, output: $14, ldo: $15, scale: $16)
-            },
-            attentionDirect: {
-                KernelsAVX512.attentionDirect(
-                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4, ldv: $5,
-                    length: $6, radius: $7, headDim: $8, scores: $9, output: $10,
-                    ldo: $11, scale: $12)
-            },
-            rmsNormRows: {
-                KernelsAVX512.rmsNormRows($0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5, epsilon: $6)
-            },
-            rmsNormAddRows: {
-                KernelsAVX512.rmsNormAddRows(
-                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4, width: $5,
-                    weightPlusOne: $6, epsilon: $7)
-            },
-            softmaxRow: { KernelsAVX512.softmaxRow($0, count: $1) },
-            geluTanhMultiplyPairs: {
-                KernelsAVX512.geluTanhMultiplyPairRows(
-                    $0, productStride: $1, rows: $2, columns: $3,
-                    into: $4, outStride: $5)
-            },
-            ropeRow: { KernelsAVX512.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-            dot: { KernelsAVX512.dotRow($0, $1, count: $2) },
-            layerNormRows: {
-                KernelsAVX512.layerNormRows(
-                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
-                    shift: $8, epsilon: $9)
-            },
-            addBiasRows: { KernelsAVX512.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            geluErfRows: { KernelsAVX512.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            firstTileRows: KernelsAVX512.firstTileRows,
-            bfloat16Dot: nil)
-
-        static let avx512bf16 = KernelTable(
-            matmulBlock: {
-                KernelsAVX512BF16.matmulBlock(
-                    x: $0, ldx: $1, rows: $2, panels: $3, bfloat16: $4, inFeatures: $5,
-                    kBlock: $6, firstPanel: $7, lastPanel: $8, outFeatures: $9, y: $10,
-                    ldy: $11, accumulate: $12, widened: $13)
-            },
-            attentionBlock: {
-                KernelsAVX512BF16.attentionBlock(
-                    queries: $0, ldq: $1, rows: $2, firstQuery: $3, length: $4,
-                    radius: $5, keyPanels: $6, valuePanels: $7, paddedKeys: $8,
-                    headDim: $9, keyStart: $10, keyEnd: $11, scores: $12,
-                    rowSums: $13, output: $14, ldo: $15, scale: $16)
-            },
-            attentionDirect: {
-                KernelsAVX512BF16.attentionDirect(
-                    queries: $0, ldq: $1, keys: $2, ldk: $3, values: $4,
-                    ldv: $5, length: $6, radius: $7, headDim: $8, scores: $9,
-                    output: $10, ldo: $11, scale: $12)
-            },
-            rmsNormRows: {
-                KernelsAVX512BF16.rmsNormRows(
-                    $0, $1, rows: $2, width: $3, rowStride: $4, weightPlusOne: $5,
-                    epsilon: $6)
-            },
-            rmsNormAddRows: {
-                KernelsAVX512BF16.rmsNormAddRows(
-                    $0, yRowStride: $1, $2, residualRowStride: $3, rows: $4,
-                    width: $5, weightPlusOne: $6, epsilon: $7)
-            },
-            softmaxRow: { KernelsAVX512BF16.softmaxRow($0, count: $1) },
-            geluTanhMultiplyPairs: {
-                KernelsAVX512BF16.geluTanhMultiplyPairRows(
-                    $0, productStride: $1, rows: $2, columns: $3,
-                    into: $4, outStride: $5)
-            },
-            ropeRow: { KernelsAVX512BF16.ropeRow($0, heads: $1, headDim: $2, cosines: $3, sines: $4) },
-            dot: { KernelsAVX512BF16.dotRow($0, $1, count: $2) },
-            layerNormRows: {
-                KernelsAVX512BF16.layerNormRows(
-                    $0, rowStride: $1, adding: $2, yRowStride: $3, bias: $4, rows: $5, width: $6, weight: $7,
-                    shift: $8, epsilon: $9)
-            },
-            addBiasRows: { KernelsAVX512BF16.addBiasRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            geluErfRows: { KernelsAVX512BF16.geluErfRows($0, rowStride: $1, rows: $2, columns: $3, bias: $4) },
-            firstTileRows: KernelsAVX512BF16.firstTileRows,
-            bfloat16Dot: BFloat16DotKernels(
-                roundRowsToPairs: {
-                    KernelsAVX512BF16.roundRowsToPairs(
-                        $0, ldx: $1, rows: $2, inFeatures: $3, into: $4,
-                        pairStride: $5)
-                },
-                matmulBlock: {
-                    KernelsAVX512BF16.dotMatmulBlock(
-                        pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4,
-                        pairBlock: $5, firstPanel: $6, lastPanel: $7,
-                        outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
-                },
-                rmsNormRows: {
-                    KernelsAVX512BF16.rmsNormRowsToBFloat16(
-                        $0, rowStride: $1, into: $2, targetStride: $3,
-                        rows: $4, width: $5, weightPlusOne: $6, epsilon: $7)
-                },
-                geluTanhMultiplyPairs: {
-                    KernelsAVX512BF16.geluTanhMultiplyPairRowsToBFloat16(
-                        $0, productStride: $1, rows: $2, columns: $3, into: $4, outStride: $5)
-                }))
-    #endif
-
-    #if arch(x86_64) && os(Linux)
-        static let avx512amx: KernelTable = {
-            // Linux must grant the tile state before any thread touches a tile, or the first tile instruction faults:
-            // whoever takes this table (a forced variant too) asks first. Not a precondition: -Ounchecked drops those,
-            // condition and all.
-            if !amxPermitted {
-                fatalError("avx512amx kernels, but Linux did not grant this process the AMX tile state")
-            }
-            var table = avx512bf16
-            table.bfloat16Dot?.matmulBlock = {
-                KernelsAMX.amxMatmulBlock(
-                    pairs: $0, ldp: $1, rows: $2, panels: $3, pairRows: $4, pairBlock: $5,
-                    firstPanel: $6, lastPanel: $7, outFeatures: $8, y: $9, ldy: $10, accumulate: $11)
-            }
-            return table
-        }()
-    #endif
-}
-
-/// The entry points of a bf16 dot-product GEMM (see `KernelTable.bfloat16Dot`).
-struct BFloat16DotKernels: Sendable {
-    /// (x, ldx, rows, inFeatures, pairs, pairStride): rows of x as bf16 pairs along K, rounded to nearest even.
-    let roundRowsToPairs: @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt32>, Int) -> Void
-    /// (pairs, ldp, rows, panels, pairRows, pairBlock, firstPanel, lastPanel, outFeatures, y, ldy, accumulate)
-    var matmulBlock:
-        @Sendable (
-            UnsafePointer<UInt32>, Int, Int, UnsafePointer<UInt32>, Int, Int, Int, Int, Int,
-            UnsafeMutablePointer<Float>, Int, Bool
-        ) -> Void
-    /// (x, ldx, y, yStride, rows, width, weightPlusOne, epsilon): `KernelTable.rmsNormRows` with y as bf16 values,
-    /// `yStride` apart, rounded as `roundRowsToPairs` rounds.
-    let rmsNormRows:
-        @Sendable (
-            UnsafePointer<Float>, Int, UnsafeMutablePointer<UInt16>, Int, Int, Int,
-            UnsafePointer<Float>, Float
-        ) -> Void
-    /// (products, productStride, rows, columns, out, outStride): `KernelTable.geluTanhMultiplyPairs` with out as
-    /// bf16 values, rounded the same way.
-    let geluTanhMultiplyPairs:
-        @Sendable (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<UInt16>, Int) -> Void
-}
 
 #if arch(x86_64)
     /// The x86-64 features the variants were compiled for, as the OS reports them usable.

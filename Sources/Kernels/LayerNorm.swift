@@ -1,6 +1,8 @@
 // LayerNorm and the bias/activation epilogues of a Linear with bias (BERT's layers). Each call runs the bodies in
 // SIMD/LayerNormKernels.swift and SIMD/BiasActivationKernels.swift compiled for the active CPU variant.
 
+import KernelsInterface
+
 /// x = LayerNorm(x + (y + bias)) per row, in place: γ ⊙ (s − mean(s)) / √(var(s) + ε) + β with the biased variance,
 /// as torch's `layer_norm`. The post-LN residual step of a BERT layer, with the preceding Linear's bias folded in.
 ///
@@ -11,7 +13,10 @@ package func layerNorm(
     bias: UnsafePointer<Float>? = nil, rows: Int, width: Int, weight: UnsafePointer<Float>,
     shift: UnsafePointer<Float>, epsilon: Float
 ) {
-    KernelVariant.current.table.layerNormRows(x, rowStride, y, yRowStride, bias, rows, width, weight, shift, epsilon)
+    KernelVariant.current.table.layerNormRows(
+        LayerNormRowsArguments(
+            x: x, rowStride: rowStride, y: y, yRowStride: yRowStride, bias: bias, rows: rows, width: width,
+            weight: weight, shift: shift, epsilon: epsilon))
 }
 
 /// x[r][c] += bias[c] for the first `columns` columns of `rows` rows (`rowStride` floats apart).

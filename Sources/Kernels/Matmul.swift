@@ -1,3 +1,5 @@
+import KernelsInterface
+
 /// y[M×N] = x[M×K] · Wᵀ  (+ y if accumulate). Row strides let callers work on sub-matrices.
 ///
 /// `x` is `[m × w.inFeatures]` with rows `ldx` apart; `y` is `[m × w.outFeatures]` with rows `ldy` apart.
@@ -91,9 +93,11 @@ func runMatmul(
     pool.parallelFor(plan.taskCount) { task, slot in
         let block = plan.block(task)
         kernels.matmulBlock(
-            x + block.rowStart * ldx, ldx, block.rows, sharedPanels, bfloat16, w.inFeatures,
-            plan.kBlock, block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy,
-            ldy, accumulate, sharedWidened.map { $0 + slot * widenedLength })
+            MatmulBlockArguments(
+                x: x + block.rowStart * ldx, ldx: ldx, rows: block.rows, panels: sharedPanels, bfloat16: bfloat16,
+                inFeatures: w.inFeatures, kBlock: plan.kBlock, firstPanel: block.firstPanel,
+                lastPanel: block.lastPanel, outFeatures: w.outFeatures, y: y + block.rowStart * ldy, ldy: ldy,
+                accumulate: accumulate, widened: sharedWidened.map { $0 + slot * widenedLength }))
         finishTask?(block)
     }
 }
@@ -131,8 +135,10 @@ private func matmulPairs(
     pool.parallelFor(plan.taskCount) { task, _ in
         let block = plan.block(task)
         dot.matmulBlock(
-            pairs + block.rowStart * pairStride, pairStride, block.rows, panels, pairRows, pairBlock,
-            block.firstPanel, block.lastPanel, w.outFeatures, y + block.rowStart * ldy, ldy, accumulate)
+            PairMatmulBlockArguments(
+                pairs: pairs + block.rowStart * pairStride, ldp: pairStride, rows: block.rows, panels: panels,
+                pairRows: pairRows, pairBlock: pairBlock, firstPanel: block.firstPanel, lastPanel: block.lastPanel,
+                outFeatures: w.outFeatures, y: y + block.rowStart * ldy, ldy: ldy, accumulate: accumulate))
         finishTask?(block)
     }
 }

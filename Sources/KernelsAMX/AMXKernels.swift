@@ -9,10 +9,25 @@
 #if arch(x86_64) && os(Linux)
     import CAMX
     import CPrefetch
+    import KernelsAVX512BF16
+    import KernelsInterface
 
     /// Whether this process may use the AMX tiles: Linux grants the tile state on request (kernel 5.16 and later).
     /// Asked once, before any thread runs a tile instruction.
     package let amxPermitted: Bool = embedAMXRequestPermission() == 0
+
+    /// The avx512bf16 kernels with the bf16 GEMM on AMX tiles.
+    package let kernelTable: KernelTable = {
+        // Linux must grant the tile state before any thread touches a tile, or the first tile instruction faults:
+        // whoever takes this table (a forced variant too) asks first. Not a precondition: -Ounchecked drops those,
+        // condition and all.
+        if !amxPermitted {
+            fatalError("avx512amx kernels, but Linux did not grant this process the AMX tile state")
+        }
+        var table = KernelsAVX512BF16.kernelTable
+        table.bfloat16Dot?.matmulBlock = amxMatmulBlock
+        return table
+    }()
 
     /// K pairs per tile step, and rows or columns per tile.
     private let tileSide = 16
@@ -28,11 +43,9 @@
     /// `pairBlock` (the vdpbf16ps tile's K block) does not apply. Rows go 32 at a time (two A tiles), and each panel's
     /// 32 columns are two B tiles: four accumulator tiles per step.
     @inline(never)
-    package func amxMatmulBlock(
-        pairs: UnsafePointer<UInt32>, ldp: Int, rows: Int, panels: UnsafePointer<UInt32>,
-        pairRows: Int, pairBlock _: Int, firstPanel: Int, lastPanel: Int, outFeatures: Int,
-        y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool
-    ) {
+    package func amxMatmulBlock(_ task: PairMatmulBlockArguments) {
+        let pairs = task.pairs, ldp = task.ldp, rows = task.rows, panels = task.panels, pairRows = task.pairRows
+        let outFeatures = task.outFeatures, y = task.y, ldy = task.ldy, accumulate = task.accumulate
         let halfLength = pairRows * tileSide
         let steps = pairRows / tileSide, tailPairs = pairRows % tileSide
         let tileWords = tileSide * tileSide
@@ -59,7 +72,7 @@
                             (aTail + r * tileSide).update(from: a + r * ldp + steps * tileSide, count: tailPairs)
                         }
                     }
-                    for panel in firstPanel..<lastPanel {
+                    for panel in task.firstPanel..<task.lastPanel {
                         let column = panel * 32
                         let bLow = panels + 2 * panel * halfLength, bHigh = bLow + halfLength
                         let wholePanel = outFeatures - column >= 32

@@ -8,6 +8,7 @@
 #if arch(x86_64)
     import CBF16Dot
     import CPrefetch
+    import KernelsInterface
 
     typealias PairWords = SIMD16<UInt32>
 
@@ -60,22 +61,19 @@
     /// K goes in blocks of `pairBlock` pairs, as `matmulBlock` takes it in blocks of `kBlock` rows; the tiles and their
     /// prefetching are `tileBlock`'s.
     @inline(never)
-    package func dotMatmulBlock(
-        pairs: UnsafePointer<UInt32>, ldp: Int, rows: Int, panels: UnsafePointer<UInt32>,
-        pairRows: Int, pairBlock: Int, firstPanel: Int, lastPanel: Int, outFeatures: Int,
-        y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool
-    ) {
+    package func dotMatmulBlock(_ task: PairMatmulBlockArguments) {
+        let pairRows = task.pairRows, firstPanel = task.firstPanel, lastPanel = task.lastPanel
         let halfLength = pairRows * 16
         var p0 = 0
         while p0 < pairRows {
-            let pairCount = min(pairBlock, pairRows - p0)
+            let pairCount = min(task.pairBlock, pairRows - p0)
             for panel in firstPanel..<lastPanel {
                 let column = panel * 32
-                let b = panels + 2 * panel * halfLength + p0 * 16
+                let b = task.panels + 2 * panel * halfLength + p0 * 16
                 tileBlock(
-                    operands: PairDot.self, mode: PrefetchAhead.self, rows: rows, kCount: pairCount, a: pairs + p0,
-                    lda: ldp, b: b, high: halfLength, ldb: 16, c: y + column, ldc: ldy,
-                    columns: min(32, outFeatures - column), accumulate: accumulate || p0 > 0,
+                    operands: PairDot.self, mode: PrefetchAhead.self, rows: task.rows, kCount: pairCount,
+                    a: task.pairs + p0, lda: task.ldp, b: b, high: halfLength, ldb: 16, c: task.y + column,
+                    ldc: task.ldy, columns: min(32, task.outFeatures - column), accumulate: task.accumulate || p0 > 0,
                     nextPanel: panel + 1 < lastPanel ? b + 2 * halfLength : nil, panelPrefetched: panel > firstPanel)
             }
             p0 += pairCount

@@ -87,6 +87,18 @@ struct DispatchTests {
         #expect(Kernels.activeVariant == KernelVariant.active.rawValue)
     }
 
+    /// Each variant module exports one table, built from the shared SIMD sources for its own register file; the
+    /// avx512bf16 module adds the vdpbf16ps GEMM, and avx512amx is that table with the GEMM on AMX tiles.
+    @Test("each supported variant's table has its tile height, and a bf16 dot GEMM exactly where the variant has one")
+    func tables() {
+        forEachVariant { variant in
+            let table = KernelVariant.current.table
+            let wideRegisterFile: Set<KernelVariant> = [.avx512, .avx512bf16, .avx512amx]
+            #expect(table.firstTileRows == (wideRegisterFile.contains(variant) ? 12 : 6), "\(variant)")
+            #expect((table.bfloat16Dot != nil) == [.avx512bf16, .avx512amx].contains(variant), "\(variant)")
+        }
+    }
+
     /// AMX is opt-in (its parity), and vdpbf16ps is chosen only where it beats the FMAs it replaces: on a CPU
     /// that has it, the measured ratio decides, and it is far from 1 on every CPU measured (0.5 or 2).
     @Test("avx512amx is never start-up's choice, and avx512bf16 is exactly where vdpbf16ps outpaces the FMAs")

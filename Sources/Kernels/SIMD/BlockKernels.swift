@@ -3,6 +3,8 @@
 // This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
 // link to it).
 
+import KernelsInterface
+
 /// One matmul task: y[rows × panels' columns] (= or +=) x[rows × K] · W over panels firstPanel..<lastPanel,
 /// K taken in blocks of `kBlock`. Panel p holds its 32 columns as two contiguous `[K × 16]` halves: rows of 16 floats
 /// (`rowLength` 16) or of 8 bf16 pairs (`rowLength` 8).
@@ -14,23 +16,19 @@
 /// With `widened` (room for `kBlock × 32` floats), each bf16 panel block is first widened there once, and every row
 /// tile then runs the fp32 kernel on it instead of widening each B row again.
 @inline(never)
-package func matmulBlock(
-    x: UnsafePointer<Float>, ldx: Int, rows: Int,
-    panels: UnsafeRawPointer, bfloat16: Bool, inFeatures: Int, kBlock: Int,
-    firstPanel: Int, lastPanel: Int, outFeatures: Int,
-    y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
-    widened: UnsafeMutablePointer<Float>?
-) {
-    if bfloat16 {
+package func matmulBlock(_ task: MatmulBlockArguments) {
+    if task.bfloat16 {
         matmulBlock(
-            x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: BFloat16Pair.self),
-            rowLength: 8, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-            outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: widened)
+            x: task.x, ldx: task.ldx, rows: task.rows, panels: task.panels.assumingMemoryBound(to: BFloat16Pair.self),
+            rowLength: 8, inFeatures: task.inFeatures, kBlock: task.kBlock, firstPanel: task.firstPanel,
+            lastPanel: task.lastPanel, outFeatures: task.outFeatures, y: task.y, ldy: task.ldy,
+            accumulate: task.accumulate, widened: task.widened)
     } else {
         matmulBlock(
-            x: x, ldx: ldx, rows: rows, panels: panels.assumingMemoryBound(to: Float.self),
-            rowLength: 16, inFeatures: inFeatures, kBlock: kBlock, firstPanel: firstPanel, lastPanel: lastPanel,
-            outFeatures: outFeatures, y: y, ldy: ldy, accumulate: accumulate, widened: nil)
+            x: task.x, ldx: task.ldx, rows: task.rows, panels: task.panels.assumingMemoryBound(to: Float.self),
+            rowLength: 16, inFeatures: task.inFeatures, kBlock: task.kBlock, firstPanel: task.firstPanel,
+            lastPanel: task.lastPanel, outFeatures: task.outFeatures, y: task.y, ldy: task.ldy,
+            accumulate: task.accumulate, widened: nil)
     }
 }
 
@@ -87,31 +85,27 @@ private func widen<B: PanelElement>(
 /// Kᵀ is packed in `[headDim × 32]` panels, V in `[paddedKeys × 32]` column panels; `scores` is a
 /// `[rows × span]` scratch covering the whole panels from spanStart, `rowSums` `[rows]`.
 @inline(never)
-package func attentionBlock(
-    queries: UnsafePointer<Float>, ldq: Int, rows: Int, firstQuery: Int, length: Int,
-    radius: Int, keyPanels: UnsafePointer<Float>, valuePanels: UnsafePointer<Float>,
-    paddedKeys: Int, headDim: Int, keyStart: Int, keyEnd: Int,
-    scores: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>,
-    output: UnsafeMutablePointer<Float>, ldo: Int, scale logitScale: Float
-) {
+package func attentionBlock(_ task: AttentionBlockArguments) {
+    let rows = task.rows, headDim = task.headDim, keyStart = task.keyStart, keyEnd = task.keyEnd
+    let scores = task.scores, rowSums = task.rowSums, output = task.output, ldo = task.ldo
     let firstPanel = keyStart / 32
     let lastPanel = (keyEnd + 31) / 32
     let spanStart = firstPanel * 32
     let span = (lastPanel - firstPanel) * 32
     for panel in firstPanel..<lastPanel {
         tileBlock(
-            operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: headDim, a: queries,
-            lda: ldq, b: keyPanels + panel * headDim * 32, high: 16, ldb: 32,
+            operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: headDim, a: task.queries,
+            lda: task.ldq, b: task.keyPanels + panel * headDim * 32, high: 16, ldb: 32,
             c: scores + (panel - firstPanel) * 32, ldc: span, columns: 32, accumulate: false)
     }
 
     for row in 0..<rows {
-        let position = firstQuery + row
-        let rowStart = max(0, position - radius), rowEnd = min(length, position + radius + 1)
+        let position = task.firstQuery + row
+        let rowStart = max(0, position - task.radius), rowEnd = min(task.length, position + task.radius + 1)
         let scoreRow = scores + row * span
         let lo = rowStart - spanStart, hi = rowEnd - spanStart
         let maximum = largest(scoreRow + lo, count: hi - lo)
-        rowSums[row] = exponentiateShifted(scoreRow + lo, count: hi - lo, shift: maximum, scale: logitScale)
+        rowSums[row] = exponentiateShifted(scoreRow + lo, count: hi - lo, shift: maximum, scale: task.scale)
         for j in 0..<lo { scoreRow[j] = 0 }
         for j in hi..<span { scoreRow[j] = 0 }
     }
@@ -127,7 +121,7 @@ package func attentionBlock(
             tileBlock(
                 operands: Widening<Float>.self, mode: NoPrefetch.self, rows: rows, kCount: chunkKeys,
                 a: scores + (chunkStart - spanStart), lda: span,
-                b: valuePanels + (column / 32) * paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
+                b: task.valuePanels + (column / 32) * task.paddedKeys * 32 + chunkStart * 32, high: 16, ldb: 32,
                 c: output + column, ldc: ldo, columns: min(32, headDim - column),
                 accumulate: chunkStart > keyStart)
             column += 32
@@ -145,12 +139,10 @@ package func attentionBlock(
 ///
 /// Query i sees keys j with |i − j| ≤ radius; `scores` has room for `length` floats rounded up to a multiple of 16.
 @inline(never)
-package func attentionDirect(
-    queries: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, ldk: Int,
-    values: UnsafePointer<Float>, ldv: Int, length: Int, radius: Int, headDim: Int,
-    scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldo: Int,
-    scale logitScale: Float
-) {
+package func attentionDirect(_ task: AttentionDirectArguments) {
+    let queries = task.queries, ldq = task.ldq, keys = task.keys, ldk = task.ldk, values = task.values, ldv = task.ldv
+    let length = task.length, radius = task.radius, headDim = task.headDim, scores = task.scores
+    let output = task.output, ldo = task.ldo
     for i in 0..<length {
         let first = max(0, i - radius), end = min(length, i + radius + 1)
         let count = end - first
@@ -190,7 +182,7 @@ package func attentionDirect(
         let paddedCount = (count + 15) / 16 * 16
         for j in count..<paddedCount { scores[j] = -.infinity }
         let maximum = largest(scores, count: paddedCount)
-        let inverseSum = 1 / exponentiateShifted(scores, count: paddedCount, shift: maximum, scale: logitScale)
+        let inverseSum = 1 / exponentiateShifted(scores, count: paddedCount, shift: maximum, scale: task.scale)
         let visibleValues = values + first * ldv, row = output + i * ldo
         // Four accumulators per step keep four FMA chains in flight across the keys.
         var d = 0

@@ -4,21 +4,20 @@
 // This file is compiled once per CPU variant (Kernels = portable; KernelsAVX2, KernelsAVX512 and KernelsAVX512BF16
 // link to it).
 
+import KernelsInterface
+
 /// x = LayerNorm(x + (y + bias)) per row, in place; `y` and `bias` may each be nil (then not added).
 ///
 /// Mean and variance in two passes over the row (in L1: a 384-float row is 1.5 KB), so the variance does not lose
 /// digits to E[x²] − E[x]² the way a one-pass sum would for rows far from zero mean.
 @inline(never)
-package func layerNormRows(
-    _ x: UnsafeMutablePointer<Float>, rowStride: Int, adding y: UnsafePointer<Float>?, yRowStride: Int,
-    bias: UnsafePointer<Float>?, rows: Int, width: Int, weight: UnsafePointer<Float>,
-    shift: UnsafePointer<Float>, epsilon: Float
-) {
-    for row in 0..<rows {
-        let target = x + row * rowStride
-        if let y {
-            addRow(y + row * yRowStride, bias: bias, into: target, width: width)
-        } else if let bias {
+package func layerNormRows(_ norm: LayerNormRowsArguments) {
+    let width = norm.width, weight = norm.weight, shift = norm.shift
+    for row in 0..<norm.rows {
+        let target = norm.x + row * norm.rowStride
+        if let y = norm.y {
+            addRow(y + row * norm.yRowStride, bias: norm.bias, into: target, width: width)
+        } else if let bias = norm.bias {
             addRow(bias, bias: nil, into: target, width: width)
         }
         var sums = Vector()
@@ -42,7 +41,7 @@ package func layerNormRows(
             let centred = loadPartial(target + i, count: width - i, fill: mean) - means
             squares = squares.addingProduct(centred, centred)
         }
-        let inverse = Vector(repeating: 1 / (squares.sum() / Float(width) + epsilon).squareRoot())
+        let inverse = Vector(repeating: 1 / (squares.sum() / Float(width) + norm.epsilon).squareRoot())
         i = 0
         while i + 16 <= width {
             store((load(target + i) - means) * inverse * load(weight + i) + load(shift + i), target + i)
