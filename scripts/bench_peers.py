@@ -223,24 +223,26 @@ def worker_ort(args, texts, cases):
 def worker_llamacpp(args, texts, cases):
     import llama_cpp
 
-    # A non-causal encoder needs each whole sequence in one micro-batch: n_ubatch covers the longest input.
+    # A non-causal encoder needs each whole sequence in one micro-batch: n_ubatch covers the longest input. The
+    # context is the model's training length (n_ctx=0): 2,048 tokens for EmbeddingGemma, 512 for BERT.
     loading = time.perf_counter()
     llm = llama_cpp.Llama(model_path=args.gguf, embedding=True, n_threads=THREADS, n_threads_batch=THREADS,
-                          n_ctx=2048, n_batch=2048, n_ubatch=2048, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                          n_ctx=0, n_batch=2048, n_ubatch=2048, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                           verbose=False)
     load_seconds = time.perf_counter() - loading
     # Truncated to max_seq_length as sentence-transformers does: the text's tokens are cut, the closing specials
-    # (BERT's [SEP]) kept. llm.embed tokenizes through llm.tokenize.
+    # (BERT's [SEP]) kept. Special tokens written in the text ("[SEP]") are read as such, as Hugging Face tokenizers
+    # does. llm.embed tokenizes through llm.tokenize.
     limit = max_seq_length(args.model_dir)
     tokenize = llm.tokenize
-    closing = tokenize(b"", add_bos=True, special=False)[1:]
+    closing = tokenize(b"", add_bos=True, special=True)[1:]
 
-    def truncated(text, add_bos=True, special=False):
+    def truncated(text, add_bos=True, special=True):
         tokens = tokenize(text, add_bos=add_bos, special=special)
         return tokens if len(tokens) <= limit else tokens[:limit - len(closing)] + closing
 
     llm.tokenize = truncated
-    tokens = sum(len(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)) for text in texts)
+    tokens = sum(len(llm.tokenize(text.encode("utf-8"))) for text in texts)
     llm.embed(texts[:8])
     start = time.perf_counter()
     llm.embed(texts)
@@ -248,7 +250,7 @@ def worker_llamacpp(args, texts, cases):
     latency = p50_ms(lambda: llm.embed([SHORT_QUERY]))
     vectors = llm.embed([text for text, _ in cases], normalize=True)
     return {"seconds": seconds, "p50_ms": latency, "vectors": vectors,
-            "note": f"llama-cpp-python {llama_cpp.__version__}, {THREADS} threads, 2,048-token context, "
+            "note": f"llama-cpp-python {llama_cpp.__version__}, {THREADS} threads, {llm.n_ctx():,}-token context, "
                     f"{os.path.basename(args.gguf)}, loaded in {load_seconds:.1f} s, "
                     f"{tokens} tokens as llama.cpp counts them"}
 
