@@ -22,7 +22,7 @@ struct BenchEncoder: ParsableCommand {
     @Option(
         name: .customLong("corpus-ids"),
         help:
-            "Bench corpus already tokenized: JSON lines with an \"ids\" array (for a model whose tokenizer this build lacks; scripts/bench-minilm.py writes it)."
+            "Bench corpus already tokenized: JSON lines with an \"ids\" array (for a model whose tokenizer this build lacks)."
     )
     var corpusIDs: String?
 
