@@ -29,6 +29,7 @@ import tempfile
 
 import sentencepiece as spm
 import torch
+from tiny_models import randomize
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 from sentencepiece import sentencepiece_model_pb2 as model_pb2
@@ -173,19 +174,6 @@ def write_fuzz_seeds(variants):
         assert len(seed) <= 8192, f"{name}: a {len(seed)}-byte seed is over the fuzzer's -max_len"
         with open(os.path.join(FUZZ_SEEDS, name.replace(".json", "-seed")), "wb") as f:
             f.write(seed)
-
-
-def randomize(model):
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "LayerNorm.weight" in name:
-                parameter.copy_(1 + torch.randn_like(parameter) * 0.5)
-            elif parameter.dim() == 1:
-                parameter.copy_(torch.randn_like(parameter) * 0.5)
-            elif "embeddings" in name:
-                parameter.copy_(torch.randn_like(parameter))
-            else:
-                parameter.copy_(torch.randn_like(parameter) / parameter.shape[1] ** 0.5)
 
 
 def build_model(tokenizer_json, vocab_size):
