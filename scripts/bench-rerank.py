@@ -16,11 +16,12 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
+
+from bench_peers import free_port, wait_until_healthy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREADS = 2
@@ -63,12 +64,6 @@ def reference(directory, pairs):
     return [float(s) for s in scores], seconds, tokens
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def post(port, body):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     connection.request("POST", "/rerank", json.dumps(body), {"Content-Type": "application/json"})
@@ -86,19 +81,7 @@ def ours(binary, directory, requests, clients):
         [binary, "serve", "--model-id", directory, "--port", str(port), "--hostname", "127.0.0.1"],
         stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"embed-server did not come up:\n{log.read().decode(errors='replace')}")
-            time.sleep(0.2)
+        wait_until_healthy(server, port, log)
         expanded, first = [], 0
         for query, documents in requests:
             expanded.append((list(range(first, first + len(documents))), {"query": query, "texts": documents}))

@@ -443,6 +443,26 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def wait_until_healthy(server, port, log_file, seconds=120):
+    """Polls `/health` until it answers 200; raises with the server's log if it exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/health")
+            health = connection.getresponse()
+            health.read()
+            connection.close()
+            if health.status == 200:
+                return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            log_file.seek(0)
+            raise RuntimeError(f"embed-server did not come up:\n{log_file.read().decode(errors='replace')}")
+        time.sleep(0.2)
+
+
 def post_embed(connection, inputs):
     connection.request("POST", "/embed", json.dumps({"inputs": inputs}), {"Content-Type": "application/json"})
     response = connection.getresponse()
@@ -459,21 +479,8 @@ def peer_http(args, dtype, texts, tokens, cases):
                                "--hostname", "127.0.0.1", "--port", str(port), "--dtype", dtype,
                                "--max-concurrent-requests", "1024"], stdout=log_file, stderr=log_file)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                connection.request("GET", "/health")
-                health = connection.getresponse()
-                health.read()
-                if health.status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log_file.seek(0)
-                raise RuntimeError(f"embed-server did not come up:\n{log_file.read().decode(errors='replace')}")
-            time.sleep(0.5)
+        wait_until_healthy(server, port, log_file)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         post_embed(connection, texts[:8])
         # Closed loop: each client sends one corpus text per request, the next one not yet taken, until none is left.
         lock = threading.Lock()

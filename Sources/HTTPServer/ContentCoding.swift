@@ -9,9 +9,13 @@ struct ContentDecodingError: Error {
 /// gzip/deflate for request and response bodies (zlib).
 enum ContentCoding {
     /// Whether `Content-Encoding` leaves the body as it is (absent, empty or `identity`).
-    static func isIdentity(_ encoding: String?) -> Bool {
-        guard let encoding = encoding?.trimmingASCIIWhitespace().lowercased() else { return true }
-        return encoding.isEmpty || encoding == "identity"
+    static func isIdentity(_ encoding: String?) -> Bool { coding(encoding) == nil }
+
+    /// The `Content-Encoding` token in lower case, or nil when it leaves the body as it is.
+    private static func coding(_ encoding: String?) -> String? {
+        guard let coding = encoding?.trimmingASCIIWhitespace().lowercased(), !coding.isEmpty, coding != "identity"
+        else { return nil }
+        return coding
     }
 
     /// The body with its `Content-Encoding` undone; the decoded size is held to `limitBytes` (413 beyond).
@@ -23,9 +27,7 @@ enum ContentCoding {
         _ body: [UInt8], encoding: String?, limitBytes: Int, charge: (Int) -> Bool = { _ in true },
         release: (Int) -> Void = { _ in }
     ) throws(ContentDecodingError) -> [UInt8] {
-        guard !isIdentity(encoding), let encoding = encoding?.trimmingASCIIWhitespace().lowercased() else {
-            return body
-        }
+        guard let encoding = coding(encoding) else { return body }
         switch encoding {
         case "gzip", "x-gzip":
             return try inflate(body, windowBits: 15 + 16, limitBytes: limitBytes, charge: charge, release: release)
