@@ -80,7 +80,7 @@ package struct APIRouter: Sendable {
     /// Answers one request; never throws: every failure is a TEI-shaped response.
     package func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
-        let requestID = request.header("x-request-id").flatMap(Self.acceptedRequestID) ?? UUID().uuidString.lowercased()
+        let requestID = request.header("x-request-id").flatMap(Self.acceptedRequestID) ?? Self.generatedRequestID()
         let answer: RouteAnswer
         if Self.answersInline(request) {
             answer = await respond(request)
@@ -125,6 +125,28 @@ package struct APIRouter: Sendable {
 
     /// A client's `x-request-id` if it is 1 to 128 bytes of visible ASCII, else nil: it is echoed and logged, so
     /// its size is bounded and it can hold no spaces, quotes or line breaks (128 fits any UUID, ULID or trace id).
+    /// A random (version 4) UUID in lowercase, from two draws of the system generator (getrandom(2) on Linux):
+    /// Foundation's `UUID()` opened, read and closed /dev/urandom for each request, 18 µs of a lone query's loop time
+    /// on the 2-core Zen 3 VM.
+    static func generatedRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = (generator.next() as UInt64) & ~0xF000 | 0x4000
+        let low = (generator.next() as UInt64) & ~(0xC << 60) | (0x8 << 60)
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, word) in [high, low].enumerated() {
+            for nibble in 0..<16 {
+                let position = index * 16 + nibble
+                if position == 8 || position == 12 || position == 16 || position == 20 {
+                    text.append(UInt8(ascii: "-"))
+                }
+                text.append(digits[Int(word >> UInt64(60 - 4 * nibble) & 0xF)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     static func acceptedRequestID(_ id: String) -> String? {
         let bytes = id.utf8
         guard (1...128).contains(bytes.count), bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
@@ -206,12 +228,23 @@ package struct APIRouter: Sendable {
     }
 
     /// `application/json`, with or without parameters (`; charset=utf-8`), as axum's JSON extractor accepts.
+    ///
+    /// Byte by byte, on the event loop: through Foundation's `trimmingCharacters` and `lowercased` it took 14 µs of
+    /// a lone query's loop time on the 2-core Zen 3 VM. Blanks around the media type are HTTP's (space and tab).
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType =
-            contentType.split(separator: ";", maxSplits: 1).first?
-            .trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+        var mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while let first = mediaType.first, first == 0x20 || first == 0x09 { mediaType = mediaType.dropFirst() }
+        while let last = mediaType.last, last == 0x20 || last == 0x09 { mediaType = mediaType.dropLast() }
+        func lowercased(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+        func hasPrefix(_ prefix: StaticString) -> Bool {
+            mediaType.count >= prefix.utf8CodeUnitCount
+                && zip(mediaType, UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+                    .allSatisfy { lowercased($0) == $1 }
+        }
+        if hasPrefix("application/json") && mediaType.count == 16 { return true }
+        guard hasPrefix("application/"), mediaType.count >= 17 else { return false }
+        return zip(mediaType.suffix(5), "+json".utf8).allSatisfy { lowercased($0) == $1 }
     }
 
     // MARK: - Routes

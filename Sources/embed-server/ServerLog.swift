@@ -18,6 +18,10 @@ struct ServerLog: Sendable {
             }
         }
 
+        /// The name padded to five characters, so that plain lines' messages align (Foundation's `padding` went
+        /// through NSString: 13 µs a line).
+        var paddedName: String { name.count < 5 ? name + String(repeating: " ", count: 5 - name.count) : name }
+
         /// `LOG_LEVEL` as TEI reads it: trace, debug, info, warn or error, any case; nil for anything else.
         init?(environmentValue: String) {
             switch environmentValue.trimmingCharacters(in: .whitespaces).lowercased() {
@@ -35,7 +39,7 @@ struct ServerLog: Sendable {
     let json: Bool
     var minimumLevel = Level.info
     /// Receives each finished line, newline included: standard error, or a test's collector.
-    var output: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    var output: @Sendable (String) -> Void = Self.writeToStandardError
 
     func debug(_ message: String, _ fields: [(String, String)] = []) { write(.debug, message, fields) }
     func info(_ message: String, _ fields: [(String, String)] = []) { write(.info, message, fields) }
@@ -60,7 +64,7 @@ struct ServerLog: Sendable {
     static func fields(of record: RequestLogRecord) -> [(String, String)] {
         var fields = [
             ("method", record.method), ("path", record.path), ("status", String(record.status)),
-            ("duration_ms", String(format: "%.2f", record.durationMilliseconds)), ("request_id", record.requestID),
+            ("duration_ms", twoDecimals(record.durationMilliseconds)), ("request_id", record.requestID),
         ]
         if let tokens = record.tokens { fields.append(("tokens", String(tokens))) }
         return fields
@@ -71,8 +75,75 @@ struct ServerLog: Sendable {
 
     private func write(_ level: Level, _ message: String, _ fields: [(String, String)]) {
         guard writes(level) else { return }
-        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
-        output(line(timestamp, level, message, fields) + "\n")
+        output(line(Self.timestamp(), level, message, fields) + "\n")
+    }
+
+    // A request's line is written on its connection's event loop, after the response but before that connection's
+    // next request is read. With Foundation's ISO 8601 format style, `String(format:)`, NSString padding and
+    // `FileHandle` it cost 45 µs of loop time per request under a lone keep-alive client on the 2-core Zen 3 VM
+    // (perf samples of the loop thread, 2,000 requests); by hand it costs 17 µs, 7 of them the write(2) itself.
+
+    /// The current UTC time as `2026-12-07T20:12:45.210` (ISO 8601, milliseconds, no zone suffix: the form the
+    /// lines always had).
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return timestamp(
+            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec),
+            millisecond: Int(now.tv_nsec) / 1_000_000)
+    }
+
+    static func timestamp(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int)
+        -> String
+    {
+        var text = ""
+        text.reserveCapacity(23)
+        func append(_ value: Int, digits: Int, then separator: String) {
+            let decimal = String(value)
+            text += String(repeating: "0", count: max(0, digits - decimal.count)) + decimal + separator
+        }
+        append(year, digits: 4, then: "-")
+        append(month, digits: 2, then: "-")
+        append(day, digits: 2, then: "T")
+        append(hour, digits: 2, then: ":")
+        append(minute, digits: 2, then: ":")
+        append(second, digits: 2, then: ".")
+        append(millisecond, digits: 3, then: "")
+        return text
+    }
+
+    /// `value` with two decimals, rounded half away from zero, as `%.2f` writes a duration.
+    static func twoDecimals(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(value) }
+        let hundredths = Int((abs(value) * 100).rounded())
+        let fraction = hundredths % 100
+        return (value < 0 && hundredths > 0 ? "-" : "") + "\(hundredths / 100)." + (fraction < 10 ? "0" : "")
+            + String(fraction)
+    }
+
+    /// Writes a line to standard error with write(2), retrying after signals and short writes; a line the stream
+    /// refuses (closed, or non-blocking and full) is dropped rather than stopping the server.
+    @Sendable static func writeToStandardError(_ line: String) {
+        var line = line
+        line.withUTF8 { bytes in
+            guard var next = bytes.baseAddress else { return }
+            var left = bytes.count
+            while left > 0 {
+                let written = Foundation.write(STDERR_FILENO, next, left)
+                if written > 0 {
+                    next += written
+                    left -= written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     func line(_ timestamp: String, _ level: Level, _ message: String, _ fields: [(String, String)]) -> String {
@@ -84,7 +155,7 @@ struct ServerLog: Sendable {
             line += "}"
         } else {
             line =
-                "\(timestamp) \(level.name.padding(toLength: 5, withPad: " ", startingAt: 0)) \(Self.escaped(message, quotes: false))"
+                "\(timestamp) \(level.paddedName) \(Self.escaped(message, quotes: false))"
             for (key, value) in fields { line += " \(key)=\(Self.plainValue(value))" }
         }
         return line

@@ -47,6 +47,28 @@ struct ServerLogTests {
         #expect(object["request_id"] == forged.requestID)
     }
 
+    @Test("timestamps are UTC ISO 8601 with milliseconds and durations have two decimals, as %.2f writes them")
+    func formats() throws {
+        #expect(
+            ServerLog.timestamp(year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 5, millisecond: 6)
+                == "2026-01-02T03:04:05.006")
+        let style = Date.ISO8601FormatStyle.iso8601.year().month().day().time(includingFractionalSeconds: true)
+        let before = Date().formatted(style)
+        let now = ServerLog.timestamp()
+        let after = Date().formatted(style)
+        #expect(now.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}/) != nil, "\(now)")
+        #expect(before <= now && now <= after, "Foundation's form of the same instant: \(before) … \(after)")
+        for value in [0, 12.345, 100, 123456.789, 0.1 + 0.2] {
+            #expect(ServerLog.twoDecimals(value) == String(format: "%.2f", value), "\(value)")
+        }
+        // Ties in decimal may round either way in binary; the value is within half a hundredth whatever the digits.
+        for value in [0.004, 0.005, 0.015, 1.005, 9.995, 99.999] {
+            let text = ServerLog.twoDecimals(value)
+            #expect(text.wholeMatch(of: /\d+\.\d\d/) != nil, "\(text)")
+            #expect(abs(Double(text)! - value) <= 0.005 + 1e-12, "\(value) → \(text)")
+        }
+    }
+
     @Test("server errors log at error level, client errors at info")
     func levels() {
         var failed = record

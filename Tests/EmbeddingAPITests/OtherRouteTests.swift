@@ -252,6 +252,35 @@ struct OtherRouteTests {
         #expect(first != nil && second != nil && first != second)
     }
 
+    @Test("a generated request id is a lowercase version 4 UUID, fresh each time")
+    func generatedRequestIDs() {
+        let ids = (0..<1000).map { _ in APIRouter.generatedRequestID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            let parsed = UUID(uuidString: id)
+            #expect(parsed != nil && parsed?.uuidString.lowercased() == id, "\(id)")
+            let characters = Array(id)
+            #expect(characters[14] == "4" && "89ab".contains(characters[19]), "\(id)")
+        }
+    }
+
+    @Test("JSON content types: application/json or application/*+json, any case, parameters and blanks allowed")
+    func jsonContentTypes() {
+        for accepted in [
+            "application/json", "Application/JSON", "application/json; charset=utf-8", " \tapplication/json \t;x",
+            "application/problem+json", "APPLICATION/VND.API+JSON;v=1", "application/+json",
+        ] {
+            #expect(APIRouter.isJSON(accepted), "\(accepted)")
+        }
+        for refused in [
+            nil, "", "text/plain", "application/jsonx", "application/json5", "application/xml", "text/json",
+            "application/json+xml", "application/", "application", "json", "application /json", "+json",
+            "application/x+jsonp", "application/jso", "\u{A0}application/json",
+        ] {
+            #expect(!APIRouter.isJSON(refused), "\(String(describing: refused))")
+        }
+    }
+
     @Test("the server's own errors (413, 408, …) are rendered in TEI's error shape")
     func serverErrors() {
         let response = APIRouter.errorResponder(
