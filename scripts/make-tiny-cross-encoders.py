@@ -2,7 +2,7 @@
 
 Run from the repository root with the reference environment (torch, transformers, sentence-transformers, tokenizers):
     /work/venv-ref/bin/python scripts/make-tiny-cross-encoders.py
-Writes, under Tests/EmbeddingModelTests/Fixtures/, three model directories saved with `save_pretrained` and
+Writes, under Tests/EmbeddingModelTests/Fixtures/, four model directories saved with `save_pretrained` and
 tiny-cross-expected.json. Deterministic.
 
 tiny-cross-bert: BertForSequenceClassification with one label (a reranker: the pooler's dense + tanh on [CLS], then
@@ -10,7 +10,9 @@ the classifier), a WordPiece tokenizer (BertNormalizer, BertPreTokenizer, `[CLS]
 then 1). tiny-cross-roberta: RobertaForSequenceClassification with three named labels (classifier.dense + tanh on
 <s>, then classifier.out_proj), a byte-level BPE tokenizer with RobertaProcessing. tiny-cross-xlmr:
 XLMRobertaForSequenceClassification with one label and the same byte-level tokenizer (XLM-R's head and weight names
-are RoBERTa's; the tokenizer is not what is tested there). All take at most 40 tokens (tokenizer_config's
+are RoBERTa's; the tokenizer is not what is tested there). tiny-cross-mpnet: MPNetForSequenceClassification with one
+label (RoBERTa's head on <s>, a relative position bias in the encoder) and transformers' MPNetTokenizer over the
+corpus's characters and words (`<s> A </s></s> B </s>`, type ids 0). All take at most 40 tokens (tokenizer_config's
 model_max_length), so the long cases are cut with longest_first truncation.
 
 Expected per model, for each pair and each single text: the ids and type ids of HF `tokenizers`, the logits
@@ -28,8 +30,9 @@ from tiny_models import randomize, rounded
 from sentence_transformers import CrossEncoder
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
-    BertConfig, BertForSequenceClassification, BertTokenizer, PreTrainedTokenizerFast, RobertaConfig,
-    RobertaForSequenceClassification, XLMRobertaConfig, XLMRobertaForSequenceClassification)
+    BertConfig, BertForSequenceClassification, BertTokenizer, MPNetConfig, MPNetForSequenceClassification,
+    MPNetTokenizer, PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification, XLMRobertaConfig,
+    XLMRobertaForSequenceClassification)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "EmbeddingModelTests", "Fixtures")
 EXPECTED = os.path.join(ROOT, "tiny-cross-expected.json")
@@ -74,6 +77,17 @@ def wordpiece_tokenizer():
     return BertTokenizer(
         tokenizer_object=tokenizer, model_max_length=MAX_LENGTH, pad_token="[PAD]", unk_token="[UNK]",
         cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def mpnet_tokenizer():
+    """MPNet's specials, <pad> at 1 (the padding index MPNetEmbeddings fixes), then the corpus's characters alone and as
+    `##`, and its words: counted, not trained, because WordPieceTrainer's pieces change from run to run."""
+    normalizer, splitter = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = sorted({word for text in CORPUS for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text))})
+    characters = sorted({c for word in words for c in word})
+    pieces = ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"] + characters + ["##" + c for c in characters] + words
+    return MPNetTokenizer(
+        vocab={piece: i for i, piece in enumerate(dict.fromkeys(pieces))}, model_max_length=MAX_LENGTH)
 
 
 def byte_level_tokenizer():
@@ -123,6 +137,13 @@ def xlmr(vocabulary):
         pad_token_id=1, bos_token_id=0, eos_token_id=2, num_labels=1))
 
 
+def mpnet(vocabulary):
+    return MPNetForSequenceClassification(MPNetConfig(
+        vocab_size=vocabulary, hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=4, intermediate_size=48,
+        max_position_embeddings=MAX_LENGTH + 2, layer_norm_eps=1e-5, hidden_act="gelu", pad_token_id=1,
+        bos_token_id=0, eos_token_id=2, num_labels=1))
+
+
 def expected(encoder, tokenizer):
     """Every case through `CrossEncoder.predict`, with the tokenizer's ids for the model-level tests."""
     several = encoder.num_labels > 1
@@ -146,7 +167,7 @@ def main():
     result = {}
     for name, seed, make_model, tokenizer in [
         ("tiny-cross-bert", 3301, bert, wordpiece), ("tiny-cross-roberta", 3302, roberta, byte_level),
-        ("tiny-cross-xlmr", 3303, xlmr, byte_level),
+        ("tiny-cross-xlmr", 3303, xlmr, byte_level), ("tiny-cross-mpnet", 3304, mpnet, mpnet_tokenizer()),
     ]:
         encoder = build(name, seed, make_model, tokenizer)
         assert encoder.max_seq_length == MAX_LENGTH, encoder.max_seq_length

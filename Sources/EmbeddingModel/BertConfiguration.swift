@@ -1,8 +1,8 @@
 import Foundation
 
-/// The BERT-family encoder's hyper-parameters (`bert`, `roberta`, `xlm-roberta`), read from `config.json` and checked
-/// against what `BertEncoder` implements: post-LayerNorm, absolute positions, token types, biases, exact GELU; and
-/// the classification head when `architectures` names one.
+/// The BERT-family encoder's hyper-parameters (`bert`, `roberta`, `xlm-roberta`, `mpnet`), read from `config.json` and
+/// checked against what `BertEncoder` implements: post-LayerNorm, absolute positions, token types (none for MPNet),
+/// MPNet's relative position bias, biases, exact GELU; and the classification head when `architectures` names one.
 struct BertConfiguration: Sendable, Equatable {
     /// How position ids are counted.
     enum Positions: Sendable, Equatable {
@@ -24,10 +24,12 @@ struct BertConfiguration: Sendable, Equatable {
     var typeVocabularySize: Int
     var layerNormEpsilon: Float
     var positions: Positions
+    /// MPNet's relative position buckets (32), each with one attention bias per head; nil for the others.
+    var relativePositionBuckets: Int?
     /// The sequence-classification head of a cross-encoder checkpoint; nil for an embedding encoder.
     var classifier: ClassifierConfiguration?
 
-    static let modelTypes: Set<String> = ["bert", "roberta", "xlm-roberta"]
+    static let modelTypes: Set<String> = ["bert", "roberta", "xlm-roberta", "mpnet"]
 
     /// Longest sequence the position table covers: RoBERTa's first padding_idx + 1 rows are never used by a token.
     var maxPositions: Int {
@@ -58,16 +60,27 @@ struct BertConfiguration: Sendable, Equatable {
         intermediateSize = try json.size("intermediate_size", limit: 1 << 18)
         vocabularySize = try json.size("vocab_size", limit: 1 << 24)
         maxPositionEmbeddings = try json.size("max_position_embeddings", limit: 1 << 17)
-        typeVocabularySize = try json.size("type_vocab_size", limit: 1 << 10, default: 2)
+        // MPNet has no token type table: one type, 0, whose embedding `BertWeights` makes a zero row.
+        typeVocabularySize =
+            try modelType == "mpnet" ? 1 : json.size("type_vocab_size", limit: 1 << 10, default: 2)
         let epsilon = try json.optionalDouble("layer_norm_eps") ?? 1e-12
         layerNormEpsilon = Float(epsilon)
         guard layerNormEpsilon > 0, layerNormEpsilon.isFinite else {
             throw ModelLoadError.invalidField(
                 file: path, field: "layer_norm_eps", reason: "must be a positive finite float, is \(epsilon)")
         }
-        if modelType == "bert" {
+        switch modelType {
+        case "bert":
             positions = .fromZero
-        } else {
+        case "mpnet":
+            // MPNetEmbeddings fixes padding_idx at 1, whatever pad_token_id says.
+            guard maxPositionEmbeddings > 2 else {
+                throw ModelLoadError.invalidField(
+                    file: path, field: "max_position_embeddings",
+                    reason: "must be at least 3 (MPNet's positions start at 2), is \(maxPositionEmbeddings)")
+            }
+            positions = .afterPadding(paddingIndex: 1)
+        default:
             guard let padding = try json.optionalInt("pad_token_id") else {
                 throw ModelLoadError.missingField(file: path, field: "pad_token_id")
             }
@@ -85,6 +98,13 @@ struct BertConfiguration: Sendable, Equatable {
                 file: path, field: "hidden_act", value: activation, supported: "gelu (exact, erf)")
         }
         try json.require("position_embedding_type", isAbsentOr: "absolute", supported: "absolute")
+        if modelType == "mpnet" {
+            // transformers buckets relative positions into 32 whatever this says, and its table has this many rows.
+            try json.require("relative_attention_num_buckets", isAbsentOr: 32, supported: "32")
+            relativePositionBuckets = 32
+        } else {
+            relativePositionBuckets = nil
+        }
         try json.require("is_decoder", isAbsentOr: false, supported: "false")
         try json.require("add_cross_attention", isAbsentOr: false, supported: "false")
         classifier = try ClassifierConfiguration(json)

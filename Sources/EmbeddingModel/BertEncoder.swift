@@ -2,15 +2,19 @@ import Foundation
 import Kernels
 import Synchronization
 
-/// The BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa) over a packed batch: post-LayerNorm layers, absolute
-/// positions and token types, every Linear with a bias, exact GELU. Sequences are concatenated without padding, every
-/// Linear is one GEMM over all tokens, attention runs within each sequence.
+/// The BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, MPNet) over a packed batch: post-LayerNorm layers, absolute
+/// positions and token types, every Linear with a bias, exact GELU; MPNet adds a relative position bias to every
+/// layer's attention logits. Sequences are concatenated without padding, every Linear is one GEMM over all tokens,
+/// attention runs within each sequence.
 struct BertEncoder: TokenEncoder {
     let config: BertConfiguration
     let weights: BertWeights
     let maxPositions: Int
     /// head_dim^−0.5.
     let attentionScale: Float
+    /// MPNet's relative position bias looked up for every distance a sequence can have: `[heads × (2·maxPositions −
+    /// 1)]`, as `RelativePositionBias` reads it (12 heads × 767 floats for 384 tokens); empty for the others.
+    let relativeBiasTable: [Float]
 
     var hiddenSize: Int { config.hiddenSize }
     var vocabularySize: Int { config.vocabularySize }
@@ -22,6 +26,34 @@ struct BertEncoder: TokenEncoder {
         self.weights = weights
         self.maxPositions = maxPositions
         attentionScale = Float(1 / Double(config.headDim).squareRoot())
+        if let bias = weights.relativeAttentionBias {
+            let heads = config.headCount, width = 2 * maxPositions - 1
+            var table = [Float](repeating: 0, count: heads * width)
+            for distance in -(maxPositions - 1)...(maxPositions - 1) {
+                let bucket = Self.relativePositionBucket(distance)
+                for head in 0..<heads {
+                    table[head * width + maxPositions - 1 + distance] = bias[bucket * heads + head]
+                }
+            }
+            relativeBiasTable = table
+        } else {
+            relativeBiasTable = []
+        }
+    }
+
+    /// MPNet's bucket of the key's distance from the query, j − i (T5's bidirectional buckets as transformers computes
+    /// them: 32 buckets, 128 the farthest distance told apart): 0…15 for keys at or before the query, 16…31 after it;
+    /// distances below 8 exact, farther ones 8 + ⌊8·log₁₆(|j − i| / 8)⌋, at most 15.
+    static func relativePositionBucket(_ distance: Int) -> Int {
+        let side = distance > 0 ? 16 : 0, n = distance.magnitude
+        if n < 8 { return side + Int(n) }
+        if n >= 128 { return side + 15 }
+        // ⌊8·log₁₆(n/8)⌋ = the largest k with n⁸ ≥ 8⁸·16ᵏ = 2^(24 + 4k), in integers (n⁸ < 2⁵⁶ below 128): the
+        // float logarithm would decide the thresholds 16, 32 and 64 by its rounding.
+        let power = n * n * n * n * n * n * n * n
+        var k = 0
+        while k < 7, power >= UInt(1) << (28 + 4 * k) { k += 1 }
+        return side + 8 + k
     }
 
     func reserve(_ scratch: EncoderScratch, tokens: Int, sequences: Int, headWidth: Int) {
@@ -122,13 +154,18 @@ struct BertEncoder: TokenEncoder {
                         bias: bias)
                 }
             }
-            attention(
-                queries: qkv, queryRowStride: qkvWidth,
-                keys: qkv + hidden, keyRowStride: qkvWidth,
-                values: qkv + 2 * hidden, valueRowStride: qkvWidth,
-                output: attended, outputRowStride: hidden,
-                sequenceLengths: lengths, queryHeads: config.headCount, kvHeads: config.headCount,
-                headDim: config.headDim, scale: attentionScale, window: .full, pool: pool)
+            relativeBiasTable.withUnsafeBufferPointer { table in
+                attention(
+                    queries: qkv, queryRowStride: qkvWidth,
+                    keys: qkv + hidden, keyRowStride: qkvWidth,
+                    values: qkv + 2 * hidden, valueRowStride: qkvWidth,
+                    output: attended, outputRowStride: hidden,
+                    sequenceLengths: lengths, queryHeads: config.headCount, kvHeads: config.headCount,
+                    headDim: config.headDim, scale: attentionScale, window: .full,
+                    relativeBias: table.isEmpty
+                        ? nil : RelativePositionBias(table: table.baseAddress!, maxLength: maxPositions),
+                    pool: pool)
+            }
             matmul(
                 attended, rows: tokens, rowStride: hidden, layer.output, into: projected, rowStride: hidden, pool: pool)
             residualLayerNorm(

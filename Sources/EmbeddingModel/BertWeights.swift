@@ -32,16 +32,18 @@ struct BertLayerWeights: Sendable {
     let outputNorm: LayerNormWeights
 }
 
-/// Every weight `BertEncoder` reads, by transformers' `BertModel` / `RobertaModel` names. The word embedding table
-/// stays in the file (F32): the forward pass reads the rows a batch needs.
+/// Every weight `BertEncoder` reads, by transformers' `BertModel` / `RobertaModel` / `MPNetModel` names. The word
+/// embedding table stays in the file (F32): the forward pass reads the rows a batch needs.
 struct BertWeights: Sendable {
     let file: SafetensorsFile
     /// Where the `[vocabularySize × hidden]` fp32 word embedding table starts in `file`.
     let wordEmbeddingOffset: Int
     /// `[maxPositionEmbeddings × hidden]`
     let positionEmbeddings: [Float]
-    /// `[typeVocabularySize × hidden]`
+    /// `[typeVocabularySize × hidden]`; for MPNet, which has none, one zero row, which adds exactly nothing.
     let tokenTypeEmbeddings: [Float]
+    /// MPNet's `[buckets × heads]` relative position bias (`encoder.relative_attention_bias`); nil for the others.
+    let relativeAttentionBias: [Float]?
     let embeddingNorm: LayerNormWeights
     let layers: [BertLayerWeights]
     /// A cross-encoder's head on the first token: its dense + tanh, then the Linear to one logit per label.
@@ -61,10 +63,12 @@ struct BertWeights: Sendable {
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         let file = try ModelWeights.openWeights(path)
         self.file = file
-        // A bare BertModel checkpoint has no prefix; one saved from a wrapping model puts it under `bert.` or
-        // `roberta.`.
+        // A bare BertModel checkpoint has no prefix (nor has sentence-transformers' MPNetModel); one saved from a
+        // wrapping model puts it under `bert.`, `roberta.` or `mpnet.`.
         let prefix =
-            ["", "bert.", "roberta."].first { file.tensors[$0 + "embeddings.word_embeddings.weight"] != nil } ?? ""
+            ["", "bert.", "roberta.", "mpnet."].first { file.tensors[$0 + "embeddings.word_embeddings.weight"] != nil }
+            ?? ""
+        let names = config.relativePositionBuckets == nil ? LayerNames.bert : LayerNames.mpnet
         let hidden = config.hiddenSize, intermediate = config.intermediateSize
         var used: Set<String> = []
         func tensorName(_ name: String) -> String {
@@ -77,8 +81,15 @@ struct BertWeights: Sendable {
         wordEmbeddingOffset = try file.info(wordName).fileOffset
         positionEmbeddings = try file.floatArray(
             tensorName("embeddings.position_embeddings.weight"), shape: [config.maxPositionEmbeddings, hidden])
-        tokenTypeEmbeddings = try file.floatArray(
-            tensorName("embeddings.token_type_embeddings.weight"), shape: [config.typeVocabularySize, hidden])
+        if let buckets = config.relativePositionBuckets {
+            tokenTypeEmbeddings = [Float](repeating: 0, count: hidden)
+            relativeAttentionBias = try file.floatArray(
+                tensorName("encoder.relative_attention_bias.weight"), shape: [buckets, config.headCount])
+        } else {
+            tokenTypeEmbeddings = try file.floatArray(
+                tensorName("embeddings.token_type_embeddings.weight"), shape: [config.typeVocabularySize, hidden])
+            relativeAttentionBias = nil
+        }
         embeddingNorm = try LayerNormWeights(file, prefix + "embeddings.LayerNorm.", width: hidden, used: &used)
 
         var layers: [BertLayerWeights] = []
@@ -96,18 +107,18 @@ struct BertWeights: Sendable {
                 BertLayerWeights(
                     queryKeyValue: PackedMatrix(
                         stacking: [
-                            (try matrix("attention.self.query.weight", hidden, hidden), hidden),
-                            (try matrix("attention.self.key.weight", hidden, hidden), hidden),
-                            (try matrix("attention.self.value.weight", hidden, hidden), hidden),
+                            (try matrix(names.query + "weight", hidden, hidden), hidden),
+                            (try matrix(names.key + "weight", hidden, hidden), hidden),
+                            (try matrix(names.value + "weight", hidden, hidden), hidden),
                         ], inFeatures: hidden, precision: precision),
-                    queryKeyValueBias: try vector("attention.self.query.bias", hidden)
-                        + vector("attention.self.key.bias", hidden) + vector("attention.self.value.bias", hidden),
+                    queryKeyValueBias: try vector(names.query + "bias", hidden)
+                        + vector(names.key + "bias", hidden) + vector(names.value + "bias", hidden),
                     output: PackedMatrix(
-                        weights: try matrix("attention.output.dense.weight", hidden, hidden),
+                        weights: try matrix(names.output + "weight", hidden, hidden),
                         outFeatures: hidden, inFeatures: hidden, precision: precision),
-                    outputBias: try vector("attention.output.dense.bias", hidden),
+                    outputBias: try vector(names.output + "bias", hidden),
                     attentionNorm: try LayerNormWeights(
-                        file, prefix + layer + "attention.output.LayerNorm.", width: hidden, used: &used),
+                        file, prefix + layer + names.attentionNorm, width: hidden, used: &used),
                     intermediate: PackedMatrix(
                         weights: try matrix("intermediate.dense.weight", intermediate, hidden),
                         outFeatures: intermediate, inFeatures: hidden, precision: precision),
@@ -124,4 +135,21 @@ struct BertWeights: Sendable {
             file, prefix: prefix, hidden: hidden, precision: precision, used: &used)
         try ModelWeights.checkAllUsed(file, used.union(file.tensors.keys.filter { Self.isIgnored($0, prefix: prefix) }))
     }
+}
+
+/// Where a layer's attention tensors live under `encoder.layer.<n>.`; the feed-forward ones have the same names in
+/// every family.
+private struct LayerNames {
+    var query: String
+    var key: String
+    var value: String
+    var output: String
+    var attentionNorm: String
+
+    static let bert = LayerNames(
+        query: "attention.self.query.", key: "attention.self.key.", value: "attention.self.value.",
+        output: "attention.output.dense.", attentionNorm: "attention.output.LayerNorm.")
+    static let mpnet = LayerNames(
+        query: "attention.attn.q.", key: "attention.attn.k.", value: "attention.attn.v.", output: "attention.attn.o.",
+        attentionNorm: "attention.LayerNorm.")
 }

@@ -9,13 +9,13 @@ struct ClassifierConfiguration: Sendable, Equatable {
     enum Head: Sendable, Equatable {
         /// BERT's: the pooler (`pooler.dense` + tanh), then `classifier`.
         case pooler
-        /// RoBERTa's and XLM-R's: `classifier.dense` + tanh, then `classifier.out_proj`.
+        /// RoBERTa's, XLM-R's and MPNet's: `classifier.dense` + tanh, then `classifier.out_proj`.
         case roberta
     }
 
     static let architectures: [String: Head] = [
         "BertForSequenceClassification": .pooler, "RobertaForSequenceClassification": .roberta,
-        "XLMRobertaForSequenceClassification": .roberta,
+        "XLMRobertaForSequenceClassification": .roberta, "MPNetForSequenceClassification": .roberta,
     ]
 
     var head: Head

@@ -31,7 +31,8 @@ extension Embedder {
         public let vocabularySize: Int
         /// Width of the encoder's token states (768 for EmbeddingGemma).
         public let hiddenSize: Int
-        /// The encoder architecture, `model_type` in `config.json` (`gemma3_text`, `bert`, `roberta`, `xlm-roberta`).
+        /// The encoder architecture, `model_type` in `config.json` (`gemma3_text`, `bert`, `roberta`, `xlm-roberta`,
+        /// `mpnet`).
         public let modelType: String
         /// How token states become one vector, from `1_Pooling/config.json`: `mean`, `cls`, `max`, `mean_sqrt_len`
         /// or `last_token` (the names Text Embeddings Inference's `/info` uses where it has them); `cls` for a

@@ -8,6 +8,23 @@ package enum AttentionWindow: Sendable, Equatable {
     case sliding(radius: Int)
 }
 
+/// A bias on the attention logits that depends only on the head and on the key's distance from the query, j − i (MPNet's
+/// relative position buckets, looked up once into a table): the same for every sequence of a batch, whatever its length.
+package struct RelativePositionBias {
+    /// `[heads × (2·maxLength − 1)]`: head h's bias for j − i = d at `h·(2·maxLength − 1) + maxLength − 1 + d`.
+    package let table: UnsafePointer<Float>
+    /// Longest sequence the table covers.
+    package let maxLength: Int
+
+    package init(table: UnsafePointer<Float>, maxLength: Int) {
+        self.table = table
+        self.maxLength = maxLength
+    }
+
+    /// Head `head`'s entry for distance 0.
+    func center(head: Int) -> UnsafePointer<Float> { table + head * (2 * maxLength - 1) + maxLength - 1 }
+}
+
 /// Bidirectional multi-head attention with grouped K/V heads over a packed batch of sequences (no padding):
 /// `out_h[i] = Σ_j softmax_j(scale · Q_h[i]·K_g[j]) · V_g[j]`, with g = h / (queryHeads / kvHeads) and j running over
 /// the keys of i's own sequence that `window` lets it see. fp32 throughout, softmax with max-subtraction.
@@ -18,6 +35,8 @@ package enum AttentionWindow: Sendable, Equatable {
 ///   column ranges of one fused QKV buffer (e.g. q at +0, k at +768, v at +1024 with every stride 1280).
 /// - `output`: `[tokens × queryHeads·headDim]`, rows `outputRowStride` apart, written (not accumulated); must not overlap Q/K/V.
 /// - `scale`: multiplies the logits (Gemma3: 256^−0.5 = 0.0625).
+/// - `relativeBias`: added to the scaled logits, head h's entry for j − i (nil: none, as for Gemma and BERT); every
+///   sequence must fit its `maxLength`.
 ///
 /// Work is split over (sequence, head, block of 48 queries) on `pool`. Each block computes its scores against only
 /// the keys its window reaches (a `[48 × keys]` scratch per thread), so no n×n matrix is ever formed. Sequences of
@@ -28,13 +47,18 @@ package func attention(
     values v: UnsafePointer<Float>, valueRowStride ldv: Int,
     output out: UnsafeMutablePointer<Float>, outputRowStride ldo: Int,
     sequenceLengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int,
-    scale: Float, window: AttentionWindow, pool: ComputePool
+    scale: Float, window: AttentionWindow, relativeBias: RelativePositionBias? = nil, pool: ComputePool
 ) {
     precondition(
         queryHeads > 0 && kvHeads > 0 && queryHeads % kvHeads == 0,
         "attention: \(queryHeads) query heads cannot share \(kvHeads) K/V heads evenly")
     precondition(sequenceLengths.allSatisfy { $0 >= 0 }, "attention: negative sequence length")
     if case .sliding(let radius) = window { precondition(radius >= 0, "attention: negative window radius") }
+    if let relativeBias {
+        precondition(
+            sequenceLengths.allSatisfy { $0 <= relativeBias.maxLength },
+            "attention: a sequence is longer than the relative bias table's \(relativeBias.maxLength)")
+    }
     let layout = AttentionLayout(
         sequenceLengths: sequenceLengths, queryHeads: queryHeads, kvHeads: kvHeads,
         headDim: headDim, window: window)
@@ -57,6 +81,7 @@ package func attention(
     // Raw pointers cross into the workers: every task reads Q/K/V and writes its own rows × head columns of `out`,
     // its own part of `packed` and its own slot of `scratch`; all outlive the parallelFor calls.
     nonisolated(unsafe) let q = q, k = k, v = v, out = out, packed = packedStorage, scratch = scratchStorage
+    nonisolated(unsafe) let relativeBias = relativeBias
 
     pool.parallelFor(layout.packedSequences.count * kvHeads) { item in
         let sequence = layout.packedSequences[item / kvHeads], group = item % kvHeads
@@ -106,7 +131,8 @@ package func attention(
                     queries: q + firstRow * ldq + task.head * headDim, ldq: ldq,
                     keys: k + firstRow * ldk + group * headDim, ldk: ldk, values: v + firstRow * ldv + group * headDim,
                     ldv: ldv, length: length, radius: radius, headDim: headDim, scores: scratch + slot * scratchPerSlot,
-                    output: out + firstRow * ldo + task.head * headDim, ldo: ldo, scale: scale))
+                    output: out + firstRow * ldo + task.head * headDim, ldo: ldo, scale: scale,
+                    relativeBias: relativeBias?.center(head: task.head)))
             return
         }
         let blockRows = min(AttentionLayout.queryBlock, length - task.firstQuery)
@@ -124,7 +150,7 @@ package func attention(
                 paddedKeys: layout.paddedKeys(task.sequence), headDim: headDim, keyStart: keyStart, keyEnd: keyEnd,
                 scores: scores, rowSums: rowSums,
                 output: out + (firstRow + task.firstQuery) * ldo + task.head * headDim,
-                ldo: ldo, scale: scale))
+                ldo: ldo, scale: scale, relativeBias: relativeBias?.center(head: task.head)))
     }
     // A short batch's attention is a few µs of work: one task on the calling thread beats a hand-off and a wait.
     if layout.tokenCount * layout.maxKeySpan * headDim * queryHeads <= 1 << 20 {

@@ -119,13 +119,16 @@ package struct AttentionBlockArguments {
     package let ldo: Int
     /// The logits' scale before the softmax.
     package let scale: Float
+    /// This head's bias by relative distance, added to the scaled logit of key j from query i as
+    /// `relativeBias[j − i]` (it points at distance 0 and reaches ±(length − 1)); nil adds none.
+    package let relativeBias: UnsafePointer<Float>?
 
     @inlinable
     package init(
         queries: UnsafePointer<Float>, ldq: Int, rows: Int, firstQuery: Int, length: Int, radius: Int,
         keyPanels: UnsafePointer<Float>, valuePanels: UnsafePointer<Float>, paddedKeys: Int, headDim: Int,
         keyStart: Int, keyEnd: Int, scores: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>,
-        output: UnsafeMutablePointer<Float>, ldo: Int, scale: Float
+        output: UnsafeMutablePointer<Float>, ldo: Int, scale: Float, relativeBias: UnsafePointer<Float>?
     ) {
         self.queries = queries
         self.ldq = ldq
@@ -144,6 +147,7 @@ package struct AttentionBlockArguments {
         self.output = output
         self.ldo = ldo
         self.scale = scale
+        self.relativeBias = relativeBias
     }
 }
 
@@ -168,12 +172,14 @@ package struct AttentionDirectArguments {
     package let ldo: Int
     /// The logits' scale before the softmax.
     package let scale: Float
+    /// As `AttentionBlockArguments.relativeBias`.
+    package let relativeBias: UnsafePointer<Float>?
 
     @inlinable
     package init(
         queries: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, ldk: Int, values: UnsafePointer<Float>,
         ldv: Int, length: Int, radius: Int, headDim: Int, scores: UnsafeMutablePointer<Float>,
-        output: UnsafeMutablePointer<Float>, ldo: Int, scale: Float
+        output: UnsafeMutablePointer<Float>, ldo: Int, scale: Float, relativeBias: UnsafePointer<Float>?
     ) {
         self.queries = queries
         self.ldq = ldq
@@ -188,6 +194,7 @@ package struct AttentionDirectArguments {
         self.output = output
         self.ldo = ldo
         self.scale = scale
+        self.relativeBias = relativeBias
     }
 }
 

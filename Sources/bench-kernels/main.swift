@@ -79,7 +79,10 @@ for threads in threadCounts {
         print(String(format: "\nparallelFor round trip, %d empty items: %.2f µs", threads, seconds * 1e6))
     }
     if runMatmul { benchMatmul(pool) }
-    if runAttention { benchAttention(pool) }
+    if runAttention {
+        benchAttention(pool)
+        benchRelativeBias(pool)
+    }
     if runStream { benchStream(pool, streamWeights) }
 }
 
@@ -181,6 +184,38 @@ func benchAttention(_ pool: ComputePool) {
             let gflops = 2 * 2 * 3 * 256 * visible / seconds / 1e9
             line += String(
                 format: "  %@ %8.3f ms (%5.1f GFLOP/s)", window == .full ? "full   " : "sliding", seconds * 1e3, gflops)
+        }
+        print(line)
+    }
+}
+
+/// MPNet's shape (12 heads of 64), without and with a relative position bias: what the bias costs.
+func benchRelativeBias(_ pool: ComputePool) {
+    print("\nattention (12 heads of 64), \(pool.threadCount) thread(s), ms per call: none / relative position bias")
+    let heads = 12, headDim = 64, width = heads * headDim, stride = 3 * width, maxLength = 512
+    let table = randomFloats(heads * (2 * maxLength - 1))
+    for n in [11, 24, 128, 384] {
+        let qkv = randomFloats(n * stride)
+        var out = [Float](repeating: 0, count: n * width)
+        var line = "n=\(n)".padding(toLength: 8, withPad: " ", startingAt: 0)
+        for biased in [false, true] {
+            let seconds = qkv.withUnsafeBufferPointer { p in
+                table.withUnsafeBufferPointer { table in
+                    out.withUnsafeMutableBufferPointer { o in
+                        secondsPerCall {
+                            attention(
+                                queries: p.baseAddress!, queryRowStride: stride, keys: p.baseAddress! + width,
+                                keyRowStride: stride, values: p.baseAddress! + 2 * width, valueRowStride: stride,
+                                output: o.baseAddress!, outputRowStride: width, sequenceLengths: [n],
+                                queryHeads: heads, kvHeads: heads, headDim: headDim, scale: 0.125, window: .full,
+                                relativeBias: biased
+                                    ? RelativePositionBias(table: table.baseAddress!, maxLength: maxLength) : nil,
+                                pool: pool)
+                        }
+                    }
+                }
+            }
+            line += String(format: "  %8.3f ms", seconds * 1e3)
         }
         print(line)
     }

@@ -211,7 +211,8 @@ struct BertConfigurationTests {
             .unsupported(
                 file: $0, field: "architectures", value: "DistilBertForSequenceClassification",
                 supported:
-                    "BertForSequenceClassification, RobertaForSequenceClassification, XLMRobertaForSequenceClassification"
+                    "BertForSequenceClassification, MPNetForSequenceClassification, RobertaForSequenceClassification, "
+                    + "XLMRobertaForSequenceClassification"
             )
         }
     }

@@ -20,7 +20,7 @@ struct CrossEncoderExpectations: Decodable {
         let cases: [Case]
     }
 
-    static let models = ["tiny-cross-bert", "tiny-cross-roberta", "tiny-cross-xlmr"]
+    static let models = ["tiny-cross-bert", "tiny-cross-roberta", "tiny-cross-xlmr", "tiny-cross-mpnet"]
 
     static let loaded = Result {
         try JSONDecoder().decode(

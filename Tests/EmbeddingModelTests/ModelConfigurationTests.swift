@@ -33,7 +33,8 @@ struct ModelConfigurationTests {
     func modelType() throws {
         try expectLoadError(afterEditing: "config.json", { $0["model_type"] = "llama" }) {
             .unsupported(
-                file: $0, field: "model_type", value: "llama", supported: "gemma3_text, bert, roberta, xlm-roberta")
+                file: $0, field: "model_type", value: "llama",
+                supported: "gemma3_text, bert, mpnet, roberta, xlm-roberta")
         }
     }
 

@@ -247,6 +247,21 @@ struct UntrustedModelTests {
         }
     }
 
+    @Test("an MPNet config whose head count disagrees with relative_attention_bias is refused, naming the tensor")
+    func relativeBiasShape() throws {
+        let directory = try copyOfDirectory(Fixtures.path("tiny-mpnet"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // 8 heads of 4 still divide hidden 32 and fit every Linear; only the bias table has a column per head.
+        try editJSON(directory, "config.json") { $0["num_attention_heads"] = 8 }
+        #expect(
+            throws: SafetensorsError.shapeMismatch(
+                path: (directory as NSString).appendingPathComponent("model.safetensors"),
+                name: "encoder.relative_attention_bias.weight", expected: [32, 8], actual: [32, 4])
+        ) {
+            _ = try SentenceEmbedder(directory: directory, pool: testPool)
+        }
+    }
+
     @Test("a config.json nested 100,000 levels deep is a JSON error, not a stack overflow")
     func deepNesting() throws {
         let directory = try tinyCopy()

@@ -63,7 +63,7 @@ struct ClassifierTests {
 
     @Test("classify gives the softmax over the labels (or the logits) for texts and pairs, within 1e-4")
     func classifyScores() async throws {
-        for model in ["tiny-cross-roberta", "tiny-cross-xlmr"] {
+        for model in ["tiny-cross-roberta", "tiny-cross-xlmr", "tiny-cross-mpnet"] {
             let expected = try Expected.load(model)
             let embedder = try crossEncoder(model)
             let scores = try await embedder.classify(expected.cases.map(\.input))

@@ -7,10 +7,11 @@ import Testing
 struct AttentionTests {
     let pool = ComputePool(threadCount: 2)
 
-    /// softmax(scale·QKᵀ + mask)·V per sequence and head in Double, materialising everything.
+    /// softmax(scale·QKᵀ + bias + mask)·V per sequence and head in Double, materialising everything; `bias(h, j − i)`
+    /// is the relative position bias, if any.
     func naive(
         q: [Float], k: [Float], v: [Float], stride: Int, kOffset: Int, vOffset: Int, lengths: [Int],
-        queryHeads: Int, kvHeads: Int, headDim: Int, scale: Double, radius: Int?
+        queryHeads: Int, kvHeads: Int, headDim: Int, scale: Double, radius: Int?, bias: ((Int, Int) -> Double)?
     ) -> [Double] {
         let total = lengths.reduce(0, +)
         var out = [Double](repeating: 0, count: total * queryHeads * headDim)
@@ -28,7 +29,7 @@ struct AttentionTests {
                                 Double(q[(start + i) * stride + h * headDim + d])
                                 * Double(k[(start + j) * stride + kOffset + g * headDim + d])
                         }
-                        logits[j] = s * scale
+                        logits[j] = s * scale + (bias?(h, j - i) ?? 0)
                     }
                     let m = logits.max()!
                     let weights = logits.map { Foundation.exp($0 - m) }
@@ -45,7 +46,10 @@ struct AttentionTests {
         return out
     }
 
-    func run(lengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int, window: AttentionWindow) {
+    /// With `biasLength`, a random relative position bias table covering sequences of that many tokens.
+    func run(
+        lengths: [Int], queryHeads: Int, kvHeads: Int, headDim: Int, window: AttentionWindow, biasLength: Int? = nil
+    ) {
         var random = SplitMix(seed: UInt64(lengths.reduce(headDim, +)))
         let total = lengths.reduce(0, +)
         // One fused QKV buffer, as the encoder's projection writes it.
@@ -54,19 +58,29 @@ struct AttentionTests {
         let qkv = random.floats(total * stride, range: 2)
         let outStride = queryHeads * headDim
         let radius: Int? = if case .sliding(let r) = window { r } else { nil }
+        // Biases of a few units, as large as the logits: a misplaced entry moves the output far past the tolerance.
+        let tableWidth = 2 * (biasLength ?? 0) - 1
+        let table = biasLength.map { _ in random.floats(queryHeads * tableWidth, range: 3) } ?? []
         let expected = naive(
             q: qkv, k: qkv, v: qkv, stride: stride, kOffset: kOffset, vOffset: vOffset, lengths: lengths,
             queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
-            scale: 1 / Double(headDim).squareRoot(), radius: radius)
+            scale: 1 / Double(headDim).squareRoot(), radius: radius,
+            bias: biasLength.map { length in
+                { head, distance in Double(table[head * tableWidth + length - 1 + distance]) }
+            })
         forEachVariant { variant in
             var out = [Float](repeating: .nan, count: total * outStride)
             qkv.withUnsafeBufferPointer { p in
-                let base = p.baseAddress!
-                attention(
-                    queries: base, queryRowStride: stride, keys: base + kOffset, keyRowStride: stride,
-                    values: base + vOffset, valueRowStride: stride, output: &out, outputRowStride: outStride,
-                    sequenceLengths: lengths, queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
-                    scale: 1 / Float(headDim).squareRoot(), window: window, pool: pool)
+                table.withUnsafeBufferPointer { table in
+                    let base = p.baseAddress!
+                    attention(
+                        queries: base, queryRowStride: stride, keys: base + kOffset, keyRowStride: stride,
+                        values: base + vOffset, valueRowStride: stride, output: &out, outputRowStride: outStride,
+                        sequenceLengths: lengths, queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim,
+                        scale: 1 / Float(headDim).squareRoot(), window: window,
+                        relativeBias: biasLength.map { RelativePositionBias(table: table.baseAddress!, maxLength: $0) },
+                        pool: pool)
+                }
             }
             let error = zip(out, expected).map { abs(Double($0) - $1) }.max() ?? 0
             #expect(error < 1e-5, "\(variant) lengths \(lengths) window \(window): max error \(error)")
@@ -106,6 +120,17 @@ struct AttentionTests {
         run(lengths: [16, 17, 2, 15], queryHeads: 3, kvHeads: 1, headDim: 256, window: .full)
         run(lengths: [17, 16, 9], queryHeads: 2, kvHeads: 1, headDim: 72, window: .sliding(radius: 3))
         run(lengths: [13, 1], queryHeads: 4, kvHeads: 2, headDim: 12, window: .full)
+    }
+
+    @Test("a relative position bias by head and j − i, on the direct and packed paths and across query blocks")
+    func relativeBias() {
+        // MPNet's shape scaled down: heads of 32, sequences on either side of 16 (direct) and 48 (a query block).
+        run(
+            lengths: [1, 5, 16, 17, 50, 130, 2], queryHeads: 4, kvHeads: 4, headDim: 32, window: .full, biasLength: 130)
+        // A table longer than every sequence, an odd head size, and grouped K/V heads.
+        run(lengths: [9, 70], queryHeads: 4, kvHeads: 2, headDim: 20, window: .full, biasLength: 200)
+        // With a window, a row's first visible key is not the sequence's first.
+        run(lengths: [100, 12], queryHeads: 2, kvHeads: 1, headDim: 16, window: .sliding(radius: 5), biasLength: 100)
     }
 
     @Test("real head size 256 with a window the sequence crosses")

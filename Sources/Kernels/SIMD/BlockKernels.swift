@@ -81,9 +81,10 @@ private func widen<B: PanelElement>(
 
 /// One attention task: `rows` queries of one head against the keys [keyStart, keyEnd) of their sequence.
 ///
-/// Query i (0-based in the block, at sequence position firstQuery + i) sees keys j with |position − j| ≤ radius.
-/// Kᵀ is packed in `[headDim × 32]` panels, V in `[paddedKeys × 32]` column panels; `scores` is a
-/// `[rows × span]` scratch covering the whole panels from spanStart, `rowSums` `[rows]`.
+/// Query i (0-based in the block, at sequence position firstQuery + i) sees keys j with |position − j| ≤ radius;
+/// with `relativeBias`, its logit for key j is scale·q·k + relativeBias[j − position]. Kᵀ is packed in
+/// `[headDim × 32]` panels, V in `[paddedKeys × 32]` column panels; `scores` is a `[rows × span]` scratch covering the
+/// whole panels from spanStart, `rowSums` `[rows]`.
 @inline(never)
 package func attentionBlock(_ task: AttentionBlockArguments) {
     let rows = task.rows, headDim = task.headDim, keyStart = task.keyStart, keyEnd = task.keyEnd
@@ -104,8 +105,15 @@ package func attentionBlock(_ task: AttentionBlockArguments) {
         let rowStart = max(0, position - task.radius), rowEnd = min(task.length, position + task.radius + 1)
         let scoreRow = scores + row * span
         let lo = rowStart - spanStart, hi = rowEnd - spanStart
+        var logitScale = task.scale
+        if let bias = task.relativeBias {
+            // The bias is added to scaled logits (key rowStart + t lies rowStart + t − position away), so the
+            // exponential then scales by 1.
+            scale(scoreRow + lo, count: hi - lo, by: task.scale, adding: bias + (rowStart - position))
+            logitScale = 1
+        }
         let maximum = largest(scoreRow + lo, count: hi - lo)
-        rowSums[row] = exponentiateShifted(scoreRow + lo, count: hi - lo, shift: maximum, scale: task.scale)
+        rowSums[row] = exponentiateShifted(scoreRow + lo, count: hi - lo, shift: maximum, scale: logitScale)
         for j in 0..<lo { scoreRow[j] = 0 }
         for j in hi..<span { scoreRow[j] = 0 }
     }
@@ -137,7 +145,8 @@ package func attentionBlock(_ task: AttentionBlockArguments) {
 /// softmax, then the output as a weighted sum of V rows. With a few dozen keys, packing K and V into panels for the
 /// tiles (and padding the keys to whole panels) costs more than the products themselves.
 ///
-/// Query i sees keys j with |i − j| ≤ radius; `scores` has room for `length` floats rounded up to a multiple of 16.
+/// Query i sees keys j with |i − j| ≤ radius, with `relativeBias[j − i]` added to each scaled logit; `scores` has
+/// room for `length` floats rounded up to a multiple of 16.
 @inline(never)
 package func attentionDirect(_ task: AttentionDirectArguments) {
     let queries = task.queries, ldq = task.ldq, keys = task.keys, ldk = task.ldk, values = task.values, ldv = task.ldv
@@ -178,11 +187,16 @@ package func attentionDirect(_ task: AttentionDirectArguments) {
             scores[j] = dotProduct(query, visibleKeys + j * ldk, count: headDim)
             j += 1
         }
+        var logitScale = task.scale
+        if let bias = task.relativeBias {
+            scale(scores, count: count, by: task.scale, adding: bias + (first - i))
+            logitScale = 1
+        }
         // −∞ up to whole vectors, which exponentiate to 0: the softmax then needs no partial loads.
         let paddedCount = (count + 15) / 16 * 16
         for j in count..<paddedCount { scores[j] = -.infinity }
         let maximum = largest(scores, count: paddedCount)
-        let inverseSum = 1 / exponentiateShifted(scores, count: paddedCount, shift: maximum, scale: task.scale)
+        let inverseSum = 1 / exponentiateShifted(scores, count: paddedCount, shift: maximum, scale: logitScale)
         let visibleValues = values + first * ldv, row = output + i * ldo
         // Four accumulators per step keep four FMA chains in flight across the keys.
         var d = 0

@@ -142,6 +142,18 @@ func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
     for j in i..<count { x[j] *= factor }
 }
 
+/// x[i] = x[i]·factor + bias[i]: logits scaled, then a relative position bias added, as attention with one adds it.
+@inline(__always)
+func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float, adding bias: UnsafePointer<Float>) {
+    let factors = Vector(repeating: factor)
+    var i = 0
+    while i + 16 <= count {
+        store(load(bias + i).addingProduct(load(x + i), factors), x + i)
+        i += 16
+    }
+    for j in i..<count { x[j] = bias[j].addingProduct(x[j], factor) }
+}
+
 /// out[r][c] = gelu_tanh(gate) · up for c < `columns` of each of `rows` rows, where `products` holds 32-column gate and
 /// up panels in turn (gate of columns 32p..<32p+32 at 64p, their up at 64p + 32): a block of `matmulGELUGated`.
 @inline(never)
