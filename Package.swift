@@ -120,13 +120,13 @@ let package = Package(
             "EmbeddingModel", "Kernels", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"], exclude: ["Fixtures"]),
-        .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
+        .testTarget(name: "BatchingTests", dependencies: ["Batching", "TestSupport"]),
         // scripts/bench/bench-tokenizer: load time and one-core encode throughput of the tokenizer.
         .executableTarget(name: "bench-tokenizer", dependencies: ["Tokenizers"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         // docker/entrypoint.sh, run as the container runs it.
-        .testTarget(name: "DeployTests"),
+        .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
         .testTarget(name: "EmbeddingModelTests", dependencies: ["EmbeddingModel", "Safetensors", "Kernels", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(

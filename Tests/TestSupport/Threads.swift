@@ -18,3 +18,13 @@ package func waitUntil(timeoutSeconds: Double = 5, _ condition: () -> Bool) asyn
     }
     return condition()
 }
+
+/// The same for synchronous code, which sleeps its own thread between polls (a synchronous test already holds it).
+package func waitUntil(timeoutSeconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(2_000)
+    }
+    return condition()
+}
