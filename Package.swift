@@ -79,7 +79,7 @@ let package = Package(
         // AMX's tile configuration, loads, stores and bf16 tile dot product (a C header: Swift has no intrinsics).
         .systemLibrary(name: "CAMX"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        // `scripts/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
+        // `scripts/bench/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
         .executableTarget(name: "bench-kernels", dependencies: ["Kernels"], swiftSettings: optimised),
         // .safetensors files: the header checked as untrusted input, tensors read with pread (never mapped).
         .target(name: "Safetensors"),
@@ -95,7 +95,7 @@ let package = Package(
         // HTTP/1.1 over POSIX sockets and epoll event loops. Knows nothing about embeddings.
         .target(name: "HTTPServer", dependencies: ["CZlib", "COpenSSL", "CEpoll"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CZlib", "TestSupport"]),
-        // A trivial-handler server for scripts/bench-http.
+        // A trivial-handler server for scripts/bench/bench-http.
         .executableTarget(name: "bench-http-server", dependencies: ["HTTPServer"]),
         // The queue and dynamic batcher between many requests and one encoder.
         .target(name: "Batching"),
@@ -115,18 +115,18 @@ let package = Package(
             "EmbeddingAPI", "Embeddings", "EmbeddingModel", "Tokenizers", "HTTPServer", "Batching", "ModelHub", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Encoder throughput and memory on the real model, for scripts/bench-encoder.
+        // Encoder throughput and memory on the real model, for scripts/bench/bench-encoder.
         .executableTarget(name: "bench-encoder", dependencies: [
             "EmbeddingModel", "Kernels", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"], exclude: ["Fixtures"]),
-        .testTarget(name: "BatchingTests", dependencies: ["Batching"]),
-        // scripts/bench-tokenizer: load time and one-core encode throughput of the tokenizer.
+        .testTarget(name: "BatchingTests", dependencies: ["Batching", "TestSupport"]),
+        // scripts/bench/bench-tokenizer: load time and one-core encode throughput of the tokenizer.
         .executableTarget(name: "bench-tokenizer", dependencies: ["Tokenizers"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         // docker/entrypoint.sh, run as the container runs it.
-        .testTarget(name: "DeployTests"),
+        .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
         .testTarget(name: "EmbeddingModelTests", dependencies: ["EmbeddingModel", "Safetensors", "Kernels", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(

@@ -10,7 +10,8 @@ struct BenchEncoder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-encoder",
         abstract:
-            "Measures encoder tokens/s on packed batches of short, medium and long inputs (run by scripts/bench-encoder)."
+            "Measures encoder tokens/s on packed batches of short, medium and long inputs "
+            + "(run by scripts/bench/bench-encoder)."
     )
 
     @Option(name: .customLong("model-id"), help: "Model directory.")

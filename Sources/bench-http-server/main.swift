@@ -1,4 +1,4 @@
-// A trivial-handler server for scripts/bench-http: answers every request with a fixed body.
+// A trivial-handler server for scripts/bench/bench-http: answers every request with a fixed body.
 // Usage: bench-http-server [--port N] [--body-bytes N] [--loops N] [--handlers-on-loop 0|1]
 import Foundation
 import HTTPServer

@@ -1,4 +1,4 @@
-// Kernel benchmark: GFLOP/s of matmul for the model's shapes and attention times. Run via scripts/bench-kernels.
+// Kernel benchmark: GFLOP/s of matmul for the model's shapes and attention times. Run via scripts/bench/bench-kernels.
 import Foundation
 import Kernels
 

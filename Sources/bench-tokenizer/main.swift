@@ -1,6 +1,6 @@
 // bench-tokenizer TOKENIZER_DIR CORPUS.jsonl: load time, then encode throughput on one thread for the corpus texts
 // one by one and for one long document (the corpus joined with spaces: a single BPE segment). Run by
-// scripts/bench-tokenizer, which pins it to one core and prints the Python `tokenizers` figures next to it.
+// scripts/bench/bench-tokenizer, which pins it to one core and prints the Python `tokenizers` figures next to it.
 import Foundation
 import Tokenizers
 

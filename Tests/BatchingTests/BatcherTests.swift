@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Batching
@@ -26,7 +27,7 @@ private final class EncoderProbe: Sendable {
 
     /// Waits until the encoder has entered its first batch (polling: blocking here would starve the task pool).
     func waitUntilEntered() async {
-        await eventually { !batches.withLock(\.isEmpty) }
+        #expect(await waitUntil { !batches.withLock(\.isEmpty) }, "the encoder never entered a batch")
     }
 }
 
@@ -55,13 +56,6 @@ private func closedLoopClient(_ batcher: Batcher<Int, Int>, _ value: Int) async 
     return try await batcher.submit([value + 10], tokenCounts: [1]).map(\.output)
 }
 
-/// Polls until `condition` holds (the encoder thread runs independently of the test task).
-private func eventually(_ condition: () -> Bool) async {
-    for _ in 0..<2000 where !condition() {
-        try? await Task.sleep(nanoseconds: 1_000_000)
-    }
-}
-
 @Suite("Batcher")
 struct BatcherTests {
     @Test("a submission's outputs come back in input order")
@@ -84,8 +78,7 @@ struct BatcherTests {
         let waiting = (1...5).map { value in
             Task { try await batcher.submit([value], tokenCounts: [4]) }
         }
-        await eventually { batcher.queuedCount == 5 }
-        #expect(batcher.queuedCount == 5)
+        #expect(await waitUntil { batcher.queuedCount == 5 })
         for _ in 0..<4 { probe.gate!.signal() }
         _ = try await first.value
         var values: [Int] = []
@@ -103,7 +96,7 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let clients = (1...4).map { value in Task { try await closedLoopClient(batcher, value) } }
-        await eventually { batcher.queuedCount == 4 }
+        #expect(await waitUntil { batcher.queuedCount == 4 })
         // Enough for the six batches an ungathered run would form, so a regression fails instead of hanging.
         for _ in 0..<6 { probe.gate!.signal() }
         _ = try await blocker.value
@@ -121,13 +114,13 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let returning = (1...4).map { value in Task { try await closedLoopClient(batcher, value) } }
-        await eventually { batcher.queuedCount == 4 }
+        #expect(await waitUntil { batcher.queuedCount == 4 })
         probe.gate!.signal()
         _ = try await blocker.value
-        await eventually { probe.batches.withLock(\.count) == 2 }
+        #expect(await waitUntil { probe.batches.withLock(\.count) == 2 })
         // Two more clients arrive while the batch of four runs.
         let late = (5...6).map { value in Task { try await batcher.submit([value], tokenCounts: [1]) } }
-        await eventually { batcher.queuedCount == 2 }
+        #expect(await waitUntil { batcher.queuedCount == 2 })
         for _ in 0..<6 { probe.gate!.signal() }
         for task in late { _ = try await task.value }
         for task in returning { _ = try await task.value }
@@ -142,7 +135,7 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let big = Task { try await batcher.submit(Array(1...7), tokenCounts: Array(repeating: 1, count: 7)) }
-        await eventually { batcher.queuedCount == 7 }
+        #expect(await waitUntil { batcher.queuedCount == 7 })
         for _ in 0..<4 { probe.gate!.signal() }
         _ = try await blocker.value
         #expect(try await big.value.map(\.output) == (1...7).map { $0 * 10 })
@@ -167,9 +160,9 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let bulk = Task { try await batcher.submit(Array(1...6), tokenCounts: Array(repeating: 5, count: 6)) }
-        await eventually { batcher.queuedCount == 6 }
+        #expect(await waitUntil { batcher.queuedCount == 6 })
         let query = Task { try await batcher.submit([99], tokenCounts: [2]) }
-        await eventually { batcher.queuedCount == 7 }
+        #expect(await waitUntil { batcher.queuedCount == 7 })
         for _ in 0..<6 { probe.gate!.signal() }
         _ = try await blocker.value
         #expect(try await query.value.map(\.output) == [990])
@@ -188,10 +181,10 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let long = Task { try await batcher.submit([7], tokenCounts: [10]) }
-        await eventually { batcher.queuedCount == 1 }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
         try await Task.sleep(nanoseconds: 100_000_000)
         let short = Task { try await batcher.submit([8], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 2 }
+        #expect(await waitUntil { batcher.queuedCount == 2 })
         for _ in 0..<3 { probe.gate!.signal() }
         _ = try await blocker.value
         _ = try await long.value
@@ -209,12 +202,12 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let first = Task { try await batcher.submit([11, 12, 13], tokenCounts: [4, 4, 4]) }
-        await eventually { batcher.queuedCount == 3 }
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         let second = Task { try await batcher.submit([21, 22, 23], tokenCounts: [4, 4, 4]) }
-        await eventually { batcher.queuedCount == 6 }
+        #expect(await waitUntil { batcher.queuedCount == 6 })
         try await Task.sleep(nanoseconds: 100_000_000)
         let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 7 }
+        #expect(await waitUntil { batcher.queuedCount == 7 })
         for _ in 0..<8 { probe.gate!.signal() }
         _ = try await blocker.value
         _ = try await (first.value, second.value, query.value)
@@ -232,9 +225,9 @@ struct BatcherTests {
         let first = Task { try await batcher.submit([11, 12, 13], tokenCounts: [4, 4, 4]) }
         await probe.waitUntilEntered()
         let second = Task { try await batcher.submit([21, 22], tokenCounts: [4, 4]) }
-        await eventually { batcher.queuedCount == 4 }
+        #expect(await waitUntil { batcher.queuedCount == 4 })
         let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 5 }
+        #expect(await waitUntil { batcher.queuedCount == 5 })
         try await Task.sleep(nanoseconds: 100_000_000)
         for _ in 0..<6 { probe.gate!.signal() }
         _ = try await (first.value, second.value, query.value)
@@ -252,12 +245,13 @@ struct BatcherTests {
         let first = Task { try await batcher.submit([11, 12], tokenCounts: [4, 4]) }
         await probe.waitUntilEntered()
         let second = Task { try await batcher.submit([21, 22], tokenCounts: [4, 4]) }
-        await eventually { batcher.queuedCount == 3 }
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         try await Task.sleep(nanoseconds: 400_000_000) // the second submission is now older than maxQueueSeconds
         probe.gate!.signal()
-        await eventually { probe.batches.withLock(\.count) == 2 } // [12] runs; the second is now the oldest queued
+        // [12] runs; the second is now the oldest queued.
+        #expect(await waitUntil { probe.batches.withLock(\.count) == 2 })
         let query = Task { try await batcher.submit([99], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 3 }
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         for _ in 0..<4 { probe.gate!.signal() }
         _ = try await (first.value, second.value, query.value)
         // Counting from submission, [21] led the batch after [12] and the query waited for it.
@@ -272,13 +266,13 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let bulk = Task { try await batcher.submit([11, 12, 13], tokenCounts: [8, 8, 8]) }
-        await eventually { batcher.queuedCount == 3 }
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         let first = Task { try await batcher.submit([91], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 4 }
+        #expect(await waitUntil { batcher.queuedCount == 4 })
         probe.gate!.signal()
-        await eventually { probe.batches.withLock(\.count) == 2 }
+        #expect(await waitUntil { probe.batches.withLock(\.count) == 2 })
         let second = Task { try await batcher.submit([92], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 4 }
+        #expect(await waitUntil { batcher.queuedCount == 4 })
         for _ in 0..<6 { probe.gate!.signal() }
         _ = try await (blocker.value, bulk.value, first.value, second.value)
         // Fewest tokens first every time ran [91], [92], then the bulk: queries back to back would starve it.
@@ -293,7 +287,7 @@ struct BatcherTests {
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let bulk = Task { try await batcher.submit([11], tokenCounts: [50]) }
-        await eventually { batcher.queuedCount == 1 }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
         let permits = try batcher.reservePermits(1) // a query whose tokenization is still running
         probe.gate!.signal()
         _ = try await blocker.value
@@ -338,8 +332,7 @@ struct BatcherTests {
         #expect(batcher.freePermits == 1, "a refused submission gives back what it took")
         probe.gate!.signal()
         #expect(try await holder.value.map(\.output) == [10, 20])
-        await eventually { batcher.freePermits == 3 }
-        #expect(batcher.freePermits == 3)
+        #expect(await waitUntil { batcher.freePermits == 3 })
         probe.gate!.signal()
         #expect(try await batcher.submit([3, 4], tokenCounts: [1, 1]).map(\.output) == [30, 40])
     }
@@ -352,7 +345,7 @@ struct BatcherTests {
         let running = Task { try await batcher.submit([1], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let doomed = Task { try await batcher.submit([2, 3, 4], tokenCounts: [1, 1, 1]) }
-        await eventually { batcher.queuedCount == 3 }
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         doomed.cancel()
         await #expect(throws: CancellationError.self) { try await doomed.value }
         #expect(batcher.queuedCount == 0)
@@ -384,7 +377,7 @@ struct BatcherTests {
         let first = Task { try await batcher.submit([1], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let second = Task { try await batcher.submit([2], tokenCounts: [1]) }
-        await eventually { batcher.queuedCount == 1 }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
         // Only bounds a stalled machine cannot break: the first batch is held for a second, the second batch is not
         // held at all (both gate passes given now), so counting the queue wait as inference would show ≥ 1 s.
         try await Task.sleep(nanoseconds: 1_000_000_000)
@@ -441,7 +434,7 @@ struct BatcherTests {
         let first = Task { try await batcher.submit([1], tokenCounts: [1]) }
         await probe.waitUntilEntered()
         let queued = Task { try await batcher.submit([2, 3], tokenCounts: [1, 1]) }
-        await eventually { batcher.queuedCount == 2 }
+        #expect(await waitUntil { batcher.queuedCount == 2 })
         batcher.shutdown()
         for _ in 0..<3 { probe.gate!.signal() }
         await batcher.stopped()

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs docker/entrypoint.sh as the container would, with a stand-in server binary that records its argv and PID.
@@ -185,8 +186,9 @@ struct EntrypointRun {
         try process.run()
         pid = process.processIdentifier
         if sendTerm {
-            let deadline = Date().addingTimeInterval(10)
-            while !FileManager.default.fileExists(atPath: record.path), Date() < deadline { usleep(10_000) }
+            #expect(
+                waitUntil(timeoutSeconds: 10) { FileManager.default.fileExists(atPath: record.path) },
+                "the stand-in server never recorded its start")
             kill(pid, SIGTERM)
         }
         output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -3,7 +3,8 @@ import Testing
 
 @testable import EmbeddingAPI
 
-/// sentence-transformers' `CrossEncoder.predict` on the tiny cross-encoders (scripts/make-tiny-cross-encoders.py).
+/// sentence-transformers' `CrossEncoder.predict` on the tiny cross-encoders
+/// (scripts/fixtures/make-tiny-cross-encoders.py).
 private struct Expected: Decodable {
     struct Case: Decodable {
         let texts: [String]

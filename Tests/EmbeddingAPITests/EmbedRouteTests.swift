@@ -243,9 +243,7 @@ struct EmbedRouteTests {
         let gate = DispatchSemaphore(value: 0)
         let server = try FakeServer(configuration: configuration, backend: FakeModel.backend(embedGate: gate))
         let holder = Task { await server.post("/embed", #"{"inputs":["a","b"]}"#) }
-        for _ in 0..<2000 where server.router.service.batcher.freePermits > 0 {
-            try await Task.sleep(nanoseconds: 1_000_000)
-        }
+        #expect(await waitUntil { server.router.service.batcher.freePermits == 0 })
         let refused = await server.post("/embed", #"{"inputs":"c"}"#)
         #expect(refused.status == 429)
         #expect(refused.teiError?.message == "Model is overloaded")

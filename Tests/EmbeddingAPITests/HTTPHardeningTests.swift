@@ -62,17 +62,14 @@ struct HTTPHardeningTests {
             try await server.send("GET", "/info", headers: [("x-request-id", longest)]).headers["x-request-id"]
                 == longest)
         // The line is written once the response is sent, so it may trail the response by a moment.
-        for _ in 0..<2000 where records.first(withID: longest) == nil { try await Task.sleep(nanoseconds: 1_000_000) }
-        #expect(records.first(withID: longest) != nil)
+        #expect(await waitUntil { records.first(withID: longest) != nil })
         for refused in [
             String(repeating: "b", count: 129), String(repeating: "c", count: 30_000), "has space", "tab\there", "é",
         ] {
             let response = try await server.send("GET", "/info", headers: [("x-request-id", refused)])
             let replaced = try #require(response.headers["x-request-id"])
             #expect(replaced != refused && UUID(uuidString: replaced) != nil, "\(refused.prefix(20))")
-            for _ in 0..<2000 where records.first(withID: replaced) == nil {
-                try await Task.sleep(nanoseconds: 1_000_000)
-            }
+            #expect(await waitUntil { records.first(withID: replaced) != nil })
             #expect(records.first(withID: replaced)?.path == "/info")
             #expect(records.first(withID: refused) == nil)
         }
@@ -88,7 +85,7 @@ struct HTTPHardeningTests {
         let server = try LoopbackServer(router: router)
         let batcher = router.service.batcher
         let holder = Task { try await server.post("/embed", #"{"inputs":"a"}"#) }
-        for _ in 0..<2000 where batcher.freePermits == 512 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { batcher.freePermits < 512 })
         let port = server.port
         let leaver = try await onThread { try RawClient(port: port) }
         let body = #"{"inputs":"b"}"#
@@ -96,9 +93,9 @@ struct HTTPHardeningTests {
             Array(
                 "POST /embed HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                     .utf8))
-        for _ in 0..<2000 where batcher.queuedCount < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { batcher.queuedCount >= 1 })
         shutdown(leaver.fd, Int32(SHUT_RDWR))
-        for _ in 0..<2000 where records.first(withID: "leaver") == nil { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { records.first(withID: "leaver") != nil })
         #expect(records.first(withID: "leaver")?.status == 499)
         gate.signal()
         #expect(try await holder.value.status == 200)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import EmbeddingAPI
@@ -66,12 +67,12 @@ struct InlineWorkTests {
         let server = try LoopbackServer(router: fake.router)
         let batcher = fake.router.service.batcher
         let waiting = Task { try await server.post("/embed", #"{"inputs":"a"}"#) }
-        for _ in 0..<2000 where batcher.freePermits == 512 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { batcher.freePermits < 512 })
         let health = try await server.send("GET", "/health")
         #expect(health.status == 200)
         let many = Array(repeating: #""b""#, count: 32).joined(separator: ",")
         let queued = Task { try await server.post("/embed", #"{"inputs":[\#(many)]}"#) }
-        for _ in 0..<2000 where batcher.queuedCount < 32 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { batcher.queuedCount >= 32 })
         gate.signal()
         gate.signal()
         #expect(try await waiting.value.status == 200)

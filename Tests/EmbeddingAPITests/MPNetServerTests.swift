@@ -4,7 +4,7 @@ import Testing
 
 @testable import EmbeddingAPI
 
-/// sentence-transformers' ids and embeddings for the tiny MPNet model (scripts/make-tiny-mpnet.py).
+/// sentence-transformers' ids and embeddings for the tiny MPNet model (scripts/fixtures/make-tiny-mpnet.py).
 private struct TinyMPNetExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int]

@@ -21,7 +21,8 @@ private let miniLMServer = Result {
         router: liveRouter(directory: miniLMDirectory(), modelID: "sentence-transformers/all-MiniLM-L6-v2"))
 }
 
-/// sentence-transformers' outputs for all-MiniLM-L6-v2 (scripts/make-bert-golden.py), shared with EmbeddingModelTests.
+/// sentence-transformers' outputs for all-MiniLM-L6-v2 (scripts/fixtures/make-bert-golden.py), shared with
+/// EmbeddingModelTests.
 private struct MiniLMGolden: Decodable {
     let text: String
     let ids: [Int32]

@@ -177,7 +177,7 @@ struct DisconnectTests {
         let server = try LoopbackServer(router: fake.router)
         let batcher = fake.router.service.batcher
         let holder = Task { try await server.post("/embed", #"{"inputs":"a"}"#) }
-        for _ in 0..<2000 where batcher.freePermits == 512 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(await waitUntil { batcher.freePermits < 512 })
         let port = server.port
         let leaver = try await onThread { try RawClient(port: port) }
         let body = #"{"inputs":["b","c","d"]}"#
@@ -185,11 +185,9 @@ struct DisconnectTests {
             Array(
                 "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                     .utf8))
-        for _ in 0..<2000 where batcher.queuedCount < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
-        #expect(batcher.queuedCount == 3)
+        #expect(await waitUntil { batcher.queuedCount == 3 })
         shutdown(leaver.fd, Int32(SHUT_RDWR))
-        for _ in 0..<2000 where batcher.queuedCount > 0 { try await Task.sleep(nanoseconds: 1_000_000) }
-        #expect(batcher.queuedCount == 0)
+        #expect(await waitUntil { batcher.queuedCount == 0 })
         #expect(batcher.freePermits == 511)
         gate.signal()
         #expect(try await holder.value.status == 200)

@@ -4,7 +4,7 @@ import Testing
 
 @testable import EmbeddingAPI
 
-/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa model (scripts/make-tiny-xlmr.py).
+/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa model (scripts/fixtures/make-tiny-xlmr.py).
 private struct TinyXLMRExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int]

@@ -5,7 +5,7 @@ import Testing
 
 @testable import EmbeddingModel
 
-/// Expected outputs of the tiny BERT and RoBERTa models, written by scripts/make-tiny-bert.py from
+/// Expected outputs of the tiny BERT and RoBERTa models, written by scripts/fixtures/make-tiny-bert.py from
 /// sentence-transformers with each pooling mode.
 private struct TinyBertExpectations: Decodable {
     struct Case: Decodable {
@@ -231,7 +231,7 @@ struct BertConfigurationTests {
     }
 }
 
-/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa (scripts/make-tiny-xlmr.py).
+/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa (scripts/fixtures/make-tiny-xlmr.py).
 private struct TinyXLMRExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int32]

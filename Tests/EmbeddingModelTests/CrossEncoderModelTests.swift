@@ -5,7 +5,8 @@ import Testing
 @testable import EmbeddingModel
 
 /// sentence-transformers' `CrossEncoder.predict` on the tiny cross-encoders, written by
-/// scripts/make-tiny-cross-encoders.py: per case the tokenizer's ids and type ids, the logits and TEI's scores.
+/// scripts/fixtures/make-tiny-cross-encoders.py: per case the tokenizer's ids and type ids, the logits and TEI's
+/// scores.
 struct CrossEncoderExpectations: Decodable {
     struct Case: Decodable {
         let texts: [String]

@@ -15,7 +15,7 @@ enum Fixtures {
 /// One pool for all tests, like the server's single pool.
 let testPool = ComputePool(threadCount: 2)
 
-/// Expected outputs of the tiny model, written by scripts/make-tiny-model.py from sentence-transformers.
+/// Expected outputs of the tiny model, written by scripts/fixtures/make-tiny-model.py from sentence-transformers.
 struct TinyExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int32]

@@ -6,7 +6,7 @@ import Testing
 @testable import EmbeddingModel
 
 /// sentence-transformers' ids and embeddings for the tiny MPNet, and transformers' relative position bucket of each
-/// distance from `buckets.first` on (scripts/make-tiny-mpnet.py).
+/// distance from `buckets.first` on (scripts/fixtures/make-tiny-mpnet.py).
 private struct TinyMPNetExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int32]

@@ -22,8 +22,8 @@ struct MiniLMMissing: Error, CustomStringConvertible {
 /// Loaded once for the suite.
 private let miniLM = Result { try SentenceEmbedder(directory: miniLMDirectory(), pool: testPool) }
 
-/// One line of Fixtures/minilm-golden.jsonl (scripts/make-bert-golden.py): Hugging Face token ids, truncated to 256,
-/// the Pooling module's output and the model's normalised output.
+/// One line of Fixtures/minilm-golden.jsonl (scripts/fixtures/make-bert-golden.py): Hugging Face token ids, truncated to
+/// 256, the Pooling module's output and the model's normalised output.
 private struct MiniLMGolden: Decodable {
     let text: String
     let ids: [Int32]

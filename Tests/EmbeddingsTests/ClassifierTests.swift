@@ -4,8 +4,9 @@ import Testing
 
 @testable import Embeddings
 
-/// sentence-transformers' `CrossEncoder.predict` on the tiny cross-encoders (scripts/make-tiny-cross-encoders.py),
-/// shared with the model tests: the texts of each case, its logits and TEI's scores.
+/// sentence-transformers' `CrossEncoder.predict` on the tiny cross-encoders
+/// (scripts/fixtures/make-tiny-cross-encoders.py), shared with the model tests: the texts of each case, its logits and
+/// TEI's scores.
 private struct Expected: Decodable {
     struct Case: Decodable {
         let texts: [String]

@@ -107,12 +107,9 @@ struct EmbedderTests {
             for try await (index, vector) in group { results[index] = vector }
             return results
         }
-        // The batcher records a pass after answering its calls: wait (at most 2 s) for the last record.
-        var after = embedder.batchCounts
-        for _ in 0..<200 where after.inputs - before.inputs < texts.count + bulk.count {
-            try await Task.sleep(for: .milliseconds(10))
-            after = embedder.batchCounts
-        }
+        // The batcher records a pass after answering its calls: wait for the last record.
+        #expect(await waitUntil { embedder.batchCounts.inputs - before.inputs >= texts.count + bulk.count })
+        let after = embedder.batchCounts
         for (index, vector) in expected.enumerated() {
             #expect(cosineSimilarity(try #require(results[index]), vector) > 0.999999)
         }

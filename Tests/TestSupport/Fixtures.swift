@@ -7,7 +7,7 @@ package enum SharedFixtures {
     package static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
     /// A tiny Gemma3 checkpoint in the sentence-transformers layout (2 layers, 256-token vocabulary, Dense and
-    /// Normalize modules) with a small Gemma-style BPE tokenizer: `scripts/make-tiny-model.py` writes it.
+    /// Normalize modules) with a small Gemma-style BPE tokenizer: `scripts/fixtures/make-tiny-model.py` writes it.
     package static let tinyModel = tests.appendingPathComponent("Fixtures/tiny-model", isDirectory: true).path
 
     /// Hugging Face `tokenizers`' encodings of a few texts with the tiny model's tokenizer (ids, tokens, offsets).

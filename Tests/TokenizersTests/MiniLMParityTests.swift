@@ -3,7 +3,7 @@ import Testing
 @testable import Tokenizers
 
 /// all-MiniLM-L6-v2's real tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece, pair template) against the
-/// cases of scripts/gen-bert-tokenizer-cases.py (Python `tokenizers` 0.23.3, padding off).
+/// cases of scripts/fixtures/gen-bert-tokenizer-cases.py (Python `tokenizers` 0.23.3, padding off).
 @Suite("all-MiniLM-L6-v2 tokenizer parity")
 struct MiniLMParityTests {
     /// Each case's `text` (and `pair`) encoded with specials, without them, and truncated.

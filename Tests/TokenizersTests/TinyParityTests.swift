@@ -2,7 +2,7 @@ import Testing
 
 @testable import Tokenizers
 
-/// The tiny fixtures of scripts/gen-tiny-tokenizer-cases.py (Metaspace, Prepend, Sequence normalizers and
+/// The tiny fixtures of scripts/fixtures/gen-tiny-tokenizer-cases.py (Metaspace, Prepend, Sequence normalizers and
 /// pre-tokenizers, Split behaviours, BertProcessing, continuing_subword_prefix, ignore_merges; WordPiece with NFD,
 /// StripAccents, Lowercase, BertNormalizer variants, Whitespace, WhitespaceSplit, BertPreTokenizer, RobertaProcessing
 /// and TemplateProcessing pairs, WordPiece decoders; byte-level BPE with the ByteLevel pre-tokenizer, decoder and

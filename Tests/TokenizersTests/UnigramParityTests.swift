@@ -3,8 +3,8 @@ import Testing
 
 @testable import Tokenizers
 
-/// The SentencePiece Unigram fixtures of scripts/make-tiny-xlmr.py against HF `tokenizers` 0.23.3: the tiny XLM-R
-/// model's tokenizer.json (XLMRobertaConverter: Precompiled with SentencePiece's real nmt_nfkc charsmap, Strip,
+/// The SentencePiece Unigram fixtures of scripts/fixtures/make-tiny-xlmr.py against HF `tokenizers` 0.23.3: the tiny
+/// XLM-R model's tokenizer.json (XLMRobertaConverter: Precompiled with SentencePiece's real nmt_nfkc charsmap, Strip,
 /// Replace of ` {2,}`, Metaspace, `<s> $A </s> </s> $B </s>`) and three variants on a small rule-made charsmap: the
 /// Hub's xlm-roberta-base layout (Metaspace `first`, unsplit), transformers 5's (WhitespaceSplit + Metaspace) and a
 /// byte-fallback model converted without a model class (Replace, ByteFallback + Fuse decoder).

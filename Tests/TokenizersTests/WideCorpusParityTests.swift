@@ -2,8 +2,8 @@ import Testing
 
 @testable import Tokenizers
 
-/// The wide corpus from scripts/gen-tokenizer-cases.py (see its header for the file format and what is elided),
-/// run on a tokenizer loaded through the binary table cache (the golden cases run on a parsed one).
+/// The wide corpus from scripts/fixtures/gen-tokenizer-cases.py (see its header for the file format and what is
+/// elided), run on a tokenizer loaded through the binary table cache (the golden cases run on a parsed one).
 @Suite("wide-corpus tokenizer parity")
 struct WideCorpusParityTests {
     @Test(

@@ -1,5 +1,5 @@
-// libFuzzer harness for the API's request bodies, built by `scripts/fuzz api-json` with EmbeddingAPI's JSON.swift,
-// Requests.swift and APIError.swift (-O, as in the release build).
+// libFuzzer harness for the API's request bodies, built by `scripts/check/fuzz api-json` with EmbeddingAPI's
+// JSON.swift, Requests.swift and APIError.swift (-O, as in the release build).
 //
 // Each input is a request body, fed to:
 // - JSONParser.parse: no crash; a parsed value written back as JSON (this file's writer: the module has no JSONValue

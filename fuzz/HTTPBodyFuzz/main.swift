@@ -1,4 +1,4 @@
-// libFuzzer harness for request body decoding, built by `scripts/fuzz http-body` with HTTPHeaders.swift,
+// libFuzzer harness for request body decoding, built by `scripts/check/fuzz http-body` with HTTPHeaders.swift,
 // HTTPRequestParser.swift and ContentCoding.swift (-O, as in the release build; zlib from the system).
 //
 // The server's path for a body: HTTPRequestParser undoes `Transfer-Encoding: chunked` (Connection collects its body

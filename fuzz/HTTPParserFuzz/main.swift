@@ -1,4 +1,4 @@
-// libFuzzer harness for HTTPRequestParser, built by scripts/fuzz-http together with the parser's own source files.
+// libFuzzer harness for HTTPRequestParser, built by `scripts/check/fuzz http` with the parser's own source files.
 //
 // Besides "no crash, no hang", it checks a differential property: the same bytes fed whole, one byte at a time and
 // in uneven chunks must give the same requests and the same error. Small limits make every limit path reachable.

@@ -1,4 +1,4 @@
-// libFuzzer harness for the .safetensors header parser, built by `scripts/fuzz safetensors` with
+// libFuzzer harness for the .safetensors header parser, built by `scripts/check/fuzz safetensors` with
 // Sources/Safetensors/Safetensors.swift (-O, as in the release build).
 //
 // Each input is a whole file image:

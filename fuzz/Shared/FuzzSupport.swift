@@ -1,4 +1,4 @@
-// Helpers shared by the libFuzzer harnesses (compiled into each by scripts/fuzz, next to the module sources).
+// Helpers shared by the libFuzzer harnesses (compiled into each by scripts/check/fuzz, next to the module sources).
 //
 // The harnesses are compiled with the same optimisation flags as their module, which for Tokenizers is -Ounchecked:
 // `precondition` and `assert` vanish there, so every invariant goes through `fuzzCheck`, which always aborts.

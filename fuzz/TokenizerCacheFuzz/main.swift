@@ -1,7 +1,7 @@
 // libFuzzer harness for the binary tokenizer table cache (TokenizerCache.load), built by
-// `scripts/fuzz tokenizer-cache` with the Tokenizers sources (-Ounchecked, as in the release build).
+// `scripts/check/fuzz tokenizer-cache` with the Tokenizers sources (-Ounchecked, as in the release build).
 //
-// The cache belongs to one tokenizer.json: FUZZ_TINY_TOKENIZER (a tiny fixture; scripts/fuzz passes
+// The cache belongs to one tokenizer.json: FUZZ_TINY_TOKENIZER (a tiny fixture; scripts/check/fuzz passes
 // Tests/TokenizersTests/Fixtures/tiny-tokenizer.json), copied to a tmpfs directory. Each input becomes the cache file
 // next to it (the loader only takes a path), shaped by its first byte so that most inputs get past the checksum:
 //   byte % 4 == 0   the rest is the whole file, as is
@@ -32,7 +32,7 @@ private let fixedTexts = ["Hello world", "", "  a  b\t\nc ", "<bos>é😀 ▁x <
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
     guard let source = environment("FUZZ_TINY_TOKENIZER"), let json = readFileBytes(source) else {
-        fuzzFail("set FUZZ_TINY_TOKENIZER to a tiny tokenizer.json fixture (scripts/fuzz tokenizer-cache does)")
+        fuzzFail("set FUZZ_TINY_TOKENIZER to a tiny tokenizer.json fixture (scripts/check/fuzz tokenizer-cache does)")
     }
     scratch = makeScratchDirectory("tokenizer-cache")
     jsonPath = scratch + "/tokenizer.json"

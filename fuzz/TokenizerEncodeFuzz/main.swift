@@ -1,9 +1,9 @@
 // libFuzzer harness for `Tokenizer.encode`/`decode` on the real EmbeddingGemma tokenizer.json, built by
-// `scripts/fuzz tokenizer` with the Tokenizers sources (same flags as the release build: -Ounchecked, so ASan is
+// `scripts/check/fuzz tokenizer` with the Tokenizers sources (same flags as the release build: -Ounchecked, so ASan is
 // what catches an out-of-bounds access the optimiser no longer checks).
 //
 // Environment:
-//   FUZZ_TOKENIZER_JSON   the real tokenizer.json (scripts/fuzz passes $(scripts/fetch-model.sh)/tokenizer.json)
+//   FUZZ_TOKENIZER_JSON   the real tokenizer.json (scripts/check/fuzz passes $(scripts/fetch-model.sh)/tokenizer.json)
 //   FUZZ_TOKENIZER_CASES  colon-separated JSON-lines files of outputs frozen from Hugging Face `tokenizers`
 //                         (Tests/TokenizersTests/Fixtures/golden-tokenizer.jsonl, tokenizer-cases.jsonl). At start-up
 //                         every case is replayed (ids, offsets, tokens, decodes, truncations) and run through the
@@ -37,7 +37,7 @@ nonisolated(unsafe) private var eosID: Int32 = 1
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
     guard let path = environment("FUZZ_TOKENIZER_JSON") else {
-        fuzzFail("set FUZZ_TOKENIZER_JSON to the real tokenizer.json (scripts/fuzz tokenizer does)")
+        fuzzFail("set FUZZ_TOKENIZER_JSON to the real tokenizer.json (scripts/check/fuzz tokenizer does)")
     }
     do {
         tokenizer = try Tokenizer(tokenizerJSONPath: path, cacheDirectory: nil)

@@ -1,5 +1,5 @@
-// libFuzzer harness for tokenizer.json loading, built by `scripts/fuzz tokenizer-json` with the Tokenizers sources
-// (-Ounchecked, as in the release build).
+// libFuzzer harness for tokenizer.json loading, built by `scripts/check/fuzz tokenizer-json` with the Tokenizers
+// sources (-Ounchecked, as in the release build).
 //
 // Input: tokenizer.json bytes, optionally followed by a NUL and a text to encode (JSON text never holds a raw NUL).
 // Each input runs on a thread with a 512 KB stack (FUZZ_STACK_KB), so nesting within -max_len can overflow it.
