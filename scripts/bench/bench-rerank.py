@@ -8,7 +8,7 @@ directory; the work per pair is that of cross-encoder/ms-marco-MiniLM-L6-v2. Que
 corpus. Prints pairs/s and tokens/s of each side and the largest score difference.
 
 Usage (with the reference venv, after `swift build -c release --product embed-server`):
-    /work/venv-ref/bin/python scripts/bench/bench-rerank.py --bin "$(swift build -c release --show-bin-path)" \\
+    python3 scripts/bench/bench-rerank.py --bin "$(swift build -c release --show-bin-path)" \\
         --minilm "$(scripts/fetch-model.sh sentence-transformers/all-MiniLM-L6-v2)" [--pairs 256] [--clients 4]
 """
 import argparse
