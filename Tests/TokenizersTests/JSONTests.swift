@@ -1,28 +1,27 @@
+import Foundation
+import JSON
 import Testing
 
 @testable import Tokenizers
 
 @Suite("JSON reading and writing")
 struct JSONTests {
-    @Test("the scanner decodes escapes, surrogate pairs and raw UTF-8 exactly")
-    func scannerEscapes() throws {
+    @Test("the reader decodes escapes, surrogate pairs and raw UTF-8 exactly")
+    func readerEscapes() throws {
         let json = #"{"a": "x\n\t\"\\\/\u00e9\ud83c\udf55\u2581", "b": [1, -2, 3.5, true, false, null], "c": "🍕"}"#
-        let value = try Array(json.utf8).withUnsafeBufferPointer { bytes in
-            var scanner = JSONScanner(bytes: bytes)
-            return try scanner.readValue()
-        }
+        let value = try JSONValue.parse(Array(json.utf8))
         #expect(value["a"]?.stringValue == "x\n\t\"\\/é🍕▁")
         #expect(value["b"] == .array([.number(1), .number(-2), .number(3.5), .bool(true), .bool(false), .null]))
         #expect(value["c"]?.stringValue == "🍕")
     }
 
     @Test("a broken file is an invalid-JSON error with the byte offset")
-    func brokenJSON() {
+    func brokenJSON() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
+        try Data(#"{"a": "xy"#.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: TokenizerError.invalidJSON("unterminated string at byte 9")) {
-            try Array(#"{"a": "xy"#.utf8).withUnsafeBufferPointer { bytes in
-                var scanner = JSONScanner(bytes: bytes)
-                _ = try scanner.readValue()
-            }
+            _ = try Tokenizer(tokenizerJSONPath: url.path, cacheDirectory: nil)
         }
     }
 
