@@ -192,17 +192,26 @@ package struct JSONReader {
 
     package mutating func readString() throws(JSONError) -> String {
         try openString()
-        // Most strings have no escapes: made straight from the input bytes, after the same checks.
+        // The run up to the first quote, backslash or control byte: for most strings, all of it.
         let start = position
-        var skip = SkipSink()
-        try scanString(&skip)
-        if !skip.sawEscape {
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]), as: UTF8.self)
+        var union: UInt8 = 0
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == 0x22 || byte == 0x5C || byte < 0x20 { break }
+            union |= byte
+            position += 1
         }
+        let run = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        let runIsValid = union < 0x80 || isValidUTF8(run)
+        if runIsValid, position < bytes.count, bytes[position] == 0x22 {
+            position += 1
+            return String(decoding: run, as: UTF8.self)
+        }
+        // Escapes follow (or an error): the rest is decoded after the run, which is not scanned again.
         var sink = ByteSink()
-        sink.bytes.reserveCapacity(position - start)
-        position = start
-        try scanString(&sink)
+        sink.bytes.reserveCapacity(run.count + 64)
+        sink.append(run)
+        try scanString(&sink, invalidUTF8: !runIsValid)
         return String(decoding: sink.bytes, as: UTF8.self)
     }
 
@@ -218,11 +227,14 @@ package struct JSONReader {
         position += 1
     }
 
-    /// Reads a string's content and closing quote (the opening one consumed) into `sink`. A string that is not
-    /// UTF-8 is refused only at its closing quote, after every other check, as serde_json does.
-    private mutating func scanString<Sink: StringSink>(_ sink: inout Sink) throws(JSONError) {
+    /// Reads a string's content and closing quote (the opening one consumed, and `invalidUTF8` when a run already
+    /// read was not UTF-8) into `sink`. A string that is not UTF-8 is refused only at its closing quote, after every
+    /// other check, as serde_json does.
+    private mutating func scanString<Sink: StringSink>(_ sink: inout Sink, invalidUTF8: Bool = false)
+        throws(JSONError)
+    {
         let count = bytes.count
-        var invalidUTF8 = false
+        var invalidUTF8 = invalidUTF8
         while true {
             let runStart = position
             var union: UInt8 = 0
@@ -448,12 +460,11 @@ private struct ByteSink: StringSink {
     mutating func append(_ scalar: Unicode.Scalar) { appendUTF8(scalar, to: &bytes) }
 }
 
-/// Keeps nothing; notes whether the string had an escape (then its bytes are not its content).
+/// Keeps nothing: for strings that are only checked.
 private struct SkipSink: StringSink {
-    var sawEscape = false
-    mutating func append(_ run: UnsafeBufferPointer<UInt8>) {}
-    mutating func append(_ byte: UInt8) { sawEscape = true }
-    mutating func append(_ scalar: Unicode.Scalar) { sawEscape = true }
+    func append(_ run: UnsafeBufferPointer<UInt8>) {}
+    func append(_ byte: UInt8) {}
+    func append(_ scalar: Unicode.Scalar) {}
 }
 
 // MARK: - UTF-8
