@@ -125,7 +125,8 @@ let package = Package(
         ]),
         // Encoder throughput and memory on the real model, for scripts/bench-encoder.
         .executableTarget(name: "bench-encoder", dependencies: [
-            "EmbeddingModel", "Kernels", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "EmbeddingModel", "Kernels", "Tokenizers", "JSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"], exclude: ["Fixtures"]),
         .testTarget(name: "BatchingTests", dependencies: ["Batching"]),

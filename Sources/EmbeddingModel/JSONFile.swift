@@ -185,9 +185,8 @@ struct JSONObject {
     }
 }
 
-/// The JSON value in the model file at `path`, or nil when there is no such file. Read as JSONSerialization read
-/// these files before (a UTF-8 byte order mark allowed, 512 levels of nesting); a syntax error names the line and
-/// column.
+/// The JSON value in the model file at `path`, or nil when there is no such file. A UTF-8 byte order mark is
+/// allowed and nesting is capped at 512 levels; a syntax error names the line and column.
 func readModelJSON(_ path: String) throws -> JSONValue? {
     guard let data = try readModelFile(path) else { return nil }
     do {

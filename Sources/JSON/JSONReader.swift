@@ -19,8 +19,6 @@ package struct JSONReader {
         JSONError(reason, at: position)
     }
 
-    package var isAtEnd: Bool { position >= bytes.count }
-
     package mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
@@ -30,9 +28,10 @@ package struct JSONReader {
         }
     }
 
-    /// Skips a UTF-8 byte order mark at the start: model files are read as JSONSerialization read them, which
-    /// allows one (the API and tokenizer.json do not: serde_json refuses it).
-    package mutating func skipByteOrderMark() {
+    /// Skips a UTF-8 byte order mark at the start. Model files may have one (some editors write it, and
+    /// Foundation's JSONSerialization, which read them until this module, skipped it); request bodies and
+    /// tokenizer.json may not, as serde_json refuses it.
+    mutating func skipByteOrderMark() {
         if position == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { position = 3 }
     }
 
@@ -53,15 +52,6 @@ package struct JSONReader {
     package mutating func expect(_ byte: UInt8) throws(JSONError) {
         guard try peek() == byte else { throw error(.expected(byte)) }
         position += 1
-    }
-
-    /// Consumes `byte` if it is next.
-    package mutating func consume(_ byte: UInt8) throws(JSONError) -> Bool {
-        if try peek() == byte {
-            position += 1
-            return true
-        }
-        return false
     }
 
     // MARK: Containers
@@ -216,7 +206,7 @@ package struct JSONReader {
     }
 
     /// Passes over the next string, checking it as `readString` does.
-    package mutating func skipString() throws(JSONError) {
+    private mutating func skipString() throws(JSONError) {
         try openString()
         var sink = SkipSink()
         try scanString(&sink)

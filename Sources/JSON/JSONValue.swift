@@ -28,8 +28,6 @@ package enum JSONValue: Sendable, Equatable, CustomStringConvertible {
             members.last { $0.key == key }?.value
         }
 
-        package var isEmpty: Bool { members.isEmpty }
-
         package func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
             members.makeIterator()
         }

@@ -238,7 +238,7 @@ package final class SafetensorsFile: @unchecked Sendable {
             start: (base + 8).assumingMemoryBound(to: UInt8.self), count: headerLength)
         let root: JSONValue
         do {
-            // A byte order mark is allowed, as JSONSerialization (which read these headers before) allowed it.
+            // A byte order mark is allowed, as in the other model files.
             root = try JSONValue.parse(headerBytes, maxDepth: 512, allowingByteOrderMark: true)
         } catch {
             throw SafetensorsError.badHeader(path: path, reason: "not valid JSON (\(error))")
