@@ -19,6 +19,7 @@ package struct JSONReader {
         JSONError(reason, at: position)
     }
 
+    @inline(__always)
     package mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
@@ -42,6 +43,7 @@ package struct JSONReader {
     }
 
     /// The next non-whitespace byte, without consuming it.
+    @inline(__always)
     package mutating func peek() throws(JSONError) -> UInt8 {
         skipWhitespace()
         guard position < bytes.count else { throw error(.endOfInputInValue) }
@@ -49,6 +51,7 @@ package struct JSONReader {
     }
 
     /// Consumes `byte`, which must be next.
+    @inline(__always)
     package mutating func expect(_ byte: UInt8) throws(JSONError) {
         guard try peek() == byte else { throw error(.expected(byte)) }
         position += 1
@@ -56,6 +59,7 @@ package struct JSONReader {
 
     // MARK: Containers
 
+    @inline(__always)
     private mutating func enter() throws(JSONError) {
         guard depth < maxDepth else { throw error(.depthLimit(maxDepth)) }
         depth += 1
@@ -125,12 +129,14 @@ package struct JSONReader {
     }
 
     /// Positions at a member's key, which must be a string.
+    @inline(__always)
     private mutating func startKey() throws(JSONError) {
         skipWhitespace()
         guard position < bytes.count else { throw error(.endOfInputInObject) }
         guard bytes[position] == UInt8(ascii: "\"") else { throw error(.keyNotString) }
     }
 
+    @inline(__always)
     private mutating func endKey() throws(JSONError) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error(.expectedColon) }
@@ -212,6 +218,7 @@ package struct JSONReader {
         try scanString(&sink)
     }
 
+    @inline(__always)
     private mutating func openString() throws(JSONError) {
         guard try peek() == UInt8(ascii: "\"") else { throw error(.expected(UInt8(ascii: "\""))) }
         position += 1
