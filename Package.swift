@@ -81,12 +81,18 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         // `scripts/bench/bench-kernels`: GEMM GFLOP/s at the model's shapes and attention times.
         .executableTarget(name: "bench-kernels", dependencies: ["Kernels"], swiftSettings: optimised),
+        // The one JSON reader of untrusted bytes: a strict RFC 8259 pull reader (tokenizer.json's vocab and merges
+        // stream through it) and the `JSONValue` tree built on it (API bodies, model files, the safetensors header,
+        // the Hub's error bodies), errors as a reason and a byte offset. Callers word them: TEI's serde wording in
+        // EmbeddingAPI, file and line/column for model files.
+        .target(name: "JSON", swiftSettings: optimised),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         // .safetensors files: the header checked as untrusted input, tensors read with pread (never mapped).
-        .target(name: "Safetensors"),
+        .target(name: "Safetensors", dependencies: ["JSON"]),
         // Hugging Face tokenizer.json: normalizer, pre-tokenizer, BPE, added tokens, post-processor, decoder.
-        .target(name: "Tokenizers", swiftSettings: optimised),
+        .target(name: "Tokenizers", dependencies: ["JSON"], swiftSettings: optimised),
         // EmbeddingGemma: config, weights, the Gemma3 encoder over a packed batch, pooling and Dense head.
-        .target(name: "EmbeddingModel", dependencies: ["Kernels", "Safetensors"], swiftSettings: optimised),
+        .target(name: "EmbeddingModel", dependencies: ["Kernels", "Safetensors", "JSON"], swiftSettings: optimised),
         // System libraries the transport links: zlib for gzip, OpenSSL for TLS.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
@@ -106,24 +112,27 @@ let package = Package(
         .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestSupport"]),
         // TEI and OpenAI wire types, validation, errors, routes, metrics.
         .target(
-            name: "EmbeddingAPI", dependencies: ["HTTPServer", "Batching", "Tokenizers", "EmbeddingModel", "Embeddings"],
+            name: "EmbeddingAPI",
+            dependencies: ["HTTPServer", "Batching", "Tokenizers", "EmbeddingModel", "Embeddings", "JSON"],
             resources: [.embedInCode("Resources/tei-openapi.json")]),
         // --model-id → a local directory: the Hugging Face cache layout, downloads from the Hub over TLS.
-        .target(name: "ModelHub", dependencies: ["COpenSSL"]),
+        .target(name: "ModelHub", dependencies: ["COpenSSL", "JSON"]),
         // The executable: CLI, configuration, logging, signals, wiring.
         .executableTarget(name: "embed-server", dependencies: [
             "EmbeddingAPI", "Embeddings", "EmbeddingModel", "Tokenizers", "HTTPServer", "Batching", "ModelHub", "Kernels",
+            "JSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encoder throughput and memory on the real model, for scripts/bench/bench-encoder.
         .executableTarget(name: "bench-encoder", dependencies: [
-            "EmbeddingModel", "Kernels", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "EmbeddingModel", "Kernels", "Tokenizers", "JSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"], exclude: ["Fixtures"]),
         .testTarget(name: "BatchingTests", dependencies: ["Batching", "TestSupport"]),
         // scripts/bench/bench-tokenizer: load time and one-core encode throughput of the tokenizer.
-        .executableTarget(name: "bench-tokenizer", dependencies: ["Tokenizers"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
+        .executableTarget(name: "bench-tokenizer", dependencies: ["Tokenizers", "JSON"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "JSON"], exclude: ["Fixtures"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         // docker/entrypoint.sh, run as the container runs it.
         .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
@@ -135,7 +144,7 @@ let package = Package(
                 "EmbeddingAPI", "Embeddings", "HTTPServer", "EmbeddingModel", "Tokenizers", "Kernels", "TestSupport",
             ],
             exclude: ["Fixtures"]),
-        .testTarget(name: "EmbedServerTests", dependencies: ["embed-server", "TestSupport"]),
+        .testTarget(name: "EmbedServerTests", dependencies: ["embed-server", "JSON", "TestSupport"]),
         // What several test targets share: the raw-socket HTTP client, thread and polling helpers, vector
         // comparisons, and the shared fixtures (the tiny model in Tests/Fixtures).
         .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),

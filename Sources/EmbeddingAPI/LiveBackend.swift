@@ -14,11 +14,11 @@ package struct LiveBackend: EmbeddingBackend {
     {
         embedder.encoding(
             text, addSpecialTokens: addSpecialTokens, maxLength: maxLength,
-            direction: direction == .left ? .left : .right)
+            direction: direction)
     }
 
     package func tokenize(_ text: String, pair: String, maxLength: Int?, direction: TruncationDirection) -> Encoding {
-        embedder.encoding(text, pair: pair, maxLength: maxLength, direction: direction == .left ? .left : .right)
+        embedder.encoding(text, pair: pair, maxLength: maxLength, direction: direction)
     }
 
     package func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {

@@ -1,3 +1,5 @@
+import JSON
+
 /// One input as a client sends it: text, or token ids it tokenized itself.
 package enum EmbedInput: Sendable, Equatable {
     case text(String)
@@ -24,12 +26,6 @@ package enum PredictSequence: Sendable, Equatable {
         case .pair(let first, let second): first.unicodeScalars.count + second.unicodeScalars.count
         }
     }
-}
-
-/// Which end of a too-long input truncation removes tokens from.
-package enum TruncationDirection: String, Sendable, Equatable {
-    case right = "Right"
-    case left = "Left"
 }
 
 /// How `/v1/embeddings` encodes each vector.
@@ -125,7 +121,7 @@ package struct DecodeRequest: Sendable, Equatable {
 /// Reads request bodies with TEI's rules: unknown fields ignored, `null` only where TEI's types are optional,
 /// failures worded as TEI's JSON extractor words them (400 for syntax, 422 for shape).
 enum RequestDecoder {
-    static func object(_ body: [UInt8]) throws(APIError) -> [String: JSONValue] {
+    static func object(_ body: [UInt8]) throws(APIError) -> JSONValue.Object {
         let value: JSONValue
         do {
             value = try JSONParser.parse(body)
@@ -182,7 +178,7 @@ enum RequestDecoder {
         return ids
     }
 
-    static func bool(_ members: [String: JSONValue], _ key: String, default fallback: Bool) throws(APIError) -> Bool {
+    static func bool(_ members: JSONValue.Object, _ key: String, default fallback: Bool) throws(APIError) -> Bool {
         guard let value = members[key] else { return fallback }
         guard case .bool(let flag) = value else {
             throw shape("\(key): invalid type: \(value.typeDescription), expected a boolean")
@@ -190,12 +186,12 @@ enum RequestDecoder {
         return flag
     }
 
-    static func optionalBool(_ members: [String: JSONValue], _ key: String) throws(APIError) -> Bool? {
+    static func optionalBool(_ members: JSONValue.Object, _ key: String) throws(APIError) -> Bool? {
         guard let value = members[key], value != .null else { return nil }
         return try bool(members, key, default: false)
     }
 
-    static func optionalString(_ members: [String: JSONValue], _ key: String) throws(APIError) -> String? {
+    static func optionalString(_ members: JSONValue.Object, _ key: String) throws(APIError) -> String? {
         guard let value = members[key], value != .null else { return nil }
         guard case .string(let text) = value else {
             throw shape("\(key): invalid type: \(value.typeDescription), expected a string")
@@ -203,7 +199,7 @@ enum RequestDecoder {
         return text
     }
 
-    static func optionalCount(_ members: [String: JSONValue], _ key: String) throws(APIError) -> Int? {
+    static func optionalCount(_ members: JSONValue.Object, _ key: String) throws(APIError) -> Int? {
         guard let value = members[key], value != .null else { return nil }
         guard case .number(let number, true) = value, number >= 0, let count = Int(exactly: number) else {
             throw shape("\(key): invalid type: \(value.typeDescription), expected usize")
@@ -211,7 +207,7 @@ enum RequestDecoder {
         return count
     }
 
-    static func direction(_ members: [String: JSONValue], _ key: String = "truncation_direction") throws(APIError)
+    static func direction(_ members: JSONValue.Object, _ key: String = "truncation_direction") throws(APIError)
         -> TruncationDirection
     {
         guard let value = members[key] else { return .right }
@@ -229,7 +225,7 @@ enum RequestDecoder {
         try embed(members: try object(body))
     }
 
-    static func embed(members: [String: JSONValue]) throws(APIError) -> EmbedRequest {
+    static func embed(members: JSONValue.Object) throws(APIError) -> EmbedRequest {
         EmbedRequest(
             inputs: try embedInputs(members["inputs"], field: "inputs"),
             truncate: try optionalBool(members, "truncate"),
@@ -266,7 +262,7 @@ enum RequestDecoder {
         try predict(members: try object(body))
     }
 
-    static func predict(members: [String: JSONValue]) throws(APIError) -> PredictRequest {
+    static func predict(members: JSONValue.Object) throws(APIError) -> PredictRequest {
         guard let value = members["inputs"] else { throw missing("inputs") }
         let (inputs, isBatch) = try predictInputs(value)
         return PredictRequest(
@@ -318,7 +314,7 @@ enum RequestDecoder {
         try rerank(members: try object(body))
     }
 
-    static func rerank(members: [String: JSONValue]) throws(APIError) -> RerankRequest {
+    static func rerank(members: JSONValue.Object) throws(APIError) -> RerankRequest {
         guard let query = members["query"] else { throw missing("query") }
         guard case .string(let queryText) = query else {
             throw shape("query: invalid type: \(query.typeDescription), expected a string")
@@ -374,7 +370,7 @@ enum RequestDecoder {
         }
         guard let sentencesValue = inputs["sentences"] else { throw shape("inputs: missing field `sentences`") }
         let sentences = try strings(sentencesValue, field: "inputs.sentences")
-        var parameters: [String: JSONValue] = [:]
+        var parameters = JSONValue.Object()
         if let value = members["parameters"], value != .null {
             guard case .object(let object) = value else {
                 throw shape("parameters: invalid type: \(value.typeDescription), expected struct SimilarityParameters")

@@ -1,4 +1,4 @@
-import Foundation
+import JSON
 
 #if canImport(Glibc)
     import Glibc
@@ -40,7 +40,7 @@ package enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 /// A parsed JSON object with typed accessors whose errors name the file and the field.
 struct JSONObject {
     let file: String
-    let values: [String: Any]
+    let values: JSONValue.Object
 
     /// Reads and parses the JSON object in `path`.
     init(path: String) throws {
@@ -50,40 +50,21 @@ struct JSONObject {
 
     /// Reads and parses the JSON object in `path`; nil when there is no such file.
     init?(optionalPath path: String) throws {
-        guard let data = try readModelFile(path) else { return nil }
-        let root: Any
-        do {
-            root = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw ModelLoadError.invalidJSON(path: path, reason: Self.describe(error, in: data))
-        }
-        guard let object = root as? [String: Any] else {
+        guard let root = try readModelJSON(path) else { return nil }
+        guard case .object(let object) = root else {
             throw ModelLoadError.invalidJSON(path: path, reason: "the top level is not an object")
         }
         self.init(file: path, values: object)
     }
 
-    /// What JSONSerialization says went wrong, with the line and column of the byte it points at: it names only a
-    /// byte offset, inside its message ("Invalid value around character 25."), which is hard to find by hand.
-    private static func describe(_ error: any Error, in data: Data) -> String {
-        let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
-        guard let marker = detail.range(of: "around character "),
-            let offset = Int(detail[marker.upperBound...].prefix(while: \.isNumber)), offset <= data.count
-        else { return detail }
-        let before = data.prefix(offset)
-        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-        let column = before.count - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
-        return "line \(line), column \(column): \(detail)"
-    }
-
-    init(file: String, values: [String: Any]) {
+    init(file: String, values: JSONValue.Object) {
         self.file = file
         self.values = values
     }
 
     /// True when `key` is absent or JSON null.
     func isNull(_ key: String) -> Bool {
-        values[key] == nil || values[key] is NSNull
+        values[key]?.isNull ?? true
     }
 
     func int(_ key: String) throws -> Int {
@@ -104,12 +85,12 @@ struct JSONObject {
         return size
     }
 
+    /// An integral number (`2.0` counts, as Python's json reads it for these fields).
     func optionalInt(_ key: String) throws -> Int? {
         if isNull(key) { return nil }
-        guard let number = values[key] as? NSNumber, !isBoolean(number),
-            Double(number.intValue) == number.doubleValue
+        guard let number = values[key]?.doubleValue, number == number.rounded(), let value = Int(exactly: number)
         else { throw ModelLoadError.invalidField(file: file, field: key, reason: "is not an integer") }
-        return number.intValue
+        return value
     }
 
     func double(_ key: String) throws -> Double {
@@ -119,18 +100,18 @@ struct JSONObject {
 
     func optionalDouble(_ key: String) throws -> Double? {
         if isNull(key) { return nil }
-        guard let number = values[key] as? NSNumber, !isBoolean(number) else {
+        guard let number = values[key]?.doubleValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a number")
         }
-        return number.doubleValue
+        return number
     }
 
     func optionalBool(_ key: String) throws -> Bool? {
         if isNull(key) { return nil }
-        guard let number = values[key] as? NSNumber, isBoolean(number) else {
+        guard let flag = values[key]?.boolValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not true or false")
         }
-        return number.boolValue
+        return flag
     }
 
     func string(_ key: String) throws -> String {
@@ -140,7 +121,7 @@ struct JSONObject {
 
     func optionalString(_ key: String) throws -> String? {
         if isNull(key) { return nil }
-        guard let value = values[key] as? String else {
+        guard let value = values[key]?.stringValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a string")
         }
         return value
@@ -148,46 +129,83 @@ struct JSONObject {
 
     func optionalStringArray(_ key: String) throws -> [String]? {
         if isNull(key) { return nil }
-        guard let value = values[key] as? [String] else {
+        guard let elements = values[key]?.arrayValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a list of strings")
         }
-        return value
+        var strings: [String] = []
+        for element in elements {
+            guard let string = element.stringValue else {
+                throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a list of strings")
+            }
+            strings.append(string)
+        }
+        return strings
     }
 
     func optionalStringMap(_ key: String) throws -> [String: String]? {
         if isNull(key) { return nil }
-        guard let value = values[key] as? [String: String] else {
+        guard let object = values[key]?.objectValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a map of strings")
         }
-        return value
+        var map: [String: String] = [:]
+        for (name, value) in object {
+            guard let string = value.stringValue else {
+                throw ModelLoadError.invalidField(file: file, field: key, reason: "is not a map of strings")
+            }
+            map[name] = string
+        }
+        return map
     }
 
     /// A nested object; its fields are reported as `key.field`.
     func optionalObject(_ key: String) throws -> JSONObject? {
         if isNull(key) { return nil }
-        guard let value = values[key] as? [String: Any] else {
+        guard let object = values[key]?.objectValue else {
             throw ModelLoadError.invalidField(file: file, field: key, reason: "is not an object")
         }
-        return JSONObject(file: "\(file) (\(key))", values: value)
+        return JSONObject(file: "\(file) (\(key))", values: object)
     }
 
     /// Throws `unsupported` unless `key` is absent, null, or equal to `allowed`.
-    func require<Value: Equatable>(_ key: String, isAbsentOr allowed: Value, supported: String) throws {
-        if isNull(key) { return }
-        guard let value = values[key] as? Value, value == allowed else {
-            throw ModelLoadError.unsupported(file: file, field: key, value: "\(values[key]!)", supported: supported)
-        }
+    func require(_ key: String, isAbsentOr allowed: String, supported: String) throws {
+        if isNull(key) || values[key]?.stringValue == allowed { return }
+        throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
     }
 
-    private func isBoolean(_ number: NSNumber) -> Bool {
-        // JSONSerialization returns booleans as NSNumber too; only they have the C `char` type code.
-        String(cString: number.objCType) == "c"
+    /// Throws `unsupported` unless `key` is absent, null, or equal to `allowed`.
+    func require(_ key: String, isAbsentOr allowed: Bool, supported: String) throws {
+        if isNull(key) || values[key]?.boolValue == allowed { return }
+        throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
+    }
+
+    /// Throws `unsupported` unless `key` is absent, null, or the integer `allowed`.
+    func require(_ key: String, isAbsentOr allowed: Int, supported: String) throws {
+        if isNull(key) || values[key]?.intValue == allowed { return }
+        throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
+    }
+
+    /// The value of `key` for a message: a string as it is, anything else as JSON.
+    func shown(_ key: String) -> String {
+        guard let value = values[key] else { return "absent" }
+        return value.stringValue ?? value.description
+    }
+}
+
+/// The JSON value in the model file at `path`, or nil when there is no such file. A UTF-8 byte order mark is
+/// allowed and nesting is capped at 512 levels; a syntax error names the line and column.
+func readModelJSON(_ path: String) throws -> JSONValue? {
+    guard let data = try readModelFile(path) else { return nil }
+    do {
+        return try JSONValue.parse(data, maxDepth: 512, allowingByteOrderMark: true)
+    } catch {
+        let (line, column) = error.location(in: data)
+        throw ModelLoadError.invalidJSON(path: path, reason: "line \(line), column \(column): \(error.reason)")
     }
 }
 
 /// The bytes of the model file at `path`, or nil when it does not exist. Anything but a regular file (after
 /// symlinks, so Hugging Face cache snapshots work) is refused: opening a FIFO would block start-up forever.
-func readModelFile(_ path: String) throws(ModelLoadError) -> Data? {
+func readModelFile(_ path: String) throws(ModelLoadError) -> [UInt8]? {
     // O_NONBLOCK makes the open of a FIFO return at once; regular files ignore it.
     let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else {
@@ -201,7 +219,7 @@ func readModelFile(_ path: String) throws(ModelLoadError) -> Data? {
         throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
     }
     guard status.st_mode & S_IFMT == S_IFREG else { throw .unreadableFile(path: path, reason: "not a regular file") }
-    var data = Data(count: Int(status.st_size))
+    var data = [UInt8](repeating: 0, count: Int(status.st_size))
     var filled = 0
     while filled < data.count {
         let count = data.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }

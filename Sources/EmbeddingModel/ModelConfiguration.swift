@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The attention pattern of one decoder layer.
 enum AttentionKind: String, Sendable {
@@ -91,7 +92,7 @@ struct EncoderConfiguration: Sendable, Equatable {
         try json.require("attention_bias", isAbsentOr: false, supported: "false")
         for field in ["attn_logit_softcapping", "rope_scaling"] where !json.isNull(field) {
             throw ModelLoadError.unsupported(
-                file: path, field: field, value: "\(json.values[field]!)", supported: "null")
+                file: path, field: field, value: json.shown(field), supported: "null")
         }
 
         let slidingWindow = try json.size("sliding_window", limit: 1 << 24)
@@ -215,17 +216,19 @@ struct SentenceConfiguration: Sendable, Equatable {
     init(directory: String, hiddenSize: Int, maxPositions: Int) throws {
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let modulesPath = file("modules.json")
-        guard let data = try readModelFile(modulesPath) else { throw ModelLoadError.missingFile(path: modulesPath) }
-        guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+        guard let root = try readModelJSON(modulesPath) else { throw ModelLoadError.missingFile(path: modulesPath) }
+        let elements = root.arrayValue ?? []
+        let modules = elements.compactMap(\.objectValue)
+        guard root.arrayValue != nil, modules.count == elements.count else {
             throw ModelLoadError.invalidJSON(path: modulesPath, reason: "expected a list of module objects")
         }
         // Module types are Python class paths that moved between sentence-transformers versions
         // (`sentence_transformers.models.Dense`, `…base.modules.dense.Dense`): the class name decides.
         let chain = try modules.map { module -> (kind: String, path: String) in
-            guard let type = module["type"] as? String else {
+            guard let type = module["type"]?.stringValue else {
                 throw ModelLoadError.missingField(file: modulesPath, field: "type")
             }
-            return (String(type.split(separator: ".").last ?? ""), module["path"] as? String ?? "")
+            return (String(type.split(separator: ".").last ?? ""), module["path"]?.stringValue ?? "")
         }
         var rest = chain[...]
         guard rest.popFirst()?.kind == "Transformer" else {

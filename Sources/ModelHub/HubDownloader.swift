@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 #if canImport(Glibc)
     import Glibc
@@ -232,8 +233,8 @@ struct HubDownloader {
 
     private func failure(_ head: HTTPResponseHead, body: Data?, url: URL) -> ModelHubError {
         var message = head["x-error-message"]
-        if message == nil, let body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] {
-            message = object["error"] as? String
+        if message == nil, let body, let object = try? JSONValue.parse([UInt8](body)) {
+            message = object["error"]?.stringValue
         }
         switch (head.status, head["x-error-code"]) {
         case (_, "GatedRepo"):

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 #if canImport(Glibc)
     import Glibc
@@ -233,24 +234,32 @@ package final class SafetensorsFile: @unchecked Sendable {
         guard dataStart <= fileBytes else {
             throw SafetensorsError.truncated(path: path, neededBytes: dataStart, fileBytes: fileBytes)
         }
-        let headerBytes = Data(bytes: base + 8, count: headerLength)
-        let root: Any
+        let headerBytes = UnsafeBufferPointer(
+            start: (base + 8).assumingMemoryBound(to: UInt8.self), count: headerLength)
+        let root: JSONValue
         do {
-            root = try JSONSerialization.jsonObject(with: headerBytes)
+            // A byte order mark is allowed, as in the other model files.
+            root = try JSONValue.parse(headerBytes, maxDepth: 512, allowingByteOrderMark: true)
         } catch {
-            throw SafetensorsError.badHeader(path: path, reason: "not valid JSON")
+            throw SafetensorsError.badHeader(path: path, reason: "not valid JSON (\(error))")
         }
-        guard let entries = root as? [String: Any] else {
+        guard case .object(let entries) = root else {
             throw SafetensorsError.badHeader(path: path, reason: "not a JSON object")
         }
         var tensors: [String: TensorInfo] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in entries {
             if name == "__metadata__" {
-                guard let map = value as? [String: String] else {
+                guard case .object(let members) = value else {
                     throw SafetensorsError.badHeader(path: path, reason: "__metadata__ is not a map of strings")
                 }
-                metadata = map
+                metadata = [:]
+                for (key, text) in members {
+                    guard case .string(let text) = text else {
+                        throw SafetensorsError.badHeader(path: path, reason: "__metadata__ is not a map of strings")
+                    }
+                    metadata[key] = text
+                }
                 continue
             }
             tensors[name] = try parseEntry(name: name, value: value, dataStart: dataStart, path: path)
@@ -301,36 +310,34 @@ package final class SafetensorsFile: @unchecked Sendable {
     /// so sums of them with the file size cannot overflow.
     private static let largestCount = 1 << 53
 
-    /// A JSON number that is an integer in 0...2^53, or nil.
-    private static func count(_ value: Any) -> Int? {
-        guard let number = value as? NSNumber else { return nil }
-        let double = number.doubleValue
-        guard double >= 0, double <= Double(largestCount), double == double.rounded(),
-            number.int64Value == Int64(double)
+    /// A JSON number that is an integer in 0..<2^53 (where every integer has an exact Double), or nil.
+    private static func count(_ value: JSONValue) -> Int? {
+        guard case .number(let double, _) = value, double >= 0, double < Double(largestCount),
+            double == double.rounded()
         else { return nil }
         return Int(double)
     }
 
-    private static func parseEntry(name: String, value: Any, dataStart: Int, path: String) throws -> TensorInfo {
+    private static func parseEntry(name: String, value: JSONValue, dataStart: Int, path: String) throws -> TensorInfo {
         func bad(_ reason: String) -> SafetensorsError {
             .badHeader(path: path, reason: "tensor '\(name)': \(reason)")
         }
-        guard let entry = value as? [String: Any] else { throw bad("entry is not an object") }
-        guard let dtypeName = entry["dtype"] as? String else { throw bad("missing dtype") }
+        guard case .object(let entry) = value else { throw bad("entry is not an object") }
+        guard let dtypeName = entry["dtype"]?.stringValue else { throw bad("missing dtype") }
         guard let dtype = DType(rawValue: dtypeName) else {
             throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: dtypeName)
         }
-        guard let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2 else {
+        guard let offsetValues = entry["data_offsets"]?.arrayValue, offsetValues.count == 2 else {
             throw bad("data_offsets is not a pair")
         }
         guard let begin = count(offsetValues[0]), let end = count(offsetValues[1]) else {
-            throw bad("data_offsets \(offsetValues) are not integers in 0...2^53")
+            throw bad("data_offsets \(JSONValue.array(offsetValues)) are not integers in 0..<2^53")
         }
         guard begin <= end else { throw bad("data_offsets [\(begin), \(end)) are not a range") }
-        guard let shapeValues = entry["shape"] as? [Any] else { throw bad("missing shape") }
+        guard let shapeValues = entry["shape"]?.arrayValue else { throw bad("missing shape") }
         let dimensions = shapeValues.compactMap(count)
         guard dimensions.count == shapeValues.count else {
-            throw bad("shape \(shapeValues) is not a list of integers in 0...2^53")
+            throw bad("shape \(JSONValue.array(shapeValues)) is not a list of integers in 0..<2^53")
         }
         var bytes = dtype.byteCount
         for dimension in dimensions {

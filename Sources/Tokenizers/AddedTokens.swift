@@ -1,3 +1,5 @@
+import JSON
+
 // Added tokens (`added_tokens` in tokenizer.json) are cut out of the text before the model sees it: leftmost-longest
 // matching as HF's Aho-Corasick `LeftmostLongest`, then the lstrip / rstrip / single_word rules of HF `find_matches`.
 

@@ -1,3 +1,5 @@
+import JSON
+
 // The BPE model of tokenizer.json: vocab, ranked merges, byte fallback and unknown handling, and the merge order of
 // Hugging Face's `Word::merge_all` (a min-heap of (rank, position) over the initial symbols; see gemma3-spec.md §5.3).
 
@@ -158,40 +160,37 @@ struct BPEModel: Sendable {
             ], as: UTF8.self)
     }
 
-    static func readVocab(_ scanner: inout JSONScanner, into vocab: inout TokenTable) throws {
+    static func readVocab(_ reader: inout JSONReader, into vocab: inout TokenTable) throws {
         var key: [UInt8] = []
-        try scanner.expect(UInt8(ascii: "{"))
-        if try scanner.consume(UInt8(ascii: "}")) { return }
+        guard try reader.enterObject() else { return }
         repeat {
             key.removeAll(keepingCapacity: true)
-            try scanner.readString(into: &key)
-            try scanner.expect(UInt8(ascii: ":"))
-            let id = try scanner.readInt()
-            guard id >= 0, id < Int(Int32.max) else { throw scanner.error("token id \(id) out of range") }
+            try reader.readKey(into: &key)
+            let id = try reader.readInt()
+            guard id >= 0, id < Int(Int32.max) else { throw reader.invalid("token id \(id) out of range") }
             key.withUnsafeBufferPointer { vocab.insert($0, id: Int32(id)) }
-        } while try scanner.consume(UInt8(ascii: ","))
-        try scanner.expect(UInt8(ascii: "}"))
+        } while try reader.nextMember()
     }
 
     /// Reads merges as `["a", "b"]` pairs or legacy `"a b"` strings; rank is the index in the list.
-    static func readMerges(_ scanner: inout JSONScanner, vocab: TokenTable, prefix: JSONValue?) throws
+    static func readMerges(_ reader: inout JSONReader, vocab: TokenTable, prefix: JSONValue?) throws
         -> PairTable
     {
         let prefixLength = prefix?.stringValue?.utf8.count ?? 0
         var batch = MergeBatch(table: PairTable(capacityFor: max(1 << 10, vocab.count * 2)))
         try vocab.withLookup { lookup in
-            try scanner.readArray { scanner in
+            try reader.readArray { reader in
                 let leftStart = batch.bytes.count
-                if try scanner.peek() == UInt8(ascii: "[") {
-                    try scanner.expect(UInt8(ascii: "["))
-                    try scanner.readString(into: &batch.bytes)
+                if try reader.peek() == UInt8(ascii: "[") {
+                    try reader.expect(UInt8(ascii: "["))
+                    try reader.readString(into: &batch.bytes)
                     batch.ends.append(Int32(batch.bytes.count))
-                    try scanner.expect(UInt8(ascii: ","))
-                    try scanner.readString(into: &batch.bytes)
+                    try reader.expect(UInt8(ascii: ","))
+                    try reader.readString(into: &batch.bytes)
                     batch.ends.append(Int32(batch.bytes.count))
-                    try scanner.expect(UInt8(ascii: "]"))
+                    try reader.expect(UInt8(ascii: "]"))
                 } else {
-                    try scanner.readString(into: &batch.bytes)
+                    try reader.readString(into: &batch.bytes)
                     let line = batch.bytes[leftStart...]
                     let spaces = line.indices.filter { line[$0] == UInt8(ascii: " ") }
                     guard spaces.count == 1 else {

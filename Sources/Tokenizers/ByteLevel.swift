@@ -1,3 +1,5 @@
+import JSON
+
 // Byte-level BPE (GPT-2, RoBERTa): the ByteLevel pre-tokenizer splits with GPT-2's pattern and spells every UTF-8
 // byte as one printable character (`Ġ` for a space), so the BPE vocab needs no unknown token; its decoder maps the
 // characters back to bytes.

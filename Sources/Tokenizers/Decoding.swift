@@ -1,3 +1,5 @@
+import JSON
+
 // Decoders (ids → text). Strings are handled as Unicode
 // scalars, as Rust's `char`s are: Swift's `String` comparison is by grapheme and would miss "▁" before a combining mark.
 

@@ -1,3 +1,5 @@
+import JSON
+
 // Normalizers and pre-tokenizers over Unicode scalars. Each normalized scalar remembers the original scalar range it
 // came from, with HF's alignment rules, so token offsets map back to the caller's text.
 

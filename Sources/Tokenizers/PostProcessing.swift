@@ -1,3 +1,5 @@
+import JSON
+
 // The post-processor: special tokens and type ids around one sequence or a pair (HF `TemplateProcessing`,
 // `BertProcessing`, `RobertaProcessing`), as templates of pieces.
 

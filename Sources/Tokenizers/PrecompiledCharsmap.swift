@@ -1,3 +1,5 @@
+import JSON
+
 // The `Precompiled` normalizer (XLM-RoBERTa, T5, mBART, …): SentencePiece's `precompiled_charsmap`, a darts-clone
 // double-array trie over UTF-8 source strings whose leaves index NUL-ended replacement strings. It is applied as HF
 // `tokenizers` applies it (its `spm_precompiled` crate): grapheme by grapheme, with HF's alignment rules, quirks

@@ -1,3 +1,5 @@
+import JSON
+
 // The public tokenizer: loads tokenizer.json and runs HF's pipeline (added tokens → normalizer → pre-tokenizer →
 // model → truncation → post-processor), with offsets in Unicode scalars of the original text.
 
@@ -111,20 +113,25 @@ package final class Tokenizer: Sendable {
         var postProcessorJSON = JSONValue.null
         var decoderJSON = JSONValue.null
         var truncationJSON = JSONValue.null
-        try bytes.withUnsafeBufferPointer { buffer in
-            var scanner = JSONScanner(bytes: buffer)
-            try scanner.readObject { scanner, key in
-                switch key {
-                case "model": model = try TokenizerModel.load(from: &scanner, cached: cached)
-                case "added_tokens": addedJSON = try scanner.readValue().arrayValue ?? []
-                case "normalizer": normalizerJSON = try scanner.readValue()
-                case "pre_tokenizer": preTokenizerJSON = try scanner.readValue()
-                case "post_processor": postProcessorJSON = try scanner.readValue()
-                case "decoder": decoderJSON = try scanner.readValue()
-                case "truncation": truncationJSON = try scanner.readValue()
-                default: try scanner.skipValue()
+        do {
+            try bytes.withUnsafeBufferPointer { buffer in
+                var reader = JSONReader(bytes: buffer)
+                try reader.readObject { reader, key in
+                    switch key {
+                    case "model": model = try TokenizerModel.load(from: &reader, cached: cached)
+                    case "added_tokens": addedJSON = try reader.readValue().arrayValue ?? []
+                    case "normalizer": normalizerJSON = try reader.readValue()
+                    case "pre_tokenizer": preTokenizerJSON = try reader.readValue()
+                    case "post_processor": postProcessorJSON = try reader.readValue()
+                    case "decoder": decoderJSON = try reader.readValue()
+                    case "truncation": truncationJSON = try reader.readValue()
+                    default: try reader.skipValue()
+                    }
                 }
+                try reader.expectEnd()
             }
+        } catch let error as JSONError {
+            throw TokenizerError(error)
         }
         guard let model else { throw TokenizerError.invalidTokenizer("no \"model\"") }
         self.model = model

@@ -1,3 +1,5 @@
+import JSON
+
 // The `model` of tokenizer.json, chosen by its `type`: BPE (EmbeddingGemma), WordPiece (BERT) or Unigram (XLM-R). All
 // stream their vocab into a `TokenTable`; only BPE has merges and a binary cache (a WordPiece vocab of 30,522 tokens
 // parses in a few milliseconds; a Unigram one is parsed too, its scores and trie are not cached).
@@ -42,7 +44,7 @@ enum TokenizerModel: Sendable {
 
     /// Reads the `model` object. The vocab and merges are streamed into their tables, or skipped when `cached` holds
     /// the tables already built from this same file (BPE's; a Unigram vocab, a list, is always read).
-    static func load(from scanner: inout JSONScanner, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
+    static func load(from reader: inout JSONReader, cached: (vocab: TokenTable, merges: PairTable)? = nil) throws
         -> TokenizerModel
     {
         var type: String?
@@ -55,37 +57,37 @@ enum TokenizerModel: Sendable {
         var unigramVocab: (table: TokenTable, strings: [String?], scores: [Double])?
         var deferredUnigramVocab: Int?
 
-        try scanner.readObject { scanner, key in
+        try reader.readObject { reader, key in
             switch key {
-            case "vocab" where try scanner.peek() == UInt8(ascii: "["):
+            case "vocab" where try reader.peek() == UInt8(ascii: "["):
                 if type == "Unigram" {
-                    unigramVocab = try UnigramModel.readVocab(&scanner)
+                    unigramVocab = try UnigramModel.readVocab(&reader)
                 } else {
-                    deferredUnigramVocab = scanner.position
-                    try scanner.skipValue()
+                    deferredUnigramVocab = reader.position
+                    try reader.skipValue()
                 }
             case "vocab" where cached != nil, "merges" where cached != nil:
-                try scanner.skipValue()
+                try reader.skipValue()
                 vocabSeen = true
                 mergesSeen = mergesSeen || key == "merges"
-            case "vocab" where try scanner.peek() == UInt8(ascii: "{"):
-                try BPEModel.readVocab(&scanner, into: &vocab)
+            case "vocab" where try reader.peek() == UInt8(ascii: "{"):
+                try BPEModel.readVocab(&reader, into: &vocab)
                 vocabSeen = true
             case "merges" where type != nil && type != "BPE":
-                try scanner.skipValue()
+                try reader.skipValue()
             case "merges":
                 mergesSeen = true
                 if vocabSeen {
                     merges = try BPEModel.readMerges(
-                        &scanner, vocab: vocab, prefix: settings["continuing_subword_prefix"])
+                        &reader, vocab: vocab, prefix: settings["continuing_subword_prefix"])
                 } else {
-                    deferredMerges = scanner.position
-                    try scanner.skipValue()
+                    deferredMerges = reader.position
+                    try reader.skipValue()
                 }
             case "type":
-                type = try scanner.readValue().stringValue
+                type = try reader.readValue().stringValue
             default:
-                settings[key] = try scanner.readValue()
+                settings[key] = try reader.readValue()
             }
         }
         guard let type else {
@@ -95,7 +97,7 @@ enum TokenizerModel: Sendable {
         case "BPE":
             guard vocabSeen else { throw TokenizerError.invalidTokenizer("BPE model has no vocab object") }
             if let deferredMerges {
-                var rewound = scanner
+                var rewound = reader
                 rewound.position = deferredMerges
                 merges = try BPEModel.readMerges(&rewound, vocab: vocab, prefix: settings["continuing_subword_prefix"])
             }
@@ -108,7 +110,7 @@ enum TokenizerModel: Sendable {
             return .wordPiece(try WordPieceModel(vocab: vocab, settings: settings))
         case "Unigram":
             if unigramVocab == nil, let deferredUnigramVocab {
-                var rewound = scanner
+                var rewound = reader
                 rewound.position = deferredUnigramVocab
                 unigramVocab = try UnigramModel.readVocab(&rewound)
             }

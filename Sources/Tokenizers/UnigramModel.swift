@@ -1,3 +1,5 @@
+import JSON
+
 // The Unigram model of tokenizer.json (SentencePiece: XLM-RoBERTa, T5, mBART, …): each piece has a log-probability
 // score and a word becomes the sequence of pieces with the highest total, found by Viterbi over the scalar
 // boundaries, as HF `tokenizers`' `Unigram::encode_optimized` does (same order, same tie-breaks, f64 sums).
@@ -68,19 +70,19 @@ struct UnigramModel: Sendable {
     }
 
     /// Reads `[["piece", score], …]`: ids are positions; scores must be finite.
-    static func readVocab(_ scanner: inout JSONScanner) throws -> (TokenTable, [String?], [Double]) {
+    static func readVocab(_ reader: inout JSONReader) throws -> (TokenTable, [String?], [Double]) {
         var table = TokenTable(expectedCount: 1 << 12)
         var strings: [String?] = []
         var scores: [Double] = []
         var piece: [UInt8] = []
-        try scanner.readArray { scanner in
-            guard scores.count < Int(Int32.max) else { throw scanner.error("Unigram vocab too large") }
+        try reader.readArray { reader in
+            guard scores.count < Int(Int32.max) else { throw reader.invalid("Unigram vocab too large") }
             piece.removeAll(keepingCapacity: true)
-            try scanner.expect(UInt8(ascii: "["))
-            try scanner.readString(into: &piece)
-            try scanner.expect(UInt8(ascii: ","))
-            let score = try scanner.readNumber()
-            try scanner.expect(UInt8(ascii: "]"))
+            try reader.expect(UInt8(ascii: "["))
+            try reader.readString(into: &piece)
+            try reader.expect(UInt8(ascii: ","))
+            let score = try reader.readNumber().value
+            try reader.expect(UInt8(ascii: "]"))
             guard score.isFinite else {
                 throw TokenizerError.invalidTokenizer("Unigram piece \(scores.count) has the score \(score)")
             }

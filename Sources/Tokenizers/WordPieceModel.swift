@@ -1,3 +1,5 @@
+import JSON
+
 // The WordPiece model of tokenizer.json (BERT): each word is cut greedily into the longest vocab entries from the
 // left, pieces after the first looked up with the `##` prefix; a word with an uncuttable rest, or longer than
 // `max_input_chars_per_word`, is one `[UNK]` (HF `WordPiece::tokenize`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmbeddingModel
 import Foundation
+import JSON
 import Kernels
 import Tokenizers
 
@@ -109,10 +110,12 @@ struct BenchEncoder: ParsableCommand {
         }
         if let corpusIDs {
             let sequences = try String(contentsOfFile: corpusIDs, encoding: .utf8).split(separator: "\n").map { line in
-                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    let ids = object["ids"] as? [Int]
-                else { throw ValidationError("\(corpusIDs): a line without an \"ids\" array") }
-                return ids.map { Int32($0) }
+                let elements = (try? JSONValue.parse(Array(line.utf8)))?["ids"]?.arrayValue
+                let ids = (elements ?? []).compactMap { $0.intValue.flatMap { Int32(exactly: $0) } }
+                guard let elements, ids.count == elements.count else {
+                    throw ValidationError("\(corpusIDs): a line without an \"ids\" array")
+                }
+                return ids
             }
             measureCorpus(sequences, embedder: embedder)
         }
@@ -132,9 +135,9 @@ struct BenchEncoder: ParsableCommand {
         let tokenizer = try Tokenizer(directory: modelDirectory)
         if let corpus {
             let texts = try String(contentsOfFile: corpus, encoding: .utf8).split(separator: "\n").map { line in
-                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    let text = object["text"] as? String
-                else { throw ValidationError("\(corpus): a line without a \"text\" string") }
+                guard let text = JSONLines.text(inLine: String(line)) else {
+                    throw ValidationError("\(corpus): a line without a \"text\" string")
+                }
                 return text
             }
             let sequences = texts.map {

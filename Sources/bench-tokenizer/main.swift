@@ -2,6 +2,7 @@
 // one by one and for one long document (the corpus joined with spaces: a single BPE segment). Run by
 // scripts/bench/bench-tokenizer, which pins it to one core and prints the Python `tokenizers` figures next to it.
 import Foundation
+import JSON
 import Tokenizers
 
 let arguments = CommandLine.arguments

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embeddings
 import Foundation
+import JSON
 import Kernels
 import Tokenizers
 

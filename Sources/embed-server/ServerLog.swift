@@ -1,5 +1,6 @@
 import EmbeddingAPI
 import Foundation
+import JSON
 import Tokenizers
 
 /// Start-up and lifecycle logs on stderr: plain lines, or JSON lines with `--json-output` (as TEI's).

@@ -1,5 +1,6 @@
 import Embeddings
 import Foundation
+import JSON
 import TestSupport
 import Testing
 import Tokenizers

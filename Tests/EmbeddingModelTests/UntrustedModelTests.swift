@@ -116,6 +116,25 @@ struct UntrustedModelTests {
         }
     }
 
+    @Test("a decimal field that overflows to infinity (1e999) is refused, not read as infinity")
+    func overflowingDecimal() throws {
+        for (file, key) in [
+            ("config.json", "rms_norm_eps"), ("config.json", "rope_theta"), ("config.json", "query_pre_attn_scalar"),
+        ] {
+            let directory = try tinyCopy()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = (directory as NSString).appendingPathComponent(file)
+            var object = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+            object.removeValue(forKey: "rope_parameters")
+            object[key] = "overflow"
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            try Data(text.replacingOccurrences(of: "\"overflow\"", with: "1e999").utf8).write(
+                to: URL(fileURLWithPath: path))
+            expectModelLoadError(directory, key, "finite")
+        }
+    }
+
     @Test("nonsensical sizes are start-up errors naming the field")
     func nonsensicalSizes() throws {
         try expectRefused(

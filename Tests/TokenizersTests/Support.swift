@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Testing
 
 @testable import Tokenizers
@@ -12,16 +13,11 @@ enum Fixtures {
         directory.appendingPathComponent(name).path
     }
 
-    /// One JSON value per line, parsed with the module's scanner: Foundation's JSONSerialization drops a U+FEFF
-    /// at the start of a string, which would silently change the texts under test.
+    /// One JSON value per line, parsed with the JSON module: Foundation's JSONSerialization drops a U+FEFF at the
+    /// start of a string, which would silently change the texts under test.
     static func jsonLines(_ name: String) throws -> [JSONValue] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
-        return try data.split(separator: 0x0A).map { line in
-            try Array(line).withUnsafeBufferPointer { bytes in
-                var scanner = JSONScanner(bytes: bytes)
-                return try scanner.readValue()
-            }
-        }
+        return try data.split(separator: 0x0A).map { line in try JSONValue.parse(Array(line)) }
     }
 }
 

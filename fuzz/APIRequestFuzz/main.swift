@@ -1,13 +1,16 @@
 // libFuzzer harness for the API's request bodies, built by `scripts/check/fuzz api-json` with EmbeddingAPI's
-// JSON.swift, Requests.swift and APIError.swift (-O, as in the release build).
+// JSON.swift, Requests.swift and APIError.swift over the JSON and Tokenizers modules (-O, as in the release build).
 //
 // Each input is a request body, fed to:
-// - JSONParser.parse: no crash; a parsed value written back as JSON (this file's writer: the module has no JSONValue
-//   encoder) parses to the same value, integer-literal flags included;
+// - JSONParser.parse (the JSON module's reader, TEI's wording): no crash; a parsed value written back as JSON (this
+//   file's writer: the modules have no JSONValue encoder) parses to the same value, integer-literal flags included;
+//   a syntax error's line and column lie inside the body (or just past its end);
 // - every RequestDecoder (embed, vertex for an embedding model and a classifier, embed_all, OpenAI embeddings,
 //   similarity, tokenize, decode, predict, rerank): no crash; a
 //   failure is a 400 (syntax) or a 422 (shape); a request that decodes, encoded again with the module's JSONWriter
 //   (this file's encoders, written from the decoders' rules), decodes to the same request.
+
+import JSON
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -50,7 +53,15 @@ private func roundTrip<T: Equatable>(_ name: String, _ body: [UInt8], _ decode: 
 // MARK: JSONValue
 
 private func checkValueRoundTrip(_ body: [UInt8]) {
-    guard let value = try? JSONParser.parse(body) else { return }
+    let value: JSONValue
+    do {
+        value = try JSONParser.parse(body)
+    } catch {
+        let lines = body.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        fuzzCheck(error.line >= 1 && error.line <= lines && error.column >= 0 && error.column <= body.count + 1,
+                  "\(error) is outside the \(body.count)-byte body of \(lines) lines")
+        return
+    }
     var text: [UInt8] = []
     write(value, into: &text)
     do {

@@ -3,15 +3,17 @@
 //
 // Input: tokenizer.json bytes, optionally followed by a NUL and a text to encode (JSON text never holds a raw NUL).
 // Each input runs on a thread with a 512 KB stack (FUZZ_STACK_KB), so nesting within -max_len can overflow it.
-// 1. JSONScanner on the bytes: when `readValue` succeeds, `skipValue` (the bracket-counting skipper the cached load
-//    uses over the vocab and merges) must succeed too and stop at the same byte; the value re-serialised reads back
-//    equal.
+// 1. The JSON module's reader on the bytes: `readValue` and `skipValue` (what the loader uses over members it does
+//    not read, and over the vocab and merges on a cached load) accept the same values, stop at the same byte and fail
+//    with the same error; a value re-serialised reads back equal.
 // 2. `Tokenizer(tokenizerJSONPath:cacheDirectory: nil)` on the bytes, written to a tmpfs file (the loader only takes
 //    a path). Whatever loads must keep checkGenericEncoding's invariants on the input's text and a few fixed texts,
 //    and decode arbitrary ids without crashing.
 // 3. For one input in eight that loads: the binary table cache round trip. Loading with a cache directory writes the
 //    cache; loading again reads it; both tokenizers must encode every text identically.
 // Seeds: the tiny tokenizer.json fixtures of Tests/*/Fixtures (never the real, Gemma-licensed one).
+
+import JSON
 
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +45,7 @@ private func testOneInput(_ input: UnsafeBufferPointer<UInt8>) {
     let split = input.firstIndex(of: 0) ?? size
     let json = UnsafeBufferPointer(rebasing: input[..<split])
     let text = split < size ? textFromInput(input[(split + 1)...]) : nil
-    checkScanner(json)
+    checkReader(json)
 
     writeFileBytes(jsonPath, json)
     guard let tokenizer = try? Tokenizer(tokenizerJSONPath: jsonPath, cacheDirectory: nil) else { return }
@@ -57,10 +59,22 @@ private func testOneInput(_ input: UnsafeBufferPointer<UInt8>) {
     if hash % 8 == 0 { checkCacheRoundTrip(parsed: tokenizer, texts: texts) }
 }
 
-private func checkScanner(_ json: UnsafeBufferPointer<UInt8>) {
-    var reader = JSONScanner(bytes: json)
-    guard let value = try? reader.readValue() else { return }
-    var skipper = JSONScanner(bytes: json)
+private func checkReader(_ json: UnsafeBufferPointer<UInt8>) {
+    var reader = JSONReader(bytes: json)
+    var skipper = JSONReader(bytes: json)
+    let value: JSONValue
+    do {
+        value = try reader.readValue()
+    } catch {
+        let readError = error
+        do {
+            try skipper.skipValue()
+            fuzzFail("readValue failed (\(readError)) but skipValue passed the value, up to byte \(skipper.position)")
+        } catch {
+            fuzzCheck(readError == error, "readValue failed with \(readError), skipValue with \(error)")
+        }
+        return
+    }
     do {
         try skipper.skipValue()
     } catch {
@@ -71,24 +85,20 @@ private func checkScanner(_ json: UnsafeBufferPointer<UInt8>) {
 
     var text: [UInt8] = []
     serialize(value, into: &text)
-    text.withUnsafeBufferPointer { buffer in
-        var again = JSONScanner(bytes: buffer)
-        do {
-            let reread = try again.readValue()
-            fuzzCheck(reread == value, "re-serialised JSON reads back differently: \(String(decoding: text.prefix(200), as: UTF8.self))")
-            fuzzCheck(again.position == buffer.count, "re-serialised JSON was not read to its end")
-        } catch {
-            fuzzFail("re-serialised JSON does not read back (\(error)): \(String(decoding: text.prefix(200), as: UTF8.self))")
-        }
+    do {
+        let reread = try JSONValue.parse(text)
+        fuzzCheck(reread == value, "re-serialised JSON reads back differently: \(String(decoding: text.prefix(200), as: UTF8.self))")
+    } catch {
+        fuzzFail("re-serialised JSON does not read back (\(error)): \(String(decoding: text.prefix(200), as: UTF8.self))")
     }
 }
 
-/// JSON text for a value (the scanner has no writer): strings escaped, numbers as Swift's shortest round-trip form.
+/// JSON text for a value (the reader has no writer): strings escaped, numbers as Swift's shortest round-trip form.
 private func serialize(_ value: JSONValue, into out: inout [UInt8]) {
     switch value {
     case .null: out += "null".utf8
     case .bool(let flag): out += (flag ? "true" : "false").utf8
-    case .number(let number):
+    case .number(let number, _):
         if number.isInfinite {
             out += (number < 0 ? "-1e999" : "1e999").utf8
         } else if number == number.rounded(), abs(number) < 1e15 {

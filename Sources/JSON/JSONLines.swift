@@ -1,18 +1,13 @@
-// JSON helpers for line-oriented tools (the `tokenize` command): Foundation's JSONSerialization drops a U+FEFF at the
-// start of a string, so texts are read and written with the tokenizer's own scanner and an exact escaper.
+// JSON helpers for line-oriented tools (the `tokenize` and `embed` commands, the server log, bench-tokenizer):
+// Foundation's JSONSerialization drops a U+FEFF at the start of a string, so texts are read with this module's reader
+// and written with an exact escaper.
 
 /// Reading and writing JSON lines without changing any Unicode scalar of the texts.
 package enum JSONLines {
     /// The `"text"` member of a line holding a JSON object, or nil when the line is not such an object.
     package static func text(inLine line: String) -> String? {
-        var bytes = Array(line.utf8)
-        return bytes.withUnsafeMutableBufferPointer { buffer -> String? in
-            var scanner = JSONScanner(bytes: UnsafeBufferPointer(buffer))
-            guard (try? scanner.peek()) == UInt8(ascii: "{"), let value = try? scanner.readValue() else { return nil }
-            scanner.skipWhitespace()
-            guard scanner.position == buffer.count else { return nil }
-            return value["text"]?.stringValue
-        }
+        guard let value = try? JSONValue.parse(Array(line.utf8)) else { return nil }
+        return value["text"]?.stringValue
     }
 
     /// `text` as a JSON string literal, quotes included; non-ASCII scalars are written as they are.
