@@ -37,10 +37,6 @@ private func crossEncoderServer(_ name: String) -> Result<LoopbackServer, any Er
 private let rerankerServer = crossEncoderServer("tiny-cross-bert")
 private let classifierServer = crossEncoderServer("tiny-cross-roberta")
 
-private func json(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self)
-}
-
 private func close(_ a: Double, _ b: Float) -> Bool { abs(Float(a) - b) <= 1e-4 }
 
 /// `[{"score", "label"}]` as (label, score) pairs, in the order answered.
@@ -59,7 +55,7 @@ struct CrossEncoderServerTests {
         let expected = try Expected.load("tiny-cross-bert")
         let query = expected.pairs[0].texts[0]
         let texts = expected.pairs.map { $0.texts[1] }
-        let response = try await server.post("/rerank", try json(["query": query, "texts": texts]))
+        let response = try await server.post("/rerank", try jsonText(["query": query, "texts": texts]))
         #expect(response.status == 200, "\(response.text)")
         let ranks = try #require(response.json as? [[String: Any]])
         #expect(ranks.count == texts.count)
@@ -81,7 +77,7 @@ struct CrossEncoderServerTests {
         let server = try rerankerServer.get()
         let expected = try Expected.load("tiny-cross-bert")
         let pairs = Array(expected.pairs.prefix(3))
-        let body = try json([
+        let body = try jsonText([
             "query": pairs[0].texts[0], "texts": pairs.map { $0.texts[1] }, "raw_scores": true, "return_text": true,
         ])
         let ranks = try #require(try await server.post("/rerank", body).json as? [[String: Any]])
@@ -110,14 +106,15 @@ struct CrossEncoderServerTests {
             }
         }
         let single = expected.singles[0], pair = expected.pairs[1]
-        let singleResponse = try await server.post("/predict", try json(["inputs": single.texts[0]]))
+        let singleResponse = try await server.post("/predict", try jsonText(["inputs": single.texts[0]]))
         #expect(singleResponse.status == 200, "\(singleResponse.text)")
         check(predictions(singleResponse.json), single)
-        check(predictions(try await server.post("/predict", try json(["inputs": pair.texts])).json), pair)
+        check(predictions(try await server.post("/predict", try jsonText(["inputs": pair.texts])).json), pair)
         check(
-            predictions(try await server.post("/predict", try json(["inputs": pair.texts, "raw_scores": true])).json),
+            predictions(
+                try await server.post("/predict", try jsonText(["inputs": pair.texts, "raw_scores": true])).json),
             pair, raw: true)
-        let batch = try await server.post("/predict", try json(["inputs": expected.cases.map(\.texts)]))
+        let batch = try await server.post("/predict", try jsonText(["inputs": expected.cases.map(\.texts)]))
         let lists = try #require(batch.json as? [Any])
         #expect(lists.count == expected.cases.count)
         for (list, reference) in zip(lists, expected.cases) { check(predictions(list), reference) }
@@ -129,7 +126,7 @@ struct CrossEncoderServerTests {
         let server = try rerankerServer.get()
         let pair = try Expected.load("tiny-cross-bert").pairs[0]
         let answered = try #require(
-            predictions(try await server.post("/predict", try json(["inputs": pair.texts])).json))
+            predictions(try await server.post("/predict", try jsonText(["inputs": pair.texts])).json))
         #expect(answered.map(\.label) == ["LABEL_0"])
         #expect(close(answered[0].score, pair.scores[0]))
     }
@@ -143,7 +140,7 @@ struct CrossEncoderServerTests {
         #expect(empty.teiError?.message == "`texts` cannot be empty")
         #expect(empty.teiError?.type == "Empty")
         let tooMany = try await reranker.post(
-            "/rerank", try json(["query": "q", "texts": Array(repeating: "d", count: 33)]))
+            "/rerank", try jsonText(["query": "q", "texts": Array(repeating: "d", count: 33)]))
         #expect(tooMany.status == 422)
         #expect(tooMany.teiError?.message == "batch size 33 > maximum allowed batch size 32")
         let emptyPair = try await reranker.post("/rerank", #"{"query":"","texts":["a",""]}"#)
@@ -162,21 +159,23 @@ struct CrossEncoderServerTests {
             #expect(response.status == 422, "\(body)")
             #expect(response.teiError?.message.hasPrefix("Failed to deserialize the JSON body") == true, "\(body)")
         }
-        let batch = try await classifier.post("/predict", try json(["inputs": Array(repeating: ["a"], count: 33)]))
+        let batch = try await classifier.post("/predict", try jsonText(["inputs": Array(repeating: ["a"], count: 33)]))
         #expect(batch.teiError?.message == "batch size 33 > maximum allowed batch size 32")
         let untruncated = try await reranker.post(
-            "/rerank", try json(["query": "q", "texts": [String(repeating: "paris ", count: 60)], "truncate": false]))
+            "/rerank",
+            try jsonText(["query": "q", "texts": [String(repeating: "paris ", count: 60)], "truncate": false]))
         #expect(untruncated.status == 422)
         #expect(
             untruncated.teiError?.message.hasPrefix("Input validation error: `inputs` must have less than 40") == true)
         // Past 250 characters a token (TEI's limit, 10,000 here), counted over both texts of a pair: refused unless
         // truncated, when each text keeps its first 5,000 bytes.
         let long = String(repeating: "a ", count: 6000)
-        let tooLong = try await reranker.post("/rerank", try json(["query": "q", "texts": [long], "truncate": false]))
+        let tooLong = try await reranker.post(
+            "/rerank", try jsonText(["query": "q", "texts": [long], "truncate": false]))
         #expect(
             tooLong.teiError?.message
                 == "Input validation error: `inputs` must have less than 10000 characters. Given: 12001")
-        #expect(try await reranker.post("/rerank", try json(["query": "q", "texts": [long]])).status == 200)
+        #expect(try await reranker.post("/rerank", try jsonText(["query": "q", "texts": [long]])).status == 200)
     }
 
     @Test("a classifier answers the embedding routes with TEI's 424; /tokenize still works")
@@ -213,7 +212,7 @@ struct CrossEncoderServerTests {
     func vertex() async throws {
         let server = try rerankerServer.get()
         let pair = try Expected.load("tiny-cross-bert").pairs[0]
-        let body = try json([
+        let body = try jsonText([
             "instances": [["query": pair.texts[0], "texts": [pair.texts[1]]], ["inputs": pair.texts]]
         ])
         let response = try await server.post("/vertex", body)

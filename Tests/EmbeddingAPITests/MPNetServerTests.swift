@@ -4,39 +4,18 @@ import Testing
 
 @testable import EmbeddingAPI
 
-/// sentence-transformers' ids and embeddings for the tiny MPNet model (scripts/fixtures/make-tiny-mpnet.py).
-private struct TinyMPNetExpectations: Decodable {
-    struct Case: Decodable {
-        let ids: [Int]
-        let embedding: [Float]
-    }
+/// sentence-transformers' outputs for the tiny model (scripts/fixtures/make-tiny-mpnet.py).
+private let expectations = TinyModelExpectations.load("tiny-mpnet")
 
-    let texts: [String]
-    let cases: [Case]
-
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../EmbeddingModelTests/Fixtures").standardizedFileURL
-
-    static let loaded = Result {
-        try JSONDecoder().decode(
-            TinyMPNetExpectations.self,
-            from: Data(contentsOf: directory.appendingPathComponent("tiny-mpnet-expected.json")))
-    }
-
-    /// The fixture's max_seq_length: texts with this many ids were truncated by sentence-transformers.
-    static let maxSequenceLength = 200
-}
+/// The fixture's max_seq_length: texts with this many ids were truncated by sentence-transformers.
+private let maxSequenceLength = 200
 
 /// Loaded once for the suite.
 private let mpnetServer = Result {
     try LoopbackServer(
         router: liveRouter(
-            directory: TinyMPNetExpectations.directory.appendingPathComponent("tiny-mpnet").path,
+            directory: TinyModelExpectations.modelDirectory("tiny-mpnet"),
             modelID: "tiny-mpnet"))
-}
-
-private func json(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]), as: UTF8.self)
 }
 
 @Suite("HTTP server with a tiny MPNet (WordPiece, relative position bias)")
@@ -44,17 +23,17 @@ struct MPNetServerTests {
     @Test("/embed and /tokenize equal sentence-transformers for every text: ids, and vectors at cosine ≥ 0.99999")
     func embedParity() async throws {
         let server = try mpnetServer.get()
-        let expected = try TinyMPNetExpectations.loaded.get()
+        let expected = try expectations.get()
         #expect(expected.texts.count >= 30)
         for (text, item) in zip(expected.texts, expected.cases) where !text.isEmpty {
-            let response = try await server.post("/embed", try json(["inputs": text, "truncate": true]))
+            let response = try await server.post("/embed", try jsonText(["inputs": text, "truncate": true]))
             let vector = try #require(response.vectors.first, "\(response.status) \(response.text.prefix(200))")
             #expect(cosine(vector, item.embedding) >= 0.99999, "\(text.prefix(40).debugDescription)")
             #expect(response.headers["x-compute-tokens"] == String(item.ids.count), "\(text.prefix(40))")
-            let tokens = try await server.post("/tokenize", try json(["inputs": text]))
+            let tokens = try await server.post("/tokenize", try jsonText(["inputs": text]))
             let rows = try #require(
                 try JSONSerialization.jsonObject(with: Data(tokens.text.utf8)) as? [[[String: Any]]])
-            if item.ids.count < TinyMPNetExpectations.maxSequenceLength {
+            if item.ids.count < maxSequenceLength {
                 #expect(rows.first?.compactMap { $0["id"] as? Int } == item.ids, "\(text.prefix(40).debugDescription)")
             }
         }
@@ -63,14 +42,14 @@ struct MPNetServerTests {
     @Test("/v1/embeddings of 32 untruncated texts in one request equals sentence-transformers; usage counts tokens")
     func openAIParity() async throws {
         let server = try mpnetServer.get()
-        let expected = try TinyMPNetExpectations.loaded.get()
+        let expected = try expectations.get()
         // The last 32 (the server's default batch limit), which hold the long texts.
         let cases = zip(expected.texts, expected.cases).filter {
-            !$0.0.isEmpty && $0.1.ids.count < TinyMPNetExpectations.maxSequenceLength
+            !$0.0.isEmpty && $0.1.ids.count < maxSequenceLength
         }.suffix(32)
         #expect(cases.count(where: { $0.1.ids.count > 128 }) >= 2)
         let response = try await server.post(
-            "/v1/embeddings", try json(["input": cases.map(\.0), "model": "tiny-mpnet"]))
+            "/v1/embeddings", try jsonText(["input": cases.map(\.0), "model": "tiny-mpnet"]))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
         let data = try #require(object["data"] as? [[String: Any]], "\(response.text.prefix(200))")
         #expect(data.count == cases.count)

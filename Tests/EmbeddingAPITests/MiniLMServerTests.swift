@@ -37,10 +37,6 @@ private func miniLMGoldens() throws -> [MiniLMGolden] {
         .map { try JSONDecoder().decode(MiniLMGolden.self, from: Data($0.utf8)) }
 }
 
-private func json(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]), as: UTF8.self)
-}
-
 @Suite("HTTP server with the real all-MiniLM-L6-v2 (BERT)")
 struct MiniLMServerTests {
     @Test("/embed equals sentence-transformers for every golden text (cosine ≥ 0.99999), normalized by default")
@@ -48,7 +44,7 @@ struct MiniLMServerTests {
         let server = try miniLMServer.get()
         var checked = 0
         for golden in try miniLMGoldens() where !golden.text.isEmpty {
-            let response = try await server.post("/embed", try json(["inputs": golden.text]))
+            let response = try await server.post("/embed", try jsonText(["inputs": golden.text]))
             let vector = try #require(response.vectors.first, "\(response.status) \(response.text.prefix(200))")
             #expect(cosine(vector, golden.normalized) >= 0.99999, "\(golden.text.prefix(40))")
             // Normalized as TEI's /embed is by default: unit length, not just the right direction.
@@ -66,7 +62,7 @@ struct MiniLMServerTests {
         let server = try miniLMServer.get()
         let goldens = Array(try miniLMGoldens().filter { !$0.text.isEmpty }.prefix(32))
         let response = try await server.post(
-            "/embed", try json(["inputs": goldens.map(\.text), "normalize": false] as [String: Any]))
+            "/embed", try jsonText(["inputs": goldens.map(\.text), "normalize": false] as [String: Any]))
         #expect(response.vectors.count == goldens.count)
         for (vector, golden) in zip(response.vectors, goldens) {
             #expect(cosine(vector, golden.raw) >= 0.99999)
@@ -82,7 +78,7 @@ struct MiniLMServerTests {
         let server = try miniLMServer.get()
         let goldens = Array(try miniLMGoldens().filter { !$0.text.isEmpty }.suffix(16))
         let response = try await server.post(
-            "/v1/embeddings", try json(["input": goldens.map(\.text), "model": "all-MiniLM-L6-v2"]))
+            "/v1/embeddings", try jsonText(["input": goldens.map(\.text), "model": "all-MiniLM-L6-v2"]))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
         let data = try #require(object["data"] as? [[String: Any]], "\(response.text.prefix(200))")
         #expect(data.count == goldens.count)
@@ -104,7 +100,7 @@ struct MiniLMServerTests {
         let modelType = try #require(info["model_type"] as? [String: Any])
         #expect((modelType["embedding"] as? [String: Any])?["pooling"] as? String == "mean")
         let golden = try #require(try miniLMGoldens().first { $0.ids.count > 4 && $0.ids.count < 64 })
-        let tokens = try await server.post("/tokenize", try json(["inputs": golden.text]))
+        let tokens = try await server.post("/tokenize", try jsonText(["inputs": golden.text]))
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(tokens.text.utf8)) as? [[[String: Any]]])
         #expect(rows.first?.compactMap { $0["id"] as? Int } == golden.ids.map(Int.init))
     }

@@ -45,10 +45,6 @@ private func goldenLines<T: Decodable>(_ name: String, as type: T.Type) throws -
         .map { try JSONDecoder().decode(T.self, from: Data($0.utf8)) }
 }
 
-private func json(_ value: Any) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]), as: UTF8.self)
-}
-
 @Suite("HTTP server with the real EmbeddingGemma")
 struct RealModelServerTests {
     @Test("/embed over HTTP equals sentence-transformers (cosine ≥ 0.99999), prompts and truncation to 2048 included")
@@ -57,7 +53,7 @@ struct RealModelServerTests {
         for golden in try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self) {
             var body: [String: Any] = ["inputs": golden.text]
             if let prompt = golden.prompt_name { body["prompt_name"] = prompt }
-            let response = try await server.post("/embed", json(body))
+            let response = try await server.post("/embed", try jsonText(body))
             let vector = try #require(response.vectors.first, "\(response.status) \(response.text.prefix(200))")
             #expect(cosine(vector, golden.normalized) >= 0.99999, "\(golden.text.prefix(40))")
             #expect(response.headers["x-compute-tokens"] == String(golden.ids.count))
@@ -70,7 +66,7 @@ struct RealModelServerTests {
         let goldens = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self).filter {
             $0.prompt_name == nil
         }
-        let response = try await server.post("/embed", json(["inputs": goldens.map(\.text)]))
+        let response = try await server.post("/embed", try jsonText(["inputs": goldens.map(\.text)]))
         #expect(response.vectors.count == goldens.count)
         for (vector, golden) in zip(response.vectors, goldens) {
             #expect(cosine(vector, golden.normalized) >= 0.99999)
@@ -83,7 +79,7 @@ struct RealModelServerTests {
         let golden = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self)[0]
         let response = try await server.post(
             "/v1/embeddings",
-            json(["input": [golden.text], "model": "google/embeddinggemma-300m", "encoding_format": "base64"]))
+            try jsonText(["input": [golden.text], "model": "google/embeddinggemma-300m", "encoding_format": "base64"]))
         let object = try #require(response.json as? [String: Any])
         let data = try #require(object["data"] as? [[String: Any]])
         let text = try #require(data[0]["embedding"] as? String)
@@ -102,12 +98,12 @@ struct RealModelServerTests {
     func matryoshka() async throws {
         let server = try realServer.get()
         let golden = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self)[0]
-        let response = try await server.post("/embed", json(["inputs": golden.text, "dimensions": 128]))
+        let response = try await server.post("/embed", try jsonText(["inputs": golden.text, "dimensions": 128]))
         let vector = try #require(response.vectors.first)
         #expect(vector.count == 128)
         #expect(abs(norm(vector) - 1) < 1e-5)
         #expect(cosine(vector, Array(golden.normalized.prefix(128))) >= 0.99999)
-        let refused = try await server.post("/embed", json(["inputs": "x", "dimensions": 769]))
+        let refused = try await server.post("/embed", try jsonText(["inputs": "x", "dimensions": 769]))
         #expect(refused.status == 422)
     }
 
@@ -115,7 +111,7 @@ struct RealModelServerTests {
     func tokenStates() async throws {
         let server = try realServer.get()
         let golden = try goldenLines("golden-token-embeddings.jsonl", as: GoldenTokens.self)[0]
-        let response = try await server.post("/embed_all", json(["inputs": golden.text]))
+        let response = try await server.post("/embed_all", try jsonText(["inputs": golden.text]))
         let states = try #require((response.json as? [[[Double]]])?.first)
         #expect(states.count == golden.ids.count)
         for (row, expected) in zip(states, golden.hidden) {
@@ -128,9 +124,10 @@ struct RealModelServerTests {
         let server = try realServer.get()
         let golden = try goldenLines("golden-embeddings.jsonl", as: GoldenEmbedding.self)[0]
         let tokens = try #require(
-            (try await server.post("/tokenize", json(["inputs": golden.text])).json as? [[[String: Any]]])?.first)
+            (try await server.post("/tokenize", try jsonText(["inputs": golden.text])).json as? [[[String: Any]]])?
+                .first)
         #expect(tokens.map { $0["id"] as? Int } == golden.ids.map { Int($0) })
-        let refused = try await server.post("/embed", json(["inputs": "look: <image_soft_token>"]))
+        let refused = try await server.post("/embed", try jsonText(["inputs": "look: <image_soft_token>"]))
         #expect(refused.status == 422)
         #expect(refused.teiError?.message.contains("262144") == true)
     }

@@ -4,35 +4,14 @@ import Testing
 
 @testable import EmbeddingAPI
 
-/// sentence-transformers' ids and embeddings for the tiny XLM-RoBERTa model (scripts/fixtures/make-tiny-xlmr.py).
-private struct TinyXLMRExpectations: Decodable {
-    struct Case: Decodable {
-        let ids: [Int]
-        let embedding: [Float]
-    }
-
-    let texts: [String]
-    let cases: [Case]
-
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../EmbeddingModelTests/Fixtures").standardizedFileURL
-
-    static let loaded = Result {
-        try JSONDecoder().decode(
-            TinyXLMRExpectations.self,
-            from: Data(contentsOf: directory.appendingPathComponent("tiny-xlmr-expected.json")))
-    }
-}
+/// sentence-transformers' outputs for the tiny model (scripts/fixtures/make-tiny-xlmr.py).
+private let expectations = TinyModelExpectations.load("tiny-xlmr")
 
 /// Loaded once for the suite.
 private let xlmrServer = Result {
     try LoopbackServer(
         router: liveRouter(
-            directory: TinyXLMRExpectations.directory.appendingPathComponent("tiny-xlmr").path, modelID: "tiny-xlmr"))
-}
-
-private func json(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]), as: UTF8.self)
+            directory: TinyModelExpectations.modelDirectory("tiny-xlmr"), modelID: "tiny-xlmr"))
 }
 
 @Suite("HTTP server with a tiny XLM-RoBERTa (SentencePiece Unigram tokenizer)")
@@ -40,14 +19,14 @@ struct XLMRServerTests {
     @Test("/embed and /tokenize equal sentence-transformers for every text: ids, and vectors at cosine ≥ 0.99999")
     func embedParity() async throws {
         let server = try xlmrServer.get()
-        let expected = try TinyXLMRExpectations.loaded.get()
+        let expected = try expectations.get()
         #expect(expected.texts.count >= 30)
         for (text, item) in zip(expected.texts, expected.cases) where !text.isEmpty {
-            let response = try await server.post("/embed", try json(["inputs": text, "truncate": true]))
+            let response = try await server.post("/embed", try jsonText(["inputs": text, "truncate": true]))
             let vector = try #require(response.vectors.first, "\(response.status) \(response.text.prefix(200))")
             #expect(cosine(vector, item.embedding) >= 0.99999, "\(text.prefix(40).debugDescription)")
             #expect(response.headers["x-compute-tokens"] == String(item.ids.count), "\(text.prefix(40))")
-            let tokens = try await server.post("/tokenize", try json(["inputs": text]))
+            let tokens = try await server.post("/tokenize", try jsonText(["inputs": text]))
             let rows = try #require(
                 try JSONSerialization.jsonObject(with: Data(tokens.text.utf8)) as? [[[String: Any]]])
             if item.ids.count < 64 {
