@@ -99,7 +99,7 @@ let package = Package(
         // epoll and eventfd headers, which Swift's Glibc module leaves out.
         .systemLibrary(name: "CEpoll"),
         // HTTP/1.1 over POSIX sockets and epoll event loops. Knows nothing about embeddings.
-        .target(name: "HTTPServer", dependencies: ["CZlib", "COpenSSL", "CEpoll"]),
+        .target(name: "HTTPServer", dependencies: ["CZlib", "COpenSSL", "CEpoll", "JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CZlib", "TestSupport"]),
         // A trivial-handler server for scripts/bench/bench-http.
         .executableTarget(name: "bench-http-server", dependencies: ["HTTPServer"]),

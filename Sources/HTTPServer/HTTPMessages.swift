@@ -1,3 +1,5 @@
+import JSON
+
 /// A complete request as handed to a handler; the body is already transfer- and content-decoded.
 package struct HTTPRequest: Sendable {
     /// The method token, e.g. `GET` or `POST`.
@@ -89,26 +91,7 @@ package typealias HTTPErrorResponder = @Sendable (HTTPServerError) -> HTTPRespon
 /// The default error body: `{"error":"…","error_type":"…"}` (TEI's shape), `backend` for 5xx, `validation` otherwise.
 package let defaultErrorResponder: HTTPErrorResponder = { error in
     let type = error.status >= 500 ? "backend" : "validation"
-    return .json("{\"error\":\(jsonString(error.message)),\"error_type\":\"\(type)\"}", status: error.status)
-}
-
-/// `text` as a JSON string literal.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
+    return .json("{\"error\":\(JSONLines.quoted(error.message)),\"error_type\":\"\(type)\"}", status: error.status)
 }
 
 /// The reason phrase for a status code.

@@ -83,7 +83,7 @@ struct TinyModelServerTests {
         let cases = try lines.map { try JSONDecoder().decode(TokenizerCase.self, from: Data($0.utf8)) }
         for reference in cases {
             let tokens = try #require(
-                try await server.post("/tokenize", #"{"inputs":\#(jsonString(reference.text))}"#).json
+                try await server.post("/tokenize", #"{"inputs":\#(try jsonText(reference.text))}"#).json
                     as? [[[String: Any]]])
             #expect(tokens[0].map { $0["id"] as? Int } == reference.ids.map { Int($0) })
             let utf8 = Array(reference.text.utf8)
@@ -96,7 +96,7 @@ struct TinyModelServerTests {
                 #expect(token["text"] as? String == String(decoding: utf8[start..<stop], as: UTF8.self))
             }
             let ids = reference.ids.map(String.init).joined(separator: ",")
-            let fromText = try await server.post("/embed", #"{"inputs":\#(jsonString(reference.text))}"#).vectors
+            let fromText = try await server.post("/embed", #"{"inputs":\#(try jsonText(reference.text))}"#).vectors
             let fromIDs = try await server.post("/embed", #"{"inputs":[\#(ids)]}"#).vectors
             #expect(sameVectors(fromText, fromIDs))
         }
@@ -193,8 +193,4 @@ struct DisconnectTests {
         #expect(try await holder.value.status == 200)
         await server.server.shutdown(gracePeriodSeconds: 1)
     }
-}
-
-private func jsonString(_ text: String) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed]), as: UTF8.self)
 }
