@@ -19,10 +19,11 @@ def latency(host, port, text, runs):
     """Round trips of one query on one keep-alive connection, over a raw socket: http.client's response parsing
     costs the Python client about 0.1 ms a request, which would count against the server.
 
-    Also prints the trip: the mean round trip less the mean of the server's own `x-inference-time` for the same
-    requests. Both come from the same passes, so a shared VM whose speed drifts between the HTTP and the in-process
-    runs moves them together. The header is whole milliseconds, truncated: half a millisecond is added back, which
-    holds on average when the passes' fractions spread over the millisecond, as they do at tens of ms."""
+    Also prints the trip: the median over the requests of the round trip less the server's own `x-inference-time`
+    (a median: one scheduling hiccup of a few ms would move a mean by more than the trip). Both come from the same
+    passes, so a shared VM whose speed drifts between the HTTP and the in-process runs moves them together. The header
+    is whole milliseconds, truncated: half a millisecond is added back, which holds when the passes' fractions spread
+    evenly over the millisecond, as they do at tens of ms."""
     body = json.dumps({"inputs": text}).encode()
     request = (f"POST /embed HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
@@ -48,10 +49,11 @@ def latency(host, port, text, runs):
         one()
     passes = [one() for _ in range(runs)]
     milliseconds = sorted(trip for trip, _ in passes)
-    trip = sum(total - inference for total, inference in passes) / runs
+    trips = sorted(total - inference for total, inference in passes)
+    trip = trips[len(trips) // 2]
     print(f"HTTP, one keep-alive client ({runs} runs): p50 {milliseconds[len(milliseconds) // 2]:.2f} ms, "
           f"p90 {milliseconds[len(milliseconds) * 9 // 10]:.2f} ms, min {milliseconds[0]:.2f} ms; "
-          f"trip {trip:.2f} ms (round trip less the server's x-inference-time)", flush=True)
+          f"trip p50 {trip:.2f} ms (round trip less the server's x-inference-time)", flush=True)
 
 
 if sys.argv[3] == "--latency":
