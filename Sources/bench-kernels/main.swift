@@ -56,7 +56,15 @@ let shapes: [(name: String, n: Int, k: Int)] = [
     ("q/o 768×768", 768, 768), ("k/v 256×768", 256, 768), ("qkv 1280×768", 1280, 768),
     ("gate/up 1152×768", 1152, 768), ("gate|up 2304×768", 2304, 768), ("down 768×1152", 768, 1152),
     ("dense 3072×768", 3072, 768), ("dense 768×3072", 768, 3072),
+    // MiniLM-L6 (BERT, hidden 384): fused q|k|v, o, intermediate, output.
+    ("bert qkv 1152×384", 1152, 384), ("bert o 384×384", 384, 384), ("bert up 1536×384", 1536, 384),
+    ("bert down 384×1536", 384, 1536),
 ]
+/// BENCH_SHAPES keeps the matmul shapes whose name contains it, e.g. `bert`.
+let shownShapes =
+    ProcessInfo.processInfo.environment["BENCH_SHAPES"].map { filter in
+        shapes.filter { $0.name.contains(filter) }
+    } ?? shapes
 /// BENCH_ROWS (comma-separated) replaces the matmul table's row counts, e.g. to look at the tile heights around a query.
 let rowCounts =
     ProcessInfo.processInfo.environment["BENCH_ROWS"]
@@ -135,7 +143,7 @@ func benchMatmul(_ pool: ComputePool) {
         print(
             "shape".padding(toLength: 20, withPad: " ", startingAt: 0)
                 + rowCounts.map { "M=\($0)".leftPadded(9) }.joined())
-        for shape in shapes {
+        for shape in shownShapes {
             let weights = randomFloats(shape.n * shape.k)
             let packed = weights.withUnsafeBufferPointer {
                 PackedMatrix(weights: $0, outFeatures: shape.n, inFeatures: shape.k, precision: precision)

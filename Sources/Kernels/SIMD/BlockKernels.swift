@@ -112,10 +112,14 @@ package func attentionBlock(_ task: AttentionBlockArguments) {
             scale(scoreRow + lo, count: hi - lo, by: task.scale, adding: bias + (rowStart - position))
             logitScale = 1
         }
-        let maximum = largest(scoreRow + lo, count: hi - lo)
-        rowSums[row] = exponentiateShifted(scoreRow + lo, count: hi - lo, shift: maximum, scale: logitScale)
+        // −∞ up to whole vectors where the span has room (always, with a full window: spans are whole panels),
+        // which exponentiate to 0: the softmax then takes no lane-by-lane partial loads and stores.
+        let end = min(span, lo + (hi - lo + 15) / 16 * 16)
+        for j in hi..<end { scoreRow[j] = -.infinity }
+        let maximum = largest(scoreRow + lo, count: end - lo)
+        rowSums[row] = exponentiateShifted(scoreRow + lo, count: end - lo, shift: maximum, scale: logitScale)
         for j in 0..<lo { scoreRow[j] = 0 }
-        for j in hi..<span { scoreRow[j] = 0 }
+        for j in end..<span { scoreRow[j] = 0 }
     }
 
     // output = P · V over the visible keys, then each row divided by its softmax sum. Keys go in chunks so a
