@@ -9,7 +9,7 @@ func jsonText(_ value: Any) throws -> String {
 }
 
 /// sentence-transformers' ids and embeddings for one of the tiny models in EmbeddingModelTests/Fixtures, as its
-/// scripts/fixtures/make-tiny-….py writes them: the model in the directory `name`, the outputs in `name-expected.json`.
+/// generator in scripts/fixtures writes them: the model in the directory `name`, the outputs in `name-expected.json`.
 struct TinyModelExpectations: Decodable {
     struct Case: Decodable {
         let ids: [Int]
