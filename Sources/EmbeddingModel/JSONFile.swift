@@ -166,21 +166,23 @@ struct JSONObject {
         return JSONObject(file: "\(file) (\(key))", values: object)
     }
 
-    /// Throws `unsupported` unless `key` is absent, null, or equal to `allowed`.
+    /// Throws `unsupported` unless `key` is absent, null, or the string `allowed`.
     func require(_ key: String, isAbsentOr allowed: String, supported: String) throws {
-        if isNull(key) || values[key]?.stringValue == allowed { return }
-        throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
+        try require(key, values[key]?.stringValue == allowed, supported: supported)
     }
 
-    /// Throws `unsupported` unless `key` is absent, null, or equal to `allowed`.
+    /// Throws `unsupported` unless `key` is absent, null, or the boolean `allowed`.
     func require(_ key: String, isAbsentOr allowed: Bool, supported: String) throws {
-        if isNull(key) || values[key]?.boolValue == allowed { return }
-        throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
+        try require(key, values[key]?.boolValue == allowed, supported: supported)
     }
 
     /// Throws `unsupported` unless `key` is absent, null, or the integer `allowed`.
     func require(_ key: String, isAbsentOr allowed: Int, supported: String) throws {
-        if isNull(key) || values[key]?.intValue == allowed { return }
+        try require(key, values[key]?.intValue == allowed, supported: supported)
+    }
+
+    private func require(_ key: String, _ matches: Bool, supported: String) throws {
+        if isNull(key) || matches { return }
         throw ModelLoadError.unsupported(file: file, field: key, value: shown(key), supported: supported)
     }
 
