@@ -66,12 +66,14 @@ package protocol EmbeddingBackend: Sendable {
     func tokenize(_ text: String, pair: String, maxLength: Int?, direction: TruncationDirection) throws -> Encoding
     /// Turns ids back into text.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String
-    /// Pooled (and Dense-projected) embeddings, not normalized: one vector per sequence.
-    func embed(_ sequences: [[Int32]]) throws -> [[Float]]
-    /// Last-layer hidden states: per sequence a flattened `[tokens × hiddenSize]` matrix.
-    func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]]
-    /// A classifier's logits per sequence, with each sequence's token types.
-    func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]]
+    /// Pooled (and Dense-projected) embeddings, not normalized: one vector per sequence. `betweenLayers` is called
+    /// after each encoder layer but the last, on the calling thread; it may run a short batch through this backend
+    /// (the batcher's preemption), with a `betweenLayers` that does nothing.
+    func embed(_ sequences: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]]
+    /// Last-layer hidden states: per sequence a flattened `[tokens × hiddenSize]` matrix; `betweenLayers` as in `embed`.
+    func tokenEmbeddings(_ sequences: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]]
+    /// A classifier's logits per sequence, with each sequence's token types; `betweenLayers` as in `embed`.
+    func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]]
 }
 
 extension EmbeddingBackend {
@@ -83,7 +85,9 @@ extension EmbeddingBackend {
     }
 
     /// An embedding model has no classifier head: TEI's error.
-    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]] {
+    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]], betweenLayers: () -> Void) throws
+        -> [[Float]]
+    {
         throw APIError.notClassifier
     }
 }

@@ -128,7 +128,7 @@ package final class EmbeddingService: Sendable {
                 maxBatchTokens: configuration.maxBatchTokens, maxBatchRequests: configuration.maxBatchRequests,
                 maxConcurrentRequests: configuration.maxConcurrentRequests,
                 maxBatchSeconds: configuration.maxBatchSeconds),
-            encode: { jobs in try Self.encode(jobs, with: backend) },
+            encode: { jobs, betweenLayers in try Self.encode(jobs, with: backend, betweenLayers: betweenLayers) },
             onBatch: { record in
                 health.healthy.withLock { $0 = !record.failed }
                 metrics.set("te_queue_size", Double(record.queuedAfter))
@@ -153,29 +153,32 @@ package final class EmbeddingService: Sendable {
         let ids = try backend.tokenize(
             "warm-up", addSpecialTokens: true, maxLength: model.maxInputLength, direction: .right
         ).ids
-        _ = try backend.embed([ids])
+        _ = try backend.embed([ids], betweenLayers: {})
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Runs pooled, token-level and classifier jobs of one batch as (at most) one packed encoder call each (a
-    /// server's model takes one kind of job besides the health probe's pooled one).
-    private static func encode(_ jobs: [EncoderJob], with backend: any EmbeddingBackend) throws -> [[Float]] {
+    /// server's model takes one kind of job besides the health probe's pooled one), each pausing at `betweenLayers`.
+    private static func encode(
+        _ jobs: [EncoderJob], with backend: any EmbeddingBackend, betweenLayers: () -> Void
+    ) throws -> [[Float]] {
         var outputs = [[Float]](repeating: [], count: jobs.count)
         let pooled = jobs.indices.filter { jobs[$0].output == .pooled }
         let tokenLevel = jobs.indices.filter { jobs[$0].output == .tokenLevel }
         let logits = jobs.indices.filter { jobs[$0].output == .logits }
         if !pooled.isEmpty {
-            let vectors = try backend.embed(pooled.map { jobs[$0].ids })
+            let vectors = try backend.embed(pooled.map { jobs[$0].ids }, betweenLayers: betweenLayers)
             for (index, vector) in zip(pooled, vectors) { outputs[index] = vector }
         }
         if !tokenLevel.isEmpty {
-            let states = try backend.tokenEmbeddings(tokenLevel.map { jobs[$0].ids })
+            let states = try backend.tokenEmbeddings(tokenLevel.map { jobs[$0].ids }, betweenLayers: betweenLayers)
             for (index, matrix) in zip(tokenLevel, states) { outputs[index] = matrix }
         }
         if !logits.isEmpty {
             let scores = try backend.classify(
                 logits.map { jobs[$0].ids },
-                tokenTypes: logits.map { jobs[$0].typeIDs ?? Array(repeating: 0, count: jobs[$0].ids.count) })
+                tokenTypes: logits.map { jobs[$0].typeIDs ?? Array(repeating: 0, count: jobs[$0].ids.count) },
+                betweenLayers: betweenLayers)
             for (index, row) in zip(logits, scores) { outputs[index] = row }
         }
         return outputs

@@ -25,13 +25,16 @@ package struct LiveBackend: EmbeddingBackend {
         embedder.decode(ids.map { Int($0) }, skipSpecialTokens: skipSpecialTokens)
     }
 
-    package func embed(_ sequences: [[Int32]]) throws -> [[Float]] { try embedder.embedPacked(sequences) }
-
-    package func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
-        try embedder.tokenEmbeddingsPacked(sequences)
+    package func embed(_ sequences: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]] {
+        try embedder.embedPacked(sequences, betweenLayers: betweenLayers)
     }
 
-    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]]) throws -> [[Float]] {
-        try embedder.embedPacked(sequences, tokenTypes: tokenTypes)
+    package func tokenEmbeddings(_ sequences: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]] {
+        try embedder.tokenEmbeddingsPacked(sequences, betweenLayers: betweenLayers)
+    }
+
+    package func classify(_ sequences: [[Int32]], tokenTypes: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]]
+    {
+        try embedder.embedPacked(sequences, tokenTypes: tokenTypes, betweenLayers: betweenLayers)
     }
 }

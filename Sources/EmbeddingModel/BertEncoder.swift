@@ -66,7 +66,8 @@ struct BertEncoder: TokenEncoder {
 
     /// Token types: a BERT cross-encoder's pair has 0 for the first text, 1 for the second.
     func forward(
-        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool
+        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool,
+        betweenLayers: () -> Void = {}
     ) throws {
         let tokens = ids.count
         let hidden = config.hiddenSize, intermediate = config.intermediateSize
@@ -143,7 +144,8 @@ struct BertEncoder: TokenEncoder {
         }
         if let error = readFailure.withLock({ $0 }) { throw error }
 
-        for layer in weights.layers {
+        for (index, layer) in weights.layers.enumerated() {
+            if index > 0 { betweenLayers() }
             // Attention block: x = LayerNorm(x + o_proj(attention(q, k, v)) + b_o), q | k | v = x·Wᵀ + b.
             matmul(x, rows: tokens, rowStride: hidden, layer.queryKeyValue, into: qkv, rowStride: qkvWidth, pool: pool)
             layer.queryKeyValueBias.withUnsafeBufferPointer { bias in

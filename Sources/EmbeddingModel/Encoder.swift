@@ -30,8 +30,11 @@ struct Encoder: Sendable {
     /// Runs the encoder; afterwards `scratch.residual` holds the final-norm token states `[T × hidden]`.
     ///
     /// `ids` are the concatenated sequences, `lengths` their token counts (each ≥ 1, ≤ maxPositions, ids checked
-    /// against the vocabulary by the caller). Throws when the embedding rows cannot be read (the weights file shrank).
-    func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws {
+    /// against the vocabulary by the caller); `betweenLayers` is called after each layer but the last, with no pool
+    /// work in flight. Throws when the embedding rows cannot be read (the weights file shrank).
+    func forward(
+        ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool, betweenLayers: () -> Void = {}
+    ) throws {
         let tokens = ids.count
         let hidden = config.hiddenSize, headDim = config.headDim
         let heads = config.queryHeadCount, kvHeads = config.keyValueHeadCount
@@ -93,6 +96,7 @@ struct Encoder: Sendable {
             }
         }
         for (index, layer) in layers.enumerated() {
+            if index > 0 { betweenLayers() }
             let rope = layer.kind == .full ? ropeFull : ropeSliding
             // Attention block: x += norm(o_proj(attention(rope(norm(q)), rope(norm(k)), v))), with norm(x) in
             // `normed` already (the step before wrote it).

@@ -60,7 +60,9 @@ package enum EmbeddingError: Error, Equatable, CustomStringConvertible {
 /// checkpoint), run the same way with the first token's state and the classification head as its Dense layers.
 ///
 /// Calls are meant to come from one batcher thread at a time; a lock serialises them anyway, because they share
-/// the activation buffers. `@unchecked Sendable`: the only mutable state is `scratch`, touched only with `lock` held.
+/// the activation buffers. A call may make one more from its `betweenLayers` callback, on the same thread (a short
+/// batch preempting a long one): the lock is recursive and the nested call runs on a second set of buffers.
+/// `@unchecked Sendable`: the only mutable state is `scratches` and `depth`, touched only with `lock` held.
 package final class SentenceEmbedder: @unchecked Sendable {
     /// Sizes, prompts and limits of the loaded model.
     package let info: ModelInfo
@@ -70,8 +72,11 @@ package final class SentenceEmbedder: @unchecked Sendable {
     private let pooling: PoolingMode
     private let dense: [DenseWeights]
     private let pool: ComputePool
-    private let lock = NSLock()
-    private let scratch = EncoderScratch()
+    private let lock = NSRecursiveLock()
+    /// Activation buffers per nesting depth: a preempting batch must not touch those of the batch it paused. The
+    /// second set grows only to the short batches that run there.
+    private let scratches = [EncoderScratch(), EncoderScratch()]
+    private var depth = 0
 
     /// Loads the model directory (config, weights packed for the GEMM, sentence-transformers modules) with its
     /// Linear weights packed at `precision`; activations, norms and accumulation stay fp32 whatever it is.
@@ -128,15 +133,19 @@ package final class SentenceEmbedder: @unchecked Sendable {
 
     /// One pooled vector per sequence (after the Dense layers, BEFORE normalisation), for a packed batch; for a
     /// cross-encoder, its logits. `tokenTypes`: one type per token of each sequence (a BERT pair's second text is
-    /// type 1), or nil for type 0 throughout.
-    package func embed(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) throws -> [[Float]] {
+    /// type 1), or nil for type 0 throughout. `betweenLayers` runs after each encoder layer but the last, on this
+    /// thread; it may call this model once more (not deeper), with nothing between layers.
+    package func embed(
+        _ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil, betweenLayers: () -> Void = {}
+    ) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
         try validate(sequences, tokenTypes: tokenTypes)
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
         let width = dense.reduce(encoder.hiddenSize) { max($0, $1.matrix.outFeatures) }
-        try run(sequences, tokenTypes: tokenTypes, lengths: lengths, headWidth: width)
+        let scratch = try run(
+            sequences, tokenTypes: tokenTypes, lengths: lengths, headWidth: width, betweenLayers: betweenLayers)
         let hidden = encoder.hiddenSize
         let count = sequences.count
         let pooled = scratch.pooled.pointer // [sequences × hidden]
@@ -169,14 +178,15 @@ package final class SentenceEmbedder: @unchecked Sendable {
         }
     }
 
-    /// The encoder's last token states per sequence: [n_i × hidden] flattened row-major.
-    package func tokenEmbeddings(_ sequences: [[Int32]]) throws -> [[Float]] {
+    /// The encoder's last token states per sequence: [n_i × hidden] flattened row-major; `betweenLayers` as in `embed`.
+    package func tokenEmbeddings(_ sequences: [[Int32]], betweenLayers: () -> Void = {}) throws -> [[Float]] {
         if sequences.isEmpty { return [] }
         try validate(sequences)
         lock.lock()
         defer { lock.unlock() }
         let lengths = sequences.map(\.count)
-        try run(sequences, tokenTypes: nil, lengths: lengths, headWidth: encoder.hiddenSize)
+        let scratch = try run(
+            sequences, tokenTypes: nil, lengths: lengths, headWidth: encoder.hiddenSize, betweenLayers: betweenLayers)
         let hidden = encoder.hiddenSize
         var row = 0
         return try lengths.enumerated().map { index, length in
@@ -187,12 +197,21 @@ package final class SentenceEmbedder: @unchecked Sendable {
         }
     }
 
-    /// Runs the encoder over the packed batch; the token states are then in `scratch.residual`. Call with `lock` held.
-    private func run(_ sequences: [[Int32]], tokenTypes: [[Int32]]?, lengths: [Int], headWidth: Int) throws {
+    /// Runs the encoder over the packed batch on the buffers of this nesting depth and returns them, the token states
+    /// in their `residual`. Call with `lock` held.
+    private func run(
+        _ sequences: [[Int32]], tokenTypes: [[Int32]]?, lengths: [Int], headWidth: Int, betweenLayers: () -> Void
+    ) throws -> EncoderScratch {
+        precondition(depth < scratches.count, "a batch run between layers cannot be paused in turn")
+        let scratch = scratches[depth]
+        depth += 1
+        defer { depth -= 1 }
         let ids = Array(sequences.joined())
         encoder.reserve(scratch, tokens: ids.count, sequences: sequences.count, headWidth: headWidth)
         try encoder.forward(
-            ids: ids, tokenTypes: tokenTypes.map { Array($0.joined()) }, lengths: lengths, scratch: scratch, pool: pool)
+            ids: ids, tokenTypes: tokenTypes.map { Array($0.joined()) }, lengths: lengths, scratch: scratch, pool: pool,
+            betweenLayers: betweenLayers)
+        return scratch
     }
 
     /// Throws for a NaN or infinity in an output: a broken weight poisons every vector it touches, and serving

@@ -20,14 +20,18 @@ protocol TokenEncoder: Sendable {
     ///
     /// `ids` are the concatenated sequences, `lengths` their token counts (each ≥ 1, ≤ maxPositions, ids checked
     /// against the vocabulary by the caller); `tokenTypes` one type per token, each below `typeVocabularySize`, or
-    /// nil for type 0 throughout. Throws when the weights file cannot be read.
-    func forward(ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws
+    /// nil for type 0 throughout. `betweenLayers` is called after each layer but the last, with no pool work in
+    /// flight (a preempting batch runs there, with another scratch). Throws when the weights file cannot be read.
+    func forward(
+        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool,
+        betweenLayers: () -> Void
+    ) throws
 }
 
 extension TokenEncoder {
-    /// `forward` with type 0 for every token: single texts.
+    /// `forward` with type 0 for every token and nothing between layers: single texts.
     func forward(ids: [Int32], lengths: [Int], scratch: EncoderScratch, pool: ComputePool) throws {
-        try forward(ids: ids, tokenTypes: nil, lengths: lengths, scratch: scratch, pool: pool)
+        try forward(ids: ids, tokenTypes: nil, lengths: lengths, scratch: scratch, pool: pool, betweenLayers: {})
     }
 }
 
@@ -75,9 +79,10 @@ extension Encoder: TokenEncoder {
 
     /// Gemma has no token types: the caller has checked that every one is 0.
     func forward(
-        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool
+        ids: [Int32], tokenTypes: [Int32]?, lengths: [Int], scratch: EncoderScratch, pool: ComputePool,
+        betweenLayers: () -> Void
     ) throws {
-        try forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool)
+        try forward(ids: ids, lengths: lengths, scratch: scratch, pool: pool, betweenLayers: betweenLayers)
     }
 
     func reserve(_ scratch: EncoderScratch, tokens: Int, sequences: Int, headWidth: Int) {

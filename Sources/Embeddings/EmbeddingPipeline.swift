@@ -31,11 +31,12 @@ final class EmbeddingPipeline: Sendable {
                 // In process a caller waits for its turn rather than being refused: no permit limit.
                 maxConcurrentRequests: Int.max),
             threadName: "embeddings-encoder",
-            encode: { inputs in
+            encode: { inputs, betweenLayers in
                 let types = inputs.contains { $0.types != nil }
                 return try model.embed(
                     inputs.map(\.ids),
-                    tokenTypes: types ? inputs.map { $0.types ?? Array(repeating: 0, count: $0.ids.count) } : nil)
+                    tokenTypes: types ? inputs.map { $0.types ?? Array(repeating: 0, count: $0.ids.count) } : nil,
+                    betweenLayers: betweenLayers)
             },
             onBatch: { record in counts.add(record.size) })
     }

@@ -19,14 +19,18 @@ extension Embedder {
     }
 
     /// Raw pooled vectors for a packed batch, or a classifier's logits, on the calling thread (the server's encoder
-    /// thread); `tokenTypes` as the tokenizer gave them, nil for type 0 throughout.
-    package func embedPacked(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) throws -> [[Float]] {
-        try model.embed(sequences, tokenTypes: tokenTypes)
+    /// thread); `tokenTypes` as the tokenizer gave them, nil for type 0 throughout. `betweenLayers` runs after each
+    /// encoder layer but the last, on this thread, and may run one short batch of its own through this model.
+    package func embedPacked(
+        _ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil, betweenLayers: () -> Void = {}
+    ) throws -> [[Float]] {
+        try model.embed(sequences, tokenTypes: tokenTypes, betweenLayers: betweenLayers)
     }
 
-    /// Final-norm token states per sequence, `[tokens × hiddenSize]` flattened, on the calling thread.
-    package func tokenEmbeddingsPacked(_ sequences: [[Int32]]) throws -> [[Float]] {
-        try model.tokenEmbeddings(sequences)
+    /// Final-norm token states per sequence, `[tokens × hiddenSize]` flattened, on the calling thread;
+    /// `betweenLayers` as in `embedPacked`.
+    package func tokenEmbeddingsPacked(_ sequences: [[Int32]], betweenLayers: () -> Void = {}) throws -> [[Float]] {
+        try model.tokenEmbeddings(sequences, betweenLayers: betweenLayers)
     }
 
     /// Forward passes the in-process batcher has run and the inputs they held; zeros before the first `embed`.

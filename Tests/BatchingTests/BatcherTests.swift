@@ -39,14 +39,14 @@ private func makeBatcher(
     Batcher(
         configuration: BatcherConfiguration(
             maxBatchTokens: maxBatchTokens, maxBatchRequests: maxBatchRequests, maxConcurrentRequests: permits),
-        encode: { try probe.encode($0) })
+        encode: { inputs, _ in try probe.encode(inputs) })
 }
 
 /// A gather window bounded only by `maxGatherSeconds` (10 s), so staggered clients cannot miss it on a slow machine.
 private func makeGatheringBatcher(_ probe: EncoderProbe) -> Batcher<Int, Int> {
     Batcher(
         configuration: BatcherConfiguration(maxBatchTokens: 100, maxGatherSeconds: 10, gatherFraction: 1e9),
-        encode: { try probe.encode($0) })
+        encode: { inputs, _ in try probe.encode(inputs) })
 }
 
 /// A closed-loop client: one request, a think time of `value` × 10 ms, then the next request (`value + 10`).
@@ -176,7 +176,7 @@ struct BatcherTests {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 10, maxQueueSeconds: 0.05),
-            encode: { try probe.encode($0) })
+            encode: { inputs, _ in try probe.encode(inputs) })
         defer { batcher.shutdown() }
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
@@ -197,7 +197,7 @@ struct BatcherTests {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 8, maxQueueSeconds: 0.05),
-            encode: { try probe.encode($0) })
+            encode: { inputs, _ in try probe.encode(inputs) })
         defer { batcher.shutdown() }
         let blocker = Task { try await batcher.submit([0], tokenCounts: [1]) }
         await probe.waitUntilEntered()
@@ -220,7 +220,7 @@ struct BatcherTests {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 4, maxQueueSeconds: 0.05),
-            encode: { try probe.encode($0) })
+            encode: { inputs, _ in try probe.encode(inputs) })
         defer { batcher.shutdown() }
         let first = Task { try await batcher.submit([11, 12, 13], tokenCounts: [4, 4, 4]) }
         await probe.waitUntilEntered()
@@ -240,7 +240,7 @@ struct BatcherTests {
         let probe = EncoderProbe(holding: true)
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 4, maxQueueSeconds: 0.3),
-            encode: { try probe.encode($0) })
+            encode: { inputs, _ in try probe.encode(inputs) })
         defer { batcher.shutdown() }
         let first = Task { try await batcher.submit([11, 12], tokenCounts: [4, 4]) }
         await probe.waitUntilEntered()
@@ -305,7 +305,7 @@ struct BatcherTests {
         // At least 1 ms per token, so the measured rate is at most 1,000 tokens/s and 20 ms holds at most 20 tokens.
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 1000, maxBatchSeconds: 0.02, minBatchTokens: 4),
-            encode: { inputs in
+            encode: { inputs, _ in
                 batches.withLock { $0.append(inputs.count * 2) }
                 usleep(UInt32(inputs.count * 2 * 1000))
                 return inputs
@@ -416,7 +416,7 @@ struct BatcherTests {
         let records = Mutex<[BatchRecord]>([])
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(maxBatchTokens: 100),
-            encode: { $0 },
+            encode: { inputs, _ in inputs },
             onBatch: { record in records.withLock { $0.append(record) } })
         _ = try await batcher.submit([1, 2, 3], tokenCounts: [5, 6, 7])
         batcher.shutdown()
@@ -444,7 +444,7 @@ struct BatcherTests {
 
     @Test("after shutdown, submissions are refused")
     func shutdownRefuses() async throws {
-        let batcher = Batcher<Int, Int>(configuration: BatcherConfiguration(), encode: { $0 })
+        let batcher = Batcher<Int, Int>(configuration: BatcherConfiguration(), encode: { inputs, _ in inputs })
         batcher.shutdown()
         await #expect(throws: BatcherError.shutDown) { try await batcher.submit([1], tokenCounts: [1]) }
     }

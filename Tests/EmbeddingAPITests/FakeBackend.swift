@@ -98,14 +98,14 @@ struct FakeBackend: EmbeddingBackend {
         return text
     }
 
-    func embed(_ sequences: [[Int32]]) throws -> [[Float]] {
+    func embed(_ sequences: [[Int32]], betweenLayers: () -> Void) throws -> [[Float]] {
         embedGate?.wait()
         onEmbed?(sequences)
         if failing { throw FakeFailure.encoderFailed }
         return sequences.map(FakeModel.embed)
     }
 
-    func tokenEmbeddings(_ sequences: [[Int32]]) -> [[Float]] {
+    func tokenEmbeddings(_ sequences: [[Int32]], betweenLayers: () -> Void) -> [[Float]] {
         embedGate?.wait()
         return sequences.map { ids in ids.flatMap { [Float($0), Float($0) * 2, -1] } }
     }
