@@ -32,17 +32,24 @@ package struct BatcherConfiguration: Sendable, Equatable {
     /// Once the oldest queued submission has gone this long without any of its inputs run, the next batch starts with
     /// one of them, so a stream of shorter work cannot starve it.
     package var maxQueueSeconds: Double
-    /// A submission of at most this many tokens that has waited `maxBatchSeconds` runs between two layers of a longer
-    /// batch in progress, in a batch of such submissions holding at most this many tokens, instead of waiting for
-    /// that batch to end: one 512-token input alone, which no batch can split, takes 0.7–1.05 s in fp32 on a 2-core
-    /// Zen 3. 0 (or no `maxBatchSeconds`): never.
+    /// Short work: submissions of at most this many tokens. While longer work is queued or running, short work is
+    /// due once its last batch and the pause since keep it within `shortShare` of the encoder's time, or once its
+    /// oldest submission has waited twice `maxBatchSeconds`; it then runs between two layers of the batch in progress
+    /// (a batch of short submissions, at most this many tokens) instead of waiting for that batch to end: one
+    /// 512-token input alone, which no batch can split, takes 0.7–1.05 s in fp32 on a 2-core Zen 3. Until due, a
+    /// batch boundary passes it over for longer work. 0 (or no `maxBatchSeconds`): short work is not told apart.
     package var preemptingTokens: Int
+    /// The most of the encoder's time short work takes while longer work waits: each short batch of a few queries
+    /// still streams every weight and computes its rows, which took 0.06–0.13 s for 4 queries on that Zen 3, and
+    /// closed-loop clients served at once would send the next at once.
+    package var shortShare: Double
 
     /// Creates a configuration; the token and permit limits' defaults are TEI's.
     package init(
         maxBatchTokens: Int = 16384, maxBatchRequests: Int? = nil, maxConcurrentRequests: Int = 512,
         maxGatherSeconds: Double = 0.02, gatherFraction: Double = 0.05, maxBatchSeconds: Double? = nil,
-        minBatchTokens: Int = 512, maxQueueSeconds: Double = 10, preemptingTokens: Int = 128
+        minBatchTokens: Int = 512, maxQueueSeconds: Double = 10, preemptingTokens: Int = 128,
+        shortShare: Double = 0.1
     ) {
         self.maxBatchTokens = maxBatchTokens
         self.maxBatchRequests = maxBatchRequests
@@ -53,6 +60,7 @@ package struct BatcherConfiguration: Sendable, Equatable {
         self.minBatchTokens = minBatchTokens
         self.maxQueueSeconds = maxQueueSeconds
         self.preemptingTokens = preemptingTokens
+        self.shortShare = shortShare
     }
 }
 
@@ -130,6 +138,8 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         var arrivalOrderNext = false
         /// The oldest queued submission, and since when it has been the oldest.
         var head: (requestID: UInt64, since: UInt64)?
+        /// When the last batch of short work (`preemptingTokens`) ended, and how long it ran.
+        var lastShort: (end: UInt64, seconds: Double)?
 
         /// Notes a new oldest submission after the queue changed at `now`.
         mutating func updateHead(_ now: UInt64) {
@@ -330,13 +340,26 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         return runs
     }
 
-    /// Takes the short submissions that may run between two layers of the batch in progress, if the oldest of them has
-    /// waited `maxBatchSeconds`: each with at most `preemptingTokens` queued, that one first, then the others by fewest
-    /// tokens while the batch stays within `preemptingTokens` (and `maxBatchRequests`). Empty when none is due.
+    /// Whether short work told apart (`preemptingTokens`, `maxBatchSeconds`) whose oldest submission was queued at
+    /// `enqueuedAt` may run now, while longer work waits: see `preemptingTokens`.
+    private static func shortWorkDue(
+        _ state: State, configuration: BatcherConfiguration, enqueuedAt: UInt64, now: UInt64
+    ) -> Bool {
+        guard let budget = configuration.maxBatchSeconds else { return true }
+        if now &- min(now, enqueuedAt) >= UInt64(2 * max(0, budget) * 1e9) { return true }
+        guard let last = state.lastShort else { return true }
+        let share = min(max(configuration.shortShare, 0.01), 1)
+        let pause = last.seconds * (1 - share) / share
+        return now &- min(now, last.end) >= UInt64(min(pause, 1e6) * 1e9)
+    }
+
+    /// Takes the short submissions that may run between two layers of the batch in progress, if short work is due:
+    /// the oldest first, then the others by fewest tokens while the batch stays within `preemptingTokens` (and
+    /// `maxBatchRequests`). Empty when none is due.
     private static func preemptingBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64)
         -> [Entry]
     {
-        guard let wait = configuration.maxBatchSeconds, configuration.preemptingTokens > 0, !state.queue.isEmpty else {
+        guard configuration.maxBatchSeconds != nil, configuration.preemptingTokens > 0, !state.queue.isEmpty else {
             return []
         }
         let limit = configuration.preemptingTokens
@@ -344,7 +367,8 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let short = runs.filter { $0.tokens <= limit }
         // The queue is in arrival order: the first short run is the one that has waited longest.
         guard let oldest = short.first,
-            now &- min(now, state.queue[oldest.start].enqueuedAt) >= UInt64(max(0, wait) * 1e9)
+            shortWorkDue(
+                state, configuration: configuration, enqueuedAt: state.queue[oldest.start].enqueuedAt, now: now)
         else { return [] }
         let ordered = [oldest] + short.dropFirst().sorted { $0.tokens < $1.tokens }
         var taken = [Bool](repeating: false, count: state.queue.count)
@@ -385,7 +409,14 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         // that left a longer input out, the next goes by arrival: short and long batches alternate.
         let arrivalOrder = state.arrivalOrderNext
         state.arrivalOrderNext = false
-        var slices = runs.indices.sorted { a, b in
+        // Short work not yet due leaves this batch to longer work, and runs between its layers once due.
+        let limit = configuration.maxBatchSeconds == nil ? 0 : configuration.preemptingTokens
+        var passedOver = false
+        if runs.contains(where: { $0.tokens > limit }), let oldestShort = runs.first(where: { $0.tokens <= limit }) {
+            let enqueuedAt = state.queue[oldestShort.start].enqueuedAt
+            passedOver = !shortWorkDue(state, configuration: configuration, enqueuedAt: enqueuedAt, now: now)
+        }
+        var slices = runs.indices.filter { !passedOver || runs[$0].tokens > limit }.sorted { a, b in
             arrivalOrder || runs[a].tokens == runs[b].tokens ? a < b : runs[a].tokens < runs[b].tokens
         }.map { runs[$0].start..<runs[$0].end }
         if starving {
@@ -496,6 +527,7 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 let rate = Double(tokens) / inferenceSeconds
                 state.tokensPerSecond = state.tokensPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
             }
+            if tokens <= configuration.preemptingTokens { state.lastShort = (end, inferenceSeconds) }
             for (position, entry) in batch.enumerated() {
                 guard var pending = state.pending[entry.requestID] else { continue }
                 let queueSeconds = Double(start &- min(start, entry.enqueuedAt)) / 1e9

@@ -73,8 +73,9 @@ enum Settings {
         "MAX_BATCH_TIME_MS", flag: "max-batch-time-ms",
         help: """
             Target run time of one batch in ms: its tokens are capped at that much of the measured throughput (at \
-            least \(BatcherConfiguration().minBatchTokens)), so short requests wait little behind bulk work; 0: \
-            tokens only
+            least \(BatcherConfiguration().minBatchTokens)), and a request of at most \
+            \(BatcherConfiguration().preemptingTokens) tokens waits at most this long behind a longer batch before \
+            it runs between two of that batch's layers; 0: tokens only, no preemption
             """,
         default: .value(500), minimum: 0, section: .batching)
     static let maxClientBatchSize = Setting<Int>(

@@ -62,7 +62,7 @@ private final class RecordLog: Sendable {
 
 @Suite("Batcher preemption between layers")
 struct PreemptionTests {
-    @Test("a short submission that has waited the time budget runs between two layers of a longer batch")
+    @Test("a short submission runs between two layers of a longer batch, not after it")
     func shortWorkRunsBetweenLayers() async throws {
         let encoder = LayeredEncoder(gateLayers: [0, 2])
         let records = RecordLog()
@@ -99,30 +99,62 @@ struct PreemptionTests {
         #expect(encoder.events.withLock { $0 } == ["start [1000]", "end [1000]", "start [7]", "end [7]"])
     }
 
-    @Test("a short submission waits the time budget before it preempts")
-    func preemptionWaitsTheBudget() async throws {
-        // 50 layers of 10 ms: a 0.1 s budget lets the query in about a fifth of the way through.
-        let encoder = LayeredEncoder(layers: 50, gateLayers: [0])
+    @Test(
+        "after a short batch, the next waits until short work has had a tenth of the time, or twice the time budget",
+        arguments: [(budget: 10.0, minimum: 0.7, maximum: 5.0), (0.15, 0.3, 0.7)])
+    func shortWorkKeepsItsShare(budget: Double, minimum: Double, maximum: Double) async throws {
+        // The first query's batch takes 0.1 s, so the next may follow 0.9 s after it ends; 150 layers of 10 ms
+        // keep the long batch running past that.
+        let encoder = LayeredEncoder(layers: 150, gateLayers: [0], slow: 7, slowSeconds: 0.1)
         let batcher = Batcher<Int, Int>(
             configuration: BatcherConfiguration(
-                maxBatchTokens: 1000, maxBatchSeconds: 0.1, minBatchTokens: 1, preemptingTokens: 8),
+                maxBatchTokens: 1000, maxBatchSeconds: budget, minBatchTokens: 1, preemptingTokens: 8),
             encode: { inputs, betweenLayers in
                 encoder.encode(inputs) {
-                    // The layer's work.
-                    usleep(10_000)
+                    // The long batch's layers take 10 ms each; the queries' take no time.
+                    if inputs == [1000] { usleep(10_000) }
                     betweenLayers()
                 }
             })
         defer { batcher.shutdown() }
         let bulk = Task { try await batcher.submit([1000], tokenCounts: [100]) }
         #expect(await encoder.started([1000]))
+        let first = Task { try await batcher.submit([7], tokenCounts: [4]) }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
+        encoder.gates[0]!.signal()
+        _ = try await first.value
+        let second = try await batcher.submit([8], tokenCounts: [4])[0]
+        #expect(second.queueSeconds >= minimum && second.queueSeconds < maximum, "waited \(second.queueSeconds) s")
+        _ = try await bulk.value
+        #expect(
+            encoder.events.withLock { $0 } == [
+                "start [1000]", "start [7]", "end [7]", "start [8]", "end [8]", "end [1000]",
+            ])
+    }
+
+    @Test("at a batch boundary, short work that is not due yet is passed over for longer work")
+    func boundaryPassesOverShortWork() async throws {
+        // The first query's 0.2 s batch makes the next due 1.8 s after it; the time budget allows 20 s.
+        let encoder = LayeredEncoder(gateLayers: [0, 2], slow: 7, slowSeconds: 0.2)
+        let batcher = encoder.batcher(maxBatchSeconds: 10)
+        defer { batcher.shutdown() }
+        let first = Task { try await batcher.submit([1000], tokenCounts: [100]) }
+        #expect(await encoder.started([1000]))
         let query = Task { try await batcher.submit([7], tokenCounts: [4]) }
         #expect(await waitUntil { batcher.queuedCount == 1 })
         encoder.gates[0]!.signal()
-        let answer = try await query.value[0]
-        #expect(answer.queueSeconds >= 0.1)
-        _ = try await bulk.value
-        #expect(encoder.events.withLock { $0 } == ["start [1000]", "start [7]", "end [7]", "end [1000]"])
+        #expect(await waitUntil { encoder.events.withLock { $0.contains("end [7]") } })
+        let second = Task { try await batcher.submit([2000], tokenCounts: [100]) }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
+        let nextQuery = Task { try await batcher.submit([8], tokenCounts: [4]) }
+        #expect(await waitUntil { batcher.queuedCount == 2 })
+        encoder.gates[2]!.signal()
+        _ = try await (first.value, query.value, second.value, nextQuery.value)
+        #expect(
+            encoder.events.withLock { $0 } == [
+                "start [1000]", "start [7]", "end [7]", "end [1000]", "start [2000]", "end [2000]", "start [8]",
+                "end [8]",
+            ])
     }
 
     @Test("a preempting batch is not paused in turn, and the batch it paused leaves its time out")
