@@ -98,9 +98,9 @@ package struct BatchRecord: Sendable, Equatable {
 /// behind bulk work runs in the next batch; once the oldest submission has gone `maxQueueSeconds` without service, the
 /// next batch starts with one of its inputs, so nothing starves. It packs as many inputs as fit `maxBatchTokens`,
 /// `maxBatchRequests` and the time budget, calls `encode` once with all of them, and answers each submission when all
-/// its inputs are done. Inputs queued while a batch runs form the next one, except short submissions that have waited
-/// the time budget: `encode` calls back between two layers, and they run there in a batch of their own. Cancelling the
-/// submitting task removes its still-queued inputs.
+/// its inputs are done. Inputs queued while a batch runs form the next one, except short submissions once due (see
+/// `BatcherConfiguration.preemptingTokens`): `encode` calls back between two layers, and they run there in a batch of
+/// their own. Cancelling the submitting task removes its still-queued inputs.
 package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     /// Runs one packed batch; must return one output per input, in order, and should call `betweenLayers` after each
     /// layer but the last, on the calling thread, when none of its own work is in flight: short work may run a whole
