@@ -33,11 +33,12 @@ package struct BatcherConfiguration: Sendable, Equatable {
     /// one of them, so a stream of shorter work cannot starve it.
     package var maxQueueSeconds: Double
     /// Short work: submissions of at most this many tokens. While longer work is queued or running, short work is
-    /// due once its last batch and the pause since keep it within `shortShare` of the encoder's time, or once its
-    /// oldest submission has waited twice `maxBatchSeconds`; it then runs between two layers of the batch in progress
-    /// (a batch of short submissions, at most this many tokens) instead of waiting for that batch to end: one
-    /// 512-token input alone, which no batch can split, takes 0.7–1.05 s in fp32 on a 2-core Zen 3. Until due, a
-    /// batch boundary passes it over for longer work. 0 (or no `maxBatchSeconds`): short work is not told apart.
+    /// due once its last batch and the pause since keep it within `shortShare` of the encoder's time, or, at the
+    /// latest, when waiting one more layer could make its oldest submission's answer later than twice
+    /// `maxBatchSeconds` after it was queued; it then runs between two layers of the batch in progress (a batch of
+    /// short submissions, at most this many tokens) instead of waiting for that batch to end: one 512-token input
+    /// alone, which no batch can split, takes 0.7–1.05 s in fp32 on a 2-core Zen 3. Until due, a batch boundary
+    /// passes it over for longer work. 0 (or no `maxBatchSeconds`): short work is not told apart.
     package var preemptingTokens: Int
     /// The most of the encoder's time short work takes while longer work waits: each short batch of a few queries
     /// still streams every weight and computes its rows, which took 0.06–0.13 s for 4 queries on that Zen 3, and
@@ -140,6 +141,8 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         var head: (requestID: UInt64, since: UInt64)?
         /// When the last batch of short work (`preemptingTokens`) ended, and how long it ran.
         var lastShort: (end: UInt64, seconds: Double)?
+        /// The time between the last two layer boundaries of a batch: how long short work may wait for the next one.
+        var layerSeconds = 0.0
 
         /// Notes a new oldest submission after the queue changed at `now`.
         mutating func updateHead(_ now: UInt64) {
@@ -346,7 +349,9 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         _ state: State, configuration: BatcherConfiguration, enqueuedAt: UInt64, now: UInt64
     ) -> Bool {
         guard let budget = configuration.maxBatchSeconds else { return true }
-        if now &- min(now, enqueuedAt) >= UInt64(2 * max(0, budget) * 1e9) { return true }
+        // Twice the estimates (the next boundary and the short batch) as margin: both vary from one to the next.
+        let latest = 2 * max(0, budget) - 2 * (state.layerSeconds + (state.lastShort?.seconds ?? 0))
+        if now &- min(now, enqueuedAt) >= UInt64(max(0, latest) * 1e9) { return true }
         guard let last = state.lastShort else { return true }
         let share = min(max(configuration.shortShare, 0.01), 1)
         let pause = last.seconds * (1 - share) / share
@@ -502,17 +507,21 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let tokens = batch.reduce(0) { $0 + $1.tokens }
         let start = DispatchTime.now().uptimeNanoseconds
         var pausedSeconds = 0.0
+        var lastBoundary = start
         let outcome: Result<[Output], any Error> = Result {
             let outputs = try encode(batch.map(\.input)) {
                 // A batch no longer than what may preempt it would gain nothing from pausing.
                 guard !preempting, tokens > configuration.preemptingTokens else { return }
+                let now = DispatchTime.now().uptimeNanoseconds
                 let short = state.withLock { state -> (batch: [Entry], queuedAfter: Int) in
-                    let batch = Self.preemptingBatch(
-                        from: &state, configuration: configuration, now: DispatchTime.now().uptimeNanoseconds)
+                    state.layerSeconds = Double(now &- min(now, lastBoundary)) / 1e9
+                    let batch = Self.preemptingBatch(from: &state, configuration: configuration, now: now)
                     return (batch, state.queuedCount)
                 }
-                guard !short.batch.isEmpty else { return }
-                pausedSeconds += run(short.batch, queuedAfter: short.queuedAfter, preempting: true)
+                if !short.batch.isEmpty {
+                    pausedSeconds += run(short.batch, queuedAfter: short.queuedAfter, preempting: true)
+                }
+                lastBoundary = DispatchTime.now().uptimeNanoseconds
             }
             precondition(outputs.count == batch.count, "encode must return one output per input")
             return outputs
