@@ -63,6 +63,9 @@ package struct BatcherConfiguration: Sendable, Equatable {
         self.preemptingTokens = preemptingTokens
         self.shortShare = shortShare
     }
+
+    /// The largest short submission told apart from longer work: `preemptingTokens`, or 0 without a time budget.
+    var shortTokens: Int { maxBatchSeconds == nil ? 0 : preemptingTokens }
 }
 
 /// One input's result with the time it waited in the queue and the time its batch took to run.
@@ -364,10 +367,8 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
     private static func preemptingBatch(from state: inout State, configuration: BatcherConfiguration, now: UInt64)
         -> [Entry]
     {
-        guard configuration.maxBatchSeconds != nil, configuration.preemptingTokens > 0, !state.queue.isEmpty else {
-            return []
-        }
-        let limit = configuration.preemptingTokens
+        let limit = configuration.shortTokens
+        guard limit > 0, !state.queue.isEmpty else { return [] }
         let runs = submissionRuns(state.queue)
         let short = runs.filter { $0.tokens <= limit }
         // The queue is in arrival order: the first short run is the one that has waited longest.
@@ -415,7 +416,7 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let arrivalOrder = state.arrivalOrderNext
         state.arrivalOrderNext = false
         // Short work not yet due leaves this batch to longer work, and runs between its layers once due.
-        let limit = configuration.maxBatchSeconds == nil ? 0 : configuration.preemptingTokens
+        let limit = configuration.shortTokens
         var passedOver = false
         if runs.contains(where: { $0.tokens > limit }), let oldestShort = runs.first(where: { $0.tokens <= limit }) {
             let enqueuedAt = state.queue[oldestShort.start].enqueuedAt
@@ -511,7 +512,7 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
         let outcome: Result<[Output], any Error> = Result {
             let outputs = try encode(batch.map(\.input)) {
                 // A batch no longer than what may preempt it would gain nothing from pausing.
-                guard !preempting, tokens > configuration.preemptingTokens else { return }
+                guard !preempting, tokens > configuration.shortTokens else { return }
                 let now = DispatchTime.now().uptimeNanoseconds
                 let short = state.withLock { state -> (batch: [Entry], queuedAfter: Int) in
                     state.layerSeconds = Double(now &- min(now, lastBoundary)) / 1e9
@@ -536,7 +537,7 @@ package final class Batcher<Input: Sendable, Output: Sendable>: Sendable {
                 let rate = Double(tokens) / inferenceSeconds
                 state.tokensPerSecond = state.tokensPerSecond.map { 0.5 * $0 + 0.5 * rate } ?? rate
             }
-            if tokens <= configuration.preemptingTokens { state.lastShort = (end, inferenceSeconds) }
+            if tokens <= configuration.shortTokens { state.lastShort = (end, inferenceSeconds) }
             for (position, entry) in batch.enumerated() {
                 guard var pending = state.pending[entry.requestID] else { continue }
                 let queueSeconds = Double(start &- min(start, entry.enqueuedAt)) / 1e9

@@ -51,6 +51,18 @@ private final class LayeredEncoder: Sendable {
             onBatch: onBatch)
     }
 
+    /// Submits the held bulk input, then, once its batch has started, a query of `tokens` tokens, and returns both
+    /// once the query is queued.
+    func bulkThenQuery(
+        _ batcher: Batcher<Int, Int>, tokens: Int = 4
+    ) async -> (bulk: Task<[BatchedOutput<Int>], any Error>, query: Task<[BatchedOutput<Int>], any Error>) {
+        let bulk = Task { try await batcher.submit([held], tokenCounts: [100]) }
+        #expect(await started([held]))
+        let query = Task { try await batcher.submit([7], tokenCounts: [tokens]) }
+        #expect(await waitUntil { batcher.queuedCount == 1 })
+        return (bulk, query)
+    }
+
     func started(_ inputs: [Int]) async -> Bool {
         await waitUntil { self.events.withLock { $0.contains("start \(inputs)") } }
     }
@@ -68,10 +80,7 @@ struct PreemptionTests {
         let records = RecordLog()
         let batcher = encoder.batcher(onBatch: { record in records.log.withLock { $0.append(record) } })
         defer { batcher.shutdown() }
-        let bulk = Task { try await batcher.submit([1000], tokenCounts: [100]) }
-        #expect(await encoder.started([1000]))
-        let query = Task { try await batcher.submit([7], tokenCounts: [4]) }
-        #expect(await waitUntil { batcher.queuedCount == 1 })
+        let (bulk, query) = await encoder.bulkThenQuery(batcher)
         encoder.gates[0]!.signal()
         // Run while the bulk batch still waits before its last layer (bounded: without preemption it would wait
         // for that layer forever).
@@ -90,10 +99,7 @@ struct PreemptionTests {
         let encoder = LayeredEncoder()
         let batcher = encoder.batcher(maxBatchSeconds: seconds, preemptingTokens: preemptingTokens)
         defer { batcher.shutdown() }
-        let bulk = Task { try await batcher.submit([1000], tokenCounts: [100]) }
-        #expect(await encoder.started([1000]))
-        let query = Task { try await batcher.submit([7], tokenCounts: [tokens]) }
-        #expect(await waitUntil { batcher.queuedCount == 1 })
+        let (bulk, query) = await encoder.bulkThenQuery(batcher, tokens: tokens)
         encoder.gates[0]!.signal()
         _ = try await (bulk.value, query.value)
         #expect(encoder.events.withLock { $0 } == ["start [1000]", "end [1000]", "start [7]", "end [7]"])
@@ -118,10 +124,7 @@ struct PreemptionTests {
                 }
             })
         defer { batcher.shutdown() }
-        let bulk = Task { try await batcher.submit([1000], tokenCounts: [100]) }
-        #expect(await encoder.started([1000]))
-        let first = Task { try await batcher.submit([7], tokenCounts: [4]) }
-        #expect(await waitUntil { batcher.queuedCount == 1 })
+        let (bulk, first) = await encoder.bulkThenQuery(batcher)
         encoder.gates[0]!.signal()
         _ = try await first.value
         let second = try await batcher.submit([8], tokenCounts: [4])[0]
@@ -139,10 +142,7 @@ struct PreemptionTests {
         let encoder = LayeredEncoder(gateLayers: [0, 2], slow: 7, slowSeconds: 0.2)
         let batcher = encoder.batcher(maxBatchSeconds: 10)
         defer { batcher.shutdown() }
-        let first = Task { try await batcher.submit([1000], tokenCounts: [100]) }
-        #expect(await encoder.started([1000]))
-        let query = Task { try await batcher.submit([7], tokenCounts: [4]) }
-        #expect(await waitUntil { batcher.queuedCount == 1 })
+        let (first, query) = await encoder.bulkThenQuery(batcher)
         encoder.gates[0]!.signal()
         #expect(await waitUntil { encoder.events.withLock { $0.contains("end [7]") } })
         let second = Task { try await batcher.submit([2000], tokenCounts: [100]) }
